@@ -1,0 +1,108 @@
+#include <gracedb/kafka/topics.hpp>
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+
+namespace gracedb::kafka {
+namespace {
+
+bool legal_topic_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string{s} + "\""; }
+
+// Says what is wrong with a topic name, or returns an empty string when it is legal.
+std::string topic_name_problem(std::string_view topic) {
+    if (topic.empty()) return "it is empty";
+    if (topic == "." || topic == "..") return "\".\" and \"..\" are reserved by Kafka";
+    if (topic.size() > max_topic_name_length)
+        return "it has " + std::to_string(topic.size()) + " characters, more than Kafka's limit of " +
+               std::to_string(max_topic_name_length);
+    auto bad = std::find_if_not(topic.begin(), topic.end(), legal_topic_char);
+    if (bad != topic.end())
+        return "character " + quoted(std::string_view{&*bad, 1}) + " at position " +
+               std::to_string(bad - topic.begin()) + " is not allowed (only A-Z, a-z, 0-9, '.', '_', '-')";
+    return {};
+}
+
+struct CurlUrlDeleter {
+    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+};
+struct CurlStringDeleter {
+    void operator()(char* s) const noexcept { curl_free(s); }
+};
+
+}  // namespace
+
+void validate_topic_name(std::string_view topic) {
+    if (auto problem = topic_name_problem(topic); !problem.empty())
+        throw std::invalid_argument("illegal Kafka topic name " + quoted(topic) + ": " + problem);
+}
+
+std::string derive_instance_name(std::string_view service_url) {
+    const std::string url{service_url};
+    auto fail = [&](const std::string& why) -> std::invalid_argument {
+        return std::invalid_argument("cannot derive a GraceDB instance name from service URL " + quoted(url) +
+                                     ": " + why);
+    };
+    // libcurl reads "https:///api/" as host "api"; Python's urlparse (and we) see no host there.
+    if (auto sep = url.find("://"); sep != std::string::npos && (sep + 3 == url.size() || url[sep + 3] == '/'))
+        throw fail("it has no host");
+    std::unique_ptr<CURLU, CurlUrlDeleter> handle{curl_url()};
+    if (!handle) throw std::bad_alloc();
+    // No CURLU_DEFAULT_SCHEME: like Python's urlparse, "gracedb.ligo.org/api/" has no host.
+    if (CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME);
+        rc != CURLUE_OK)
+        throw fail(std::string{curl_url_strerror(rc)} +
+                   "; give a full URL such as \"https://gracedb-dev.ligo.org/api/\"");
+    char* raw_host = nullptr;
+    if (CURLUcode rc = curl_url_get(handle.get(), CURLUPART_HOST, &raw_host, 0); rc != CURLUE_OK)
+        throw fail("it has no host (" + std::string{curl_url_strerror(rc)} + ")");
+    std::unique_ptr<char, CurlStringDeleter> host_owner{raw_host};
+    std::string host{raw_host};
+    if (host.empty()) throw fail("it has no host");
+    std::transform(host.begin(), host.end(), host.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string instance = host.substr(0, host.find('.'));
+    if (instance.empty()) throw fail("its host " + quoted(host) + " starts with a dot");
+    if (auto problem = topic_name_problem(instance); !problem.empty())
+        throw fail("the first label of its host, " + quoted(instance) + ", cannot name a topic (" + problem +
+                   "); pass instance_name explicitly");
+    return instance;
+}
+
+std::string make_topic_name(std::string_view instance, std::string_view pipeline) {
+    if (instance.empty()) throw std::invalid_argument("cannot make a topic name: the instance name is empty");
+    if (pipeline.empty())
+        throw std::invalid_argument("cannot make a topic name for instance " + quoted(instance) +
+                                    ": the pipeline name is empty");
+    if (instance.find('.') != std::string_view::npos)
+        throw std::invalid_argument("instance name " + quoted(instance) +
+                                    " contains a dot; the dot separates instance and pipeline in a topic name");
+    std::string topic;
+    topic.reserve(instance.size() + 1 + pipeline.size());
+    topic.append(instance).append(".").append(pipeline);
+    validate_topic_name(topic);
+    return topic;
+}
+
+std::pair<std::string, std::string> parse_topic_name(std::string_view namespaced_topic) {
+    validate_topic_name(namespaced_topic);
+    const auto dot = namespaced_topic.find('.');
+    if (dot == std::string_view::npos)
+        throw std::invalid_argument("topic " + quoted(namespaced_topic) +
+                                    " is not namespaced: expected \"<instance>.<pipeline>\"");
+    std::string instance{namespaced_topic.substr(0, dot)};
+    std::string pipeline{namespaced_topic.substr(dot + 1)};
+    if (instance.empty() || pipeline.empty())
+        throw std::invalid_argument("topic " + quoted(namespaced_topic) +
+                                    " has an empty instance or pipeline part: expected \"<instance>.<pipeline>\"");
+    return {std::move(instance), std::move(pipeline)};
+}
+
+}  // namespace gracedb::kafka
