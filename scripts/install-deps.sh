@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything gracedb-cpp needs on a fresh Debian 12 (bookworm) machine, idempotently:
+#   - the C++ toolchain's libraries, from Debian's packages only;
+#   - kcat (independent Kafka client used by the tests);
+#   - Apache Kafka's jars for the test broker, resolved by Maven from tests/rig/pom.xml into ~/.m2.
+# Usage: scripts/install-deps.sh [--no-broker]      (--no-broker: skip the Maven step, e.g. for the demo)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+packages=(
+  build-essential cmake pkg-config
+  librdkafka-dev          # Kafka client (C)
+  libcurl4-openssl-dev    # HTTP client
+  libssl-dev              # TLS, JWT signatures
+  nlohmann-json3-dev      # the API's JSON type
+  rapidjson-dev           # fast JSON serialisation
+  libcpp-httplib-dev      # small HTTP servers (GraceDB stand-in)
+  libcli11-dev            # command line
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  libjwt-dev              # minting and verifying test SciTokens
+  kafkacat                # kcat, an independent Kafka client for tests
+  python3 python3-confluent-kafka  # the Python anchor of the benchmarks
+  openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ "${1:-}" != "--no-broker" ]; then
+  command -v java >/dev/null || { echo "install-deps: java (17) is needed for the test broker" >&2; exit 1; }
+  command -v mvn >/dev/null || { echo "install-deps: mvn is needed to resolve the test broker" >&2; exit 1; }
+  echo "install-deps: resolving Apache Kafka (tests/rig/pom.xml) with Maven"
+  mvn -q -B -f "$here/tests/rig/pom.xml" dependency:resolve -DincludeScope=runtime > /dev/null
+fi
+echo "install-deps: done"

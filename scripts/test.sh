@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone on a fresh machine: installs the dependencies, builds, starts the
+# real Kafka broker (a CTest fixture), runs unit, integration and package tests, and stops the broker.
+# Usage: scripts/test.sh [extra ctest arguments, e.g. -L unit]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${GRACEDB_BUILD_DIR:-$root/build}
+
+"$root/scripts/install-deps.sh"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$build" -j "$(nproc)"
+
+# The broker is stopped by the rig_stop fixture; this also stops it if ctest itself is interrupted.
+trap '"$root/tests/rig/kafka-rig.sh" stop "$build/rig/broker" >/dev/null 2>&1 || true' EXIT
+start=$(date +%s)
+cd "$build"
+ctest --output-on-failure -j 2 "$@"
+echo "test.sh: the suite took $(( $(date +%s) - start )) s"
