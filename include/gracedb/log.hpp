@@ -1,0 +1,27 @@
+// The library's log: one process-wide handler. By default, messages of level `warning` and above go to
+// standard error (`GRACEDB_LOG_LEVEL=debug|info|warning|error|off` changes the threshold).
+// Tokens never appear in log messages: only their sub, scope, exp and a short fingerprint.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+namespace gracedb {
+
+enum class LogLevel { debug = 0, info = 1, warning = 2, error = 3, off = 4 };
+
+/// Receives every message at or above the threshold. May be called from librdkafka's threads and from
+/// background threads of the library, concurrently: make it thread-safe. It must not throw.
+using LogHandler = std::function<void(LogLevel level, std::string_view message)>;
+
+/// Replaces the handler; an empty handler restores the default (standard error). Thread-safe.
+void set_log_handler(LogHandler handler);
+
+/// Messages below `level` are dropped before formatting reaches the handler. Thread-safe.
+void set_log_level(LogLevel level);
+LogLevel log_level();
+
+/// "debug", "info", "warning", "error", "off".
+std::string_view to_string(LogLevel level);
+
+}  // namespace gracedb

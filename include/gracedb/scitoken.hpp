@@ -1,0 +1,84 @@
+// SciTokens (JWTs) as the client sees them: WLCG bearer-token discovery and the claims that decide whether a
+// token fits a use (audience, scope, expiry). No signature is checked here: the server does that.
+// Shared by the Kafka classes and the REST client. A token is a secret: nothing here prints it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gracedb {
+
+/// The claims of a JWT that matter to a client.
+struct TokenClaims {
+    std::string iss{};
+    std::string sub{};
+    std::vector<std::string> aud{};  // "aud" as a string becomes a list of one
+    std::string scope{};             // space-separated
+    std::optional<std::chrono::system_clock::time_point> exp{};
+    std::optional<std::chrono::system_clock::time_point> iat{};
+    std::optional<std::chrono::system_clock::time_point> nbf{};
+    std::string ver{};
+
+    /// True when `aud` holds `audience`, "ANY", or the WLCG "any" URI (https://wlcg.cern.ch/jwt/v1/any).
+    bool has_audience(std::string_view audience) const;
+    /// True when one space-separated scope is exactly `scope`, or `scope` followed by ":" and a path
+    /// ("kafka.produce" matches "kafka.produce" and "kafka.produce:/x", never "kafka.producer").
+    bool has_scope(std::string_view scope) const;
+    /// "sub=..., scope=..., exp=<UTC time>" for logs and messages.
+    std::string describe() const;
+};
+
+/// Reads the claims of a compact JWT (three base64url parts). Throws std::invalid_argument saying what is
+/// malformed (never quoting the token): not three parts, bad base64url, payload not a JSON object, or a
+/// time claim that is not a number.
+TokenClaims parse_token_claims(std::string_view jwt);
+
+/// A short, non-reversible fingerprint of a token (first 8 hex digits of its SHA-256), safe to log.
+std::string token_fingerprint(std::string_view token);
+
+/// What a use needs of a token.
+struct TokenRequirements {
+    std::string audience{};
+    std::string scope{};
+};
+
+/// A token found by discovery. Print `describe()`, never `token`.
+struct FoundToken {
+    std::string token{};
+    TokenClaims claims{};
+    std::string source{};  // "$BEARER_TOKEN", or the file it was read from
+    bool matches = false;  // audience and scope fit the requirements
+
+    std::string describe() const;  // source, claims and fingerprint
+};
+
+/// One place discovery looked at, and what it found there ("unset", "missing", "empty", "malformed: ...",
+/// "expired at ...", "audience [...] lacks X", "usable", ...).
+struct TokenPlace {
+    std::string place{};
+    std::string finding{};
+};
+
+/// The outcome of WLCG bearer-token discovery.
+struct TokenSearch {
+    std::optional<FoundToken> token{};  // the token to use, if any
+    std::vector<TokenPlace> places{};   // every place looked at, in order
+
+    /// "looked in $BEARER_TOKEN (unset), $BEARER_TOKEN_FILE (unset), /run/user/1000/bt_u1000 (missing), ..."
+    std::string describe_places() const;
+};
+
+/// WLCG bearer-token discovery: $BEARER_TOKEN (the token), $BEARER_TOKEN_FILE (a path), then
+/// $XDG_RUNTIME_DIR/bt_u<euid> when XDG_RUNTIME_DIR is set, else /tmp/bt_u<euid>. Whitespace around a
+/// token is stripped; an empty value means "go on". The first token whose audience and scope fit and which
+/// has not expired wins. If none fits, the first place holding a JWT with a numeric exp that has not expired
+/// is used with `matches == false` (the Python client's fallback: the server has the last word). Expired,
+/// malformed and exp-less tokens are never returned. Never throws for what it finds; see `places`.
+TokenSearch find_scitoken(const TokenRequirements& requirements,
+                          std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+}  // namespace gracedb

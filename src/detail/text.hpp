@@ -1,0 +1,19 @@
+// Private: small text helpers shared by the library's sources.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace gracedb::detail {
+
+/// "2026-11-26T17:45:00Z"
+std::string format_utc(std::chrono::system_clock::time_point t);
+
+/// ["a", "b"]
+std::string join_quoted(const std::vector<std::string>& items);
+
+/// The host of "host:port", "[v6]:port", "SASL_SSL://host:port"; the first of a comma-separated list.
+std::string first_broker_host(std::string_view bootstrap_servers);
+
+}  // namespace gracedb::detail
