@@ -3,6 +3,7 @@
 
 #include <gracedb/kafka/auth.hpp>
 #include <gracedb/kafka/errors.hpp>
+#include <gracedb/kafka/producer.hpp>
 #include <gracedb/kafka/topics.hpp>
 #include <gracedb/log.hpp>
 #include <gracedb/scitoken.hpp>

@@ -87,9 +87,10 @@ RawDelivery RawClient::produce_sync(const std::string& topic, const std::string&
 }
 
 std::vector<RawMessage> RawClient::consume_from_beginning(const std::string& topic, std::size_t count,
-                                                          std::chrono::milliseconds timeout) {
+                                                          std::chrono::milliseconds timeout,
+                                                          std::int32_t partition) {
     detail::PartitionList parts{rd_kafka_topic_partition_list_new(1)};
-    rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
     if (auto err = rd_kafka_assign(rk_.get(), parts.get()))
         throw std::runtime_error(std::string{"RawClient: assign failed: "} + rd_kafka_err2str(err));
     std::vector<RawMessage> out;

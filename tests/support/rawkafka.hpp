@@ -49,9 +49,10 @@ public:
                              const std::vector<std::pair<std::string, std::string>>& headers = {},
                              std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
-    /// Reads `count` messages of partition 0 of `topic` from its beginning (assign, no group).
+    /// Reads `count` messages of one partition of `topic` from its beginning (assign, no group).
     std::vector<RawMessage> consume_from_beginning(const std::string& topic, std::size_t count,
-                                                   std::chrono::milliseconds timeout = std::chrono::seconds{30});
+                                                   std::chrono::milliseconds timeout = std::chrono::seconds{30},
+                                                   std::int32_t partition = 0);
 
     /// Polls until the error callback has reported an error satisfying `pred`, or the timeout passes.
     bool wait_for_error(rd_kafka_resp_err_t code, std::chrono::milliseconds timeout);

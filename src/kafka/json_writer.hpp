@@ -1,0 +1,15 @@
+// Private: JSON text of an nlohmann::json value, written by RapidJSON's Writer walking the same tree.
+// Same output as nlohmann's dump() (compact, keys in the tree's order, NaN/Inf as null), about 3-4x faster:
+// it runs on every produce() of a JSON value.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace gracedb::kafka::detail_client {
+
+/// Throws std::invalid_argument for what JSON text cannot hold (invalid UTF-8, binary values).
+std::string to_json_text(const nlohmann::json& value);
+
+}  // namespace gracedb::kafka::detail_client

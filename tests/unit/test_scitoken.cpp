@@ -1,0 +1,344 @@
+// SciToken discovery, matching and refresh, without a network.
+#include <gracedb/kafka/auth.hpp>
+#include <gracedb/kafka/errors.hpp>
+#include <gracedb/log.hpp>
+#include <gracedb/scitoken.hpp>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "detail/token_provider.hpp"
+#include "fakejwt.hpp"
+#include "kafka/client.hpp"
+#include "testrig.hpp"
+
+using namespace gracedb;
+using namespace gracedb::testing;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Isolates the discovery environment: the three variables saved and cleared, XDG_RUNTIME_DIR pointed at a
+// private folder, and every log line captured (to prove no token is ever logged).
+class Discovery : public ::testing::Test {
+protected:
+    void SetUp() override {
+        for (const char* v : {"BEARER_TOKEN", "BEARER_TOKEN_FILE", "XDG_RUNTIME_DIR"}) {
+            if (const char* old = std::getenv(v)) saved_.emplace_back(v, old);
+            ::unsetenv(v);
+        }
+        dir_ = fs::temp_directory_path() / ("gracedb-scitoken-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        ::setenv("XDG_RUNTIME_DIR", dir_.c_str(), 1);
+        set_log_level(LogLevel::debug);
+        set_log_handler([this](LogLevel, std::string_view m) {
+            std::lock_guard lock{log_mutex_};
+            log_ += std::string{m} + "\n";
+        });
+    }
+    void TearDown() override {
+        set_log_handler(nullptr);
+        set_log_level(LogLevel::warning);
+        for (const char* v : {"BEARER_TOKEN", "BEARER_TOKEN_FILE", "XDG_RUNTIME_DIR"}) ::unsetenv(v);
+        for (const auto& [k, v] : saved_) ::setenv(k.c_str(), v.c_str(), 1);
+        fs::remove_all(dir_);
+    }
+    fs::path xdg_file() const { return dir_ / ("bt_u" + std::to_string(::geteuid())); }
+    void write(const fs::path& p, const std::string& text) { write_secret_file(p, text); }
+    std::string log() {
+        std::lock_guard lock{log_mutex_};
+        return log_;
+    }
+    // Neither the token nor its signature part appears in `text`.
+    static void expect_no_token(const std::string& text, const std::string& token) {
+        EXPECT_EQ(text.find(token), std::string::npos) << "the token leaked into: " << text;
+        EXPECT_EQ(text.find(token.substr(token.rfind('.') + 1)), std::string::npos) << "its signature leaked";
+        EXPECT_EQ(text.find(token.substr(0, token.find('.', token.find('.') + 1))), std::string::npos)
+            << "its header and payload leaked";
+    }
+
+    fs::path dir_;
+    std::vector<std::pair<std::string, std::string>> saved_;
+    std::mutex log_mutex_;
+    std::string log_;
+};
+
+const TokenRequirements kafka_produce{"kafka.example.org", "kafka.produce"};
+
+}  // namespace
+
+TEST_F(Discovery, BearerTokenComesFirst) {
+    const auto a = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "from-env"));
+    const auto b = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "from-file"));
+    ::setenv("BEARER_TOKEN", a.c_str(), 1);
+    write(dir_ / "file", b);
+    ::setenv("BEARER_TOKEN_FILE", (dir_ / "file").c_str(), 1);
+    write(xdg_file(), b);
+    auto s = find_scitoken(kafka_produce);
+    ASSERT_TRUE(s.token);
+    EXPECT_EQ(s.token->token, a);
+    EXPECT_EQ(s.token->source, "$BEARER_TOKEN");
+    EXPECT_TRUE(s.token->matches);
+}
+
+TEST_F(Discovery, BearerTokenFileComesSecond) {
+    const auto b = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "from-file"));
+    write(dir_ / "file", "  \n\t" + b + " \n\n");  // whitespace around the token is stripped
+    ::setenv("BEARER_TOKEN_FILE", (dir_ / "file").c_str(), 1);
+    write(xdg_file(), fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "from-xdg")));
+    auto s = find_scitoken(kafka_produce);
+    ASSERT_TRUE(s.token);
+    EXPECT_EQ(s.token->token, b);
+    EXPECT_EQ(s.token->claims.sub, "from-file");
+}
+
+TEST_F(Discovery, EmptyValuesMeanGoOn) {
+    ::setenv("BEARER_TOKEN", "   ", 1);
+    write(dir_ / "empty", "\n");
+    ::setenv("BEARER_TOKEN_FILE", (dir_ / "empty").c_str(), 1);
+    const auto c = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "from-xdg"));
+    write(xdg_file(), c + "\n");
+    auto s = find_scitoken(kafka_produce);
+    ASSERT_TRUE(s.token);
+    EXPECT_EQ(s.token->token, c);
+    ASSERT_EQ(s.places.size(), 3u);
+    EXPECT_EQ(s.places[0].finding, "empty");
+    EXPECT_EQ(s.places[1].finding, "empty");
+}
+
+TEST_F(Discovery, XdgRuntimeDirIsThirdAndListsEveryPlace) {
+    auto s = find_scitoken(kafka_produce);
+    EXPECT_FALSE(s.token);
+    const auto text = s.describe_places();
+    EXPECT_NE(text.find("$BEARER_TOKEN (unset)"), std::string::npos) << text;
+    EXPECT_NE(text.find("$BEARER_TOKEN_FILE (unset)"), std::string::npos) << text;
+    EXPECT_NE(text.find(xdg_file().string() + " (missing)"), std::string::npos) << text;
+}
+
+TEST_F(Discovery, MissingBearerTokenFileIsReported) {
+    ::setenv("BEARER_TOKEN_FILE", (dir_ / "nope").c_str(), 1);
+    auto s = find_scitoken(kafka_produce);
+    EXPECT_FALSE(s.token);
+    EXPECT_NE(s.describe_places().find((dir_ / "nope").string() + " (missing)"), std::string::npos);
+}
+
+TEST_F(Discovery, SerialTmpFallbackWithoutXdgRuntimeDir) {
+    ::unsetenv("XDG_RUNTIME_DIR");
+    const fs::path tmp = "/tmp/bt_u" + std::to_string(::geteuid());
+    const bool existed = fs::exists(tmp);
+    const std::string old = existed ? read_file(tmp) : "";
+    const auto t = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "from-tmp"));
+    write(tmp, t);
+    auto s = find_scitoken(kafka_produce);
+    if (existed) write(tmp, old); else fs::remove(tmp);
+    ASSERT_TRUE(s.token);
+    EXPECT_EQ(s.token->source, tmp.string());
+    EXPECT_EQ(s.token->claims.sub, "from-tmp");
+}
+
+TEST_F(Discovery, AMatchingTokenLaterWinsOverAMismatchEarlier) {
+    const auto wrong = fake_jwt(claims_for("other.example.org", "kafka.produce", 600, "wrong-aud"));
+    const auto right = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "right"));
+    ::setenv("BEARER_TOKEN", wrong.c_str(), 1);
+    write(xdg_file(), right);
+    auto s = find_scitoken(kafka_produce);
+    ASSERT_TRUE(s.token);
+    EXPECT_EQ(s.token->claims.sub, "right");
+    EXPECT_TRUE(s.token->matches);
+    EXPECT_NE(s.places[0].finding.find("lacks \"kafka.example.org\""), std::string::npos) << s.places[0].finding;
+}
+
+TEST_F(Discovery, FallsBackToTheFirstUnexpiredTokenAndWarns) {
+    const auto expired = fake_jwt(claims_for("kafka.example.org", "kafka.produce", -100, "expired"));
+    const auto wrong = fake_jwt(claims_for("other.example.org", "gracedb.read", 600, "mismatch"));
+    ::setenv("BEARER_TOKEN", expired.c_str(), 1);
+    write(xdg_file(), wrong);
+    auto s = find_scitoken(kafka_produce);
+    ASSERT_TRUE(s.token);
+    EXPECT_EQ(s.token->claims.sub, "mismatch");
+    EXPECT_FALSE(s.token->matches);
+    EXPECT_NE(s.places[0].finding.find("expired at"), std::string::npos);
+
+    kafka::SciTokenRefreshManager manager{"kafka.example.org:9092"};
+    EXPECT_EQ(manager.get_token(), wrong);
+    EXPECT_NE(log().find("falling back"), std::string::npos) << log();
+    expect_no_token(log(), wrong);
+    expect_no_token(log(), expired);
+}
+
+TEST_F(Discovery, AnExpiredTokenIsNeverHandedOut) {
+    const auto expired = fake_jwt(claims_for("kafka.example.org", "kafka.produce", -1, "expired"));
+    ::setenv("BEARER_TOKEN", expired.c_str(), 1);
+    EXPECT_FALSE(find_scitoken(kafka_produce).token);
+    try {
+        kafka::get_scitoken_for_kafka("kafka.example.org:9092");
+        FAIL() << "expected KafkaTokenError";
+    } catch (const kafka::KafkaTokenError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("$BEARER_TOKEN (expired at"), std::string::npos) << what;
+        EXPECT_NE(what.find("$BEARER_TOKEN_FILE (unset)"), std::string::npos) << what;
+        EXPECT_NE(what.find(xdg_file().string() + " (missing)"), std::string::npos) << what;
+        expect_no_token(what, expired);
+    }
+}
+
+TEST_F(Discovery, MalformedTokensAreReportedNotUsed) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"onlytwo.parts", "has 2 part(s)"},
+        {"a.b.c.d", "has 4 part(s)"},
+        {"eyJhbGciOiJSUzI1NiJ9.not*base64.sig", "not valid base64url"},
+        {base64url_encode("{}") + "." + base64url_encode("not json") + ".sig", "payload is not JSON"},
+        {base64url_encode("{}") + "." + base64url_encode("[1,2]") + ".sig", "not a JSON object"},
+        {fake_jwt({{"sub", "x"}, {"aud", "kafka.example.org"}, {"scope", "kafka.produce"}, {"exp", "soon"}}),
+         "\"exp\" claim is not a number"},
+        {fake_jwt({{"sub", "x"}, {"aud", "kafka.example.org"}, {"scope", "kafka.produce"}}), "no numeric \"exp\""},
+    };
+    for (const auto& [token, why] : cases) {
+        ::setenv("BEARER_TOKEN", token.c_str(), 1);
+        auto s = find_scitoken(kafka_produce);
+        EXPECT_FALSE(s.token) << why;
+        EXPECT_NE(s.places[0].finding.find(why), std::string::npos) << s.places[0].finding;
+        try {
+            kafka::SciTokenRefreshManager manager{"kafka.example.org:9092"};
+            ADD_FAILURE() << "expected KafkaTokenError for " << why;
+        } catch (const kafka::KafkaTokenError& e) {
+            EXPECT_NE(std::string{e.what()}.find(why), std::string::npos) << e.what();
+            if (token.find('.') != std::string::npos && token.size() > 20) expect_no_token(e.what(), token);
+        }
+    }
+}
+
+TEST(TokenClaims, ParseRejectsWithReasons) {
+    EXPECT_THROW(parse_token_claims(""), std::invalid_argument);
+    EXPECT_THROW(parse_token_claims("a.b"), std::invalid_argument);
+    auto c = parse_token_claims(fake_jwt({{"sub", "s"}, {"aud", {"a", "b"}}, {"exp", 2000000000.5}, {"nbf", 1}}));
+    EXPECT_EQ(c.sub, "s");
+    EXPECT_EQ(c.aud, (std::vector<std::string>{"a", "b"}));
+    ASSERT_TRUE(c.exp);
+    EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(c.exp->time_since_epoch()).count(), 2000000000500);
+    EXPECT_TRUE(c.nbf);
+    EXPECT_FALSE(c.iat);
+}
+
+TEST(TokenClaims, AudienceAsStringListAnyAndWlcgAny) {
+    auto one = parse_token_claims(fake_jwt({{"aud", "kafka.example.org"}, {"exp", 1}}));
+    EXPECT_TRUE(one.has_audience("kafka.example.org"));
+    EXPECT_FALSE(one.has_audience("kafka.example"));
+    auto list = parse_token_claims(fake_jwt({{"aud", {"x", "kafka.example.org"}}, {"exp", 1}}));
+    EXPECT_TRUE(list.has_audience("kafka.example.org"));
+    EXPECT_FALSE(list.has_audience("y"));
+    EXPECT_TRUE(parse_token_claims(fake_jwt({{"aud", "ANY"}, {"exp", 1}})).has_audience("whatever"));
+    EXPECT_TRUE(parse_token_claims(fake_jwt({{"aud", {"https://wlcg.cern.ch/jwt/v1/any"}}, {"exp", 1}}))
+                    .has_audience("whatever"));
+    EXPECT_FALSE(parse_token_claims(fake_jwt({{"exp", 1}})).has_audience("whatever"));
+}
+
+TEST(TokenClaims, ScopeMatchesWholeWords) {
+    auto c = parse_token_claims(fake_jwt({{"scope", "kafka.producer gracedb.read kafka.consume:/gracedb"}, {"exp", 1}}));
+    EXPECT_FALSE(c.has_scope("kafka.produce"));
+    EXPECT_TRUE(c.has_scope("kafka.producer"));
+    EXPECT_TRUE(c.has_scope("gracedb.read"));
+    EXPECT_FALSE(c.has_scope("gracedb"));
+    EXPECT_TRUE(c.has_scope("kafka.consume"));
+}
+
+TEST_F(Discovery, ScopeMismatchIsReported) {
+    ::setenv("BEARER_TOKEN", fake_jwt(claims_for("kafka.example.org", "kafka.producer", 600)).c_str(), 1);
+    auto s = find_scitoken(kafka_produce);
+    ASSERT_TRUE(s.token);
+    EXPECT_FALSE(s.token->matches);
+    EXPECT_NE(s.places[0].finding.find("scope \"kafka.producer\" lacks \"kafka.produce\""), std::string::npos);
+}
+
+TEST_F(Discovery, DefaultAudienceIsTheFirstBrokersHost) {
+    EXPECT_EQ(kafka::default_kafka_audience("kafka-dev.ligo.org:9092"), "kafka-dev.ligo.org");
+    EXPECT_EQ(kafka::default_kafka_audience("a.example:1,b.example:2"), "a.example");
+    EXPECT_EQ(kafka::default_kafka_audience("SASL_SSL://k.example:9093"), "k.example");
+    EXPECT_EQ(kafka::default_kafka_audience("[::1]:9092"), "::1");
+    const auto t = fake_jwt(claims_for("kafka-dev.ligo.org", "kafka.produce", 600));
+    ::setenv("BEARER_TOKEN", t.c_str(), 1);
+    EXPECT_EQ(kafka::get_scitoken_for_kafka("kafka-dev.ligo.org:9092"), t);
+    auto cb = kafka::create_oauth_callback("kafka-dev.ligo.org:9092");
+    auto o = cb("");
+    EXPECT_EQ(o.token, t);
+    EXPECT_EQ(o.principal, "pipeline");
+    EXPECT_GT(o.expiry, std::chrono::system_clock::now() + 500s);
+}
+
+TEST_F(Discovery, RefreshIsScheduledBeforeExpiry) {
+    using Clock = std::chrono::system_clock;
+    write(xdg_file(), fake_jwt(claims_for("kafka.example.org", "kafka.produce", 3600)));
+    kafka::SciTokenRefreshManager long_lived{"kafka.example.org:9092", "kafka.produce", std::nullopt, 300s};
+    const auto exp = *long_lived.claims().exp;
+    EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(exp - long_lived.next_refresh()).count(), 300);
+
+    write(xdg_file(), fake_jwt(claims_for("kafka.example.org", "kafka.produce", 10)));
+    kafka::SciTokenRefreshManager short_lived{"kafka.example.org:9092", "kafka.produce", std::nullopt, 300s};
+    const auto in = std::chrono::duration_cast<std::chrono::milliseconds>(short_lived.next_refresh() - Clock::now());
+    EXPECT_GT(in.count(), 7000);  // 80% of a 10 s lifetime
+    EXPECT_LT(in.count(), 8100);
+
+    write(xdg_file(), fake_jwt(claims_for("kafka.example.org", "kafka.produce", 1)));
+    kafka::SciTokenRefreshManager very_short{"kafka.example.org:9092", "kafka.produce", std::nullopt, 300s};
+    EXPECT_GE(very_short.next_refresh() - Clock::now(), 900ms) << "never more often than once a second";
+}
+
+TEST_F(Discovery, RenewedTokenOnDiskIsPickedUp) {
+    const auto a = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 3, "first"));
+    write(xdg_file(), a);
+    kafka::SciTokenRefreshManager m{"kafka.example.org:9092", "kafka.produce", std::nullopt, 300s};
+    EXPECT_EQ(m.get_token(), a);
+    const auto b = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "second"));
+    write(xdg_file(), b);
+    EXPECT_EQ(m.get_token(), a) << "not re-read before it is due";
+    std::this_thread::sleep_until(m.next_refresh() + 50ms);
+    EXPECT_EQ(m.get_token(), b);
+    EXPECT_EQ(m.refresh_count(), 1u);
+    EXPECT_EQ(m.claims().sub, "second");
+    expect_no_token(log(), a);
+    expect_no_token(log(), b);
+}
+
+TEST_F(Discovery, AFailedReReadKeepsTheLastGoodTokenUntilItExpires) {
+    const auto a = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 3, "first"));
+    write(xdg_file(), a);
+    kafka::SciTokenRefreshManager m{"kafka.example.org:9092", "kafka.produce", std::nullopt, 300s};
+    fs::remove(xdg_file());
+    std::this_thread::sleep_until(m.next_refresh() + 50ms);
+    EXPECT_EQ(m.get_token(), a) << "kept while still valid";
+    const auto retry_in = m.next_refresh() - std::chrono::system_clock::now();
+    EXPECT_GE(retry_in, 900ms) << "back-off, no spin";
+    std::this_thread::sleep_until(*m.claims().exp + 50ms);
+    try {
+        m.get_token();
+        FAIL() << "expected KafkaTokenError after expiry";
+    } catch (const kafka::KafkaTokenError& e) {
+        EXPECT_NE(std::string{e.what()}.find("expired"), std::string::npos) << e.what();
+        expect_no_token(e.what(), a);
+    }
+}
+
+TEST_F(Discovery, WithoutReloadTheTokenIsReadOnce) {
+    const auto a = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 4, "first"));
+    write(xdg_file(), a);
+    detail::TokenProvider p{kafka_produce, 300s, false, "test"};
+    write(xdg_file(), fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "second")));
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(p.current().token, a);
+    std::this_thread::sleep_until(*p.claims().exp + 50ms);
+    EXPECT_THROW(p.current(), detail::NoUsableToken);
+}
+
+TEST(Redaction, TokensAreRemovedFromText) {
+    const auto t = fake_jwt(claims_for("a", "b", 10));
+    const auto out = kafka::detail_client::redact_tokens("before " + t + " after eyJnot-a-token");
+    EXPECT_EQ(out, "before [token redacted] after eyJnot-a-token");
+}
