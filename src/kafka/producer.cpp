@@ -395,6 +395,11 @@ PingResult Producer::ping(std::optional<std::string> topic, std::chrono::millise
         report = produce_and_wait(text, ProduceOptions{.topic = pipeline}, timeout);
     } catch (const KafkaAuthenticationError&) {
         throw;
+    } catch (const KafkaProducerError& e) {
+        // The broker refusing this principal the topic is an authorization failure of the ping.
+        if (std::string_view{e.what()}.find("uthorization") != std::string_view::npos)
+            throw KafkaAuthenticationError(std::string{"ping refused: "} + e.what());
+        throw;
     }
     if (report.error) {
         // An authentication failure seen while waiting explains a missing report best.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <random>
 
+#include "itest.hpp"
 #include "rawkafka.hpp"
 #include "testrig.hpp"
 
@@ -28,17 +29,6 @@ std::map<std::string, std::string> sasl_conf(const Rig& rig, const std::string& 
             {"socket.timeout.ms", "10000"},
             {"message.timeout.ms", "15000"},
             {"reconnect.backoff.max.ms", "1000"}};
-}
-
-std::string run(const std::string& command) {
-    std::array<char, 4096> buf{};
-    std::string out;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) throw std::runtime_error("cannot run " + command);
-    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-    int status = ::pclose(pipe);
-    if (status != 0) throw std::runtime_error(command + " exited with status " + std::to_string(status));
-    return out;
 }
 
 }  // namespace
@@ -159,7 +149,7 @@ TEST(Rig, KcatOnThePlaintextListenerReadsWhatWeWrote) {
     ASSERT_EQ(d.err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(d.err);
 
     const char* kcat = std::getenv("KCAT");
-    const auto out = run(std::string{kcat ? kcat : "kcat"} + " -C -b " + rig.plain_bootstrap + " -t " + topic +
+    const auto out = run_command(std::string{kcat ? kcat : "kcat"} + " -C -b " + rig.plain_bootstrap + " -t " + topic +
                          " -o beginning -c 1 -e -q -f 'key=%k|value=%s|headers=%h\\n'");
     EXPECT_EQ(out, "key=G42|value=" + value + "|headers=origin=rig-test\n");
 }

@@ -94,6 +94,8 @@ sasl.oauthbearer.jwks.endpoint.url=file://$dir/issuer/jwks.json
 sasl.oauthbearer.expected.audience=127.0.0.1,localhost
 sasl.oauthbearer.expected.issuer=$ISSUER
 sasl.oauthbearer.clock.skew.seconds=2
+# Sessions end at the token's exp (KIP-368): clients must reconnect or re-authenticate with a fresh token.
+connections.max.reauth.ms=3600000
 
 # TLS with a PEM keystore (no keytool).
 ssl.keystore.type=PEM
@@ -196,6 +198,8 @@ RIG_DIR=$dir
 RIG_SCRIPT=$here/kafka-rig.sh
 RIG_ALLOWED_PREFIX=rig.
 RIG_DENIED_TOPIC=$DENIED_TOPIC
+RIG_TOOL=$(command -v "$RIG_TOOL")
+KAFKA_LIBS=$(cd "$KAFKA_LIBS" && pwd)
 ENV
     t1=$(date +%s.%N)
     launch
@@ -217,6 +221,8 @@ ENV
     stop_broker
     ;;
   start-broker)
+    RIG_TOOL=$(grep '^RIG_TOOL=' "$dir/rig.env" | cut -d= -f2-)
+    KAFKA_LIBS=$(grep '^KAFKA_LIBS=' "$dir/rig.env" | cut -d= -f2-)
     [ -f "$dir/broker.pid" ] && kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null && exit 0
     launch
     wait_ready

@@ -1,0 +1,213 @@
+// gracedb::kafka::Producer against the real broker: SASL_SSL with SciTokens found by discovery, each value
+// kind read back by kcat on the plaintext listener, ping, and the error paths.
+#include <gracedb/kafka.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "itest.hpp"
+#include "rawkafka.hpp"
+
+using namespace gracedb::kafka;
+using namespace gracedb::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+ProducerOptions rig_options(std::optional<std::string> topic = std::nullopt) {
+    const Rig& rig = Rig::get();
+    return {.bootstrap_servers = rig.sasl_bootstrap,
+            .topic = std::move(topic),
+            .instance_name = "rig",
+            .ca_cert_path = rig.ca_file,
+            .flush_timeout = 15s,
+            .kafka_config = {{"message.timeout.ms", "20000"}, {"reconnect.backoff.max.ms", "1000"}}};
+}
+
+std::string kcat_read(const std::string& topic, int count, const std::string& format) {
+    const char* kcat = std::getenv("KCAT");
+    return run_command(std::string{kcat ? kcat : "kcat"} + " -C -b " + Rig::get().plain_bootstrap + " -t " + topic +
+                       " -o beginning -c " + std::to_string(count) + " -e -q -f '" + format + "'");
+}
+
+}  // namespace
+
+TEST(Producer, EveryValueKindKeyAndHeadersReadBackByKcat) {
+    TokenEnv env;
+    const auto token = env.write_token();
+    const auto pipeline = unique_name("kinds");
+    Producer p{rig_options(pipeline)};
+    const std::vector<std::byte> bytes{std::byte{'b'}, std::byte{'y'}, std::byte{'t'}, std::byte{'e'}, std::byte{'s'}};
+    p.produce(nlohmann::json{{"graceid", "G12345"}, {"group", "CBC"}}, {.key = "G12345"});
+    p.produce("a literal", {.headers = {{"origin", "gracedb-cpp"}, {"n", "2"}}});
+    p.produce(std::string{"a string"});
+    p.produce(bytes, {.key = "bin"});
+    EXPECT_EQ(p.flush(20s), 0);
+    const auto out = kcat_read("rig." + pipeline, 4, "%k|%s|%h\\n");
+    EXPECT_EQ(out,
+              "G12345|{\"graceid\":\"G12345\",\"group\":\"CBC\"}|\n"
+              "|a literal|origin=gracedb-cpp,n=2\n"
+              "|a string|\n"
+              "bin|bytes|\n");
+    EXPECT_EQ(p.token_claims()->sub, "pipeline");
+}
+
+TEST(Producer, PingCarriesSubAndScopeButNeverTheToken) {
+    TokenEnv env;
+    const auto token = env.write_token();
+    Producer p{rig_options()};
+    auto r = p.ping(unique_name("ping"), 20s);
+    EXPECT_GE(r.offset, 0);
+    EXPECT_EQ(r.message["type"], "ping");
+    EXPECT_EQ(r.message["sub"], "pipeline");
+    EXPECT_EQ(r.message["scope"], "kafka.produce kafka.consume gracedb.read");
+    const auto seen = kcat_read(r.topic, 1, "%s\\n");
+    EXPECT_EQ(nlohmann::json::parse(seen), r.message);
+    EXPECT_EQ(seen.find(token.substr(token.rfind('.') + 1)), std::string::npos);
+}
+
+TEST(Producer, DefaultPingTopicIsTheInstancesTestTopic) {
+    TokenEnv env;
+    env.write_token();
+    Producer p{rig_options()};
+    EXPECT_EQ(p.ping(std::nullopt, 20s).topic, "rig.test");
+}
+
+TEST(Producer, NoTokenIsAKafkaTokenErrorListingThePlaces) {
+    TokenEnv env;  // nothing written
+    try {
+        Producer p{rig_options()};
+        FAIL() << "expected KafkaTokenError";
+    } catch (const KafkaTokenError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("$BEARER_TOKEN (unset)"), std::string::npos) << what;
+        EXPECT_NE(what.find(env.token_file().string() + " (missing)"), std::string::npos) << what;
+    }
+}
+
+TEST(Producer, AnExpiredTokenOnDiskIsRefusedBeforeTheBroker) {
+    TokenEnv env;
+    TokenSpec spec;
+    spec.iat = now_seconds() - 600;
+    spec.exp = now_seconds() - 10;
+    env.write_token(spec);
+    EXPECT_THROW(Producer{rig_options()}, KafkaTokenError);
+}
+
+TEST(Producer, TheBrokerRefusingTheTokenIsAnAuthenticationErrorWithinTheTimeout) {
+    TokenEnv env;
+    TokenSpec spec;
+    spec.aud = {"https://kafka.elsewhere.example"};  // used as the fallback, refused by the broker
+    env.write_token(spec);
+    auto o = rig_options();
+    o.flush_timeout = 1s;
+    Producer p{o};
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THROW(p.ping(unique_name("auth"), 10s), KafkaAuthenticationError);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 11s);
+}
+
+TEST(Producer, AnAuthenticationFailureSurfacesOnTheNextFlush) {
+    TokenEnv env;
+    TokenSpec spec;
+    spec.iss = "https://issuer.elsewhere.example";
+    env.write_token(spec);
+    Producer p{rig_options(unique_name("auth-flush"))};
+    p.produce("x");
+    EXPECT_THROW(p.flush(10s), KafkaAuthenticationError);
+}
+
+TEST(Producer, ATopicTheAclsRefuse) {
+    TokenEnv env;
+    env.write_token();
+    auto o = rig_options();
+    o.instance_name = "forbidden";  // forbidden.topic: no ACL allows it
+    o.flush_timeout = 2s;
+    Producer p{o};
+    p.produce("refused", {.topic = "topic", .key = "G9"});
+    try {
+        p.flush(15s);
+        FAIL() << "expected KafkaMessageDeliveryError";
+    } catch (const KafkaMessageDeliveryError& e) {
+        EXPECT_NE(std::string{e.what()}.find("forbidden.topic"), std::string::npos) << e.what();
+        EXPECT_NE(std::string{e.what()}.find("G9"), std::string::npos) << e.what();
+        EXPECT_NE(std::string{e.what()}.find("authorization"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(p.ping("topic", 15s), KafkaAuthenticationError);
+    // Once the client knows the topic is refused, produce() says so at once.
+    try {
+        p.produce("again", {.topic = "topic"});
+        EXPECT_THROW(p.flush(15s), KafkaMessageDeliveryError);
+    } catch (const KafkaProducerError& e) {
+        EXPECT_NE(std::string{e.what()}.find("authorization"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Producer, ABrokerThatIsDownIsAConnectionError) {
+    TokenEnv env;
+    env.write_token();
+    auto o = rig_options();
+    o.bootstrap_servers = "127.0.0.1:9";  // nothing listens there
+    o.token_audience = Rig::get().audience;
+    o.flush_timeout = 1s;
+    Producer p{o};
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THROW(p.ping(std::nullopt, 5s), KafkaConnectionError);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 6s);
+}
+
+TEST(Producer, OversizedEventFilesAreRefusedWithSizeAndLimit) {
+    TokenEnv env;
+    env.write_token();
+    Producer p{rig_options(unique_name("big"))};
+    std::string psd;
+    const auto data = shared_data_dir();
+    if (!data.empty()) {
+        psd = run_command("gzip -dc " + (data / "events/psd.xml.gz").string() + " | base64 -w0");
+        EXPECT_EQ(psd.size(), 1'042'680u) << "the PSD file, unpacked and base64-encoded";
+    } else {
+        psd.assign(1'042'680, 'P');
+    }
+    try {
+        p.produce(psd);
+        FAIL() << "expected KafkaProducerError";
+    } catch (const KafkaProducerError& e) {
+        EXPECT_NE(std::string{e.what()}.find(std::to_string(psd.size()) + " bytes"), std::string::npos) << e.what();
+        EXPECT_NE(std::string{e.what()}.find("1000000"), std::string::npos) << e.what();
+    }
+    if (!data.empty()) {
+        const auto huge = run_command("gzip -dc " + (data / "events/first2years-gstlal-many-events.xml.gz").string());
+        EXPECT_EQ(huge.size(), 8'451'348u);
+        EXPECT_THROW(p.produce(huge), KafkaProducerError);
+    }
+    p.produce(std::string(100'000, 'x'));  // and the producer still works
+    EXPECT_EQ(p.flush(20s), 0);
+}
+
+TEST(ProducerSerial, DeliveryAfterABrokerRestartLosesNothing) {
+    TokenEnv env;
+    env.write_token();
+    const Rig& rig = Rig::get();
+    const auto pipeline = unique_name("restart");
+    auto o = rig_options(pipeline);
+    o.kafka_config["message.timeout.ms"] = "120000";
+    Producer p{o};
+    for (int i = 0; i < 50; ++i) p.produce("before-" + std::to_string(i));
+    ASSERT_EQ(p.flush(20s), 0);
+    run_command(rig.script + " stop-broker " + rig.dir + " 2>&1");
+    for (int i = 0; i < 50; ++i) p.produce("during-" + std::to_string(i));
+    std::this_thread::sleep_for(2s);
+    run_command(rig.script + " start-broker " + rig.dir + " 2>&1");
+    for (int i = 0; i < 50; ++i) p.produce("after-" + std::to_string(i));
+    EXPECT_EQ(p.flush(90s), 0);
+    const auto out = kcat_read("rig." + pipeline, 150, "%s\\n");
+    std::set<std::string> seen;
+    std::istringstream lines{out};
+    for (std::string l; std::getline(lines, l);) seen.insert(l);
+    EXPECT_EQ(seen.size(), 150u);
+    for (const char* phase : {"before-", "during-", "after-"})
+        for (int i = 0; i < 50; ++i) EXPECT_TRUE(seen.count(phase + std::to_string(i))) << phase << i;
+}

@@ -1,0 +1,43 @@
+// Test support for integration tests: a private token environment per test, and running programs.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "testrig.hpp"
+
+namespace gracedb::testing {
+
+/// Points WLCG discovery at a private folder for the test's lifetime: $BEARER_TOKEN unset,
+/// $BEARER_TOKEN_FILE = <dir>/token, $XDG_RUNTIME_DIR = <dir>. Restores the environment at the end.
+class TokenEnv {
+public:
+    TokenEnv();
+    ~TokenEnv();
+    TokenEnv(const TokenEnv&) = delete;
+    TokenEnv& operator=(const TokenEnv&) = delete;
+
+    /// Mints a rig token with `spec` valid for `lifetime` and writes it where discovery finds it.
+    std::string write_token(TokenSpec spec = {}, std::chrono::seconds lifetime = std::chrono::minutes{10});
+    /// Removes the token file.
+    void remove_token();
+    const std::filesystem::path& dir() const { return dir_; }
+    std::filesystem::path token_file() const { return dir_ / "token"; }
+
+private:
+    std::filesystem::path dir_;
+    std::map<std::string, std::string> saved_;
+};
+
+/// Runs a shell command, returns its standard output; throws if it exits non-zero.
+std::string run_command(const std::string& command);
+
+/// "<stem>-<time>-<random>": a fresh name for a topic or group.
+std::string unique_name(const std::string& stem);
+
+/// The shared test data folder (events/, gracedb/), or empty with a loud message on stderr when absent.
+std::filesystem::path shared_data_dir();
+
+}  // namespace gracedb::testing
