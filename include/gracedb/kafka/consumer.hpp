@@ -1,0 +1,170 @@
+// gracedb::kafka::Consumer: the spec's GraceDbKafkaConsumer. SciToken authentication, namespaced
+// subscriptions, live streaming or replay, persistent position, clean shutdown on SIGINT/SIGTERM.
+#pragma once
+
+#include <gracedb/kafka/auth.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gracedb::kafka {
+
+/// Field names and order follow the Python keyword arguments. Exactly one of instance_name / service_url.
+struct ConsumerOptions {
+    std::string bootstrap_servers{};
+    std::vector<std::string> topics{};       // pipeline names; namespaced for you; subscribed at construction
+    std::optional<std::string> instance_name{};
+    std::optional<std::string> service_url{};
+    std::optional<std::string> group_id{};   // none: "gracedb-<host>-<pid>-<epoch ms>", unique
+    bool use_ssl = true;
+    std::optional<std::string> ca_cert_path{};
+    bool skip_hostname_verification = false;
+    std::string token_scope = "kafka.consume";
+    std::optional<std::string> token_audience{};
+    bool reload_cred = true;
+    std::chrono::milliseconds reload_buffer = std::chrono::seconds{300};
+    std::string auto_offset_reset = "latest";  // "earliest" to replay
+    std::map<std::string, std::string> kafka_config{};  // e.g. {"enable.auto.commit", "false"}
+};
+
+/// One Kafka message, as Python's message dict.
+struct Message {
+    std::string topic{};  // the Kafka topic, namespaced: "gracedb-dev.gstlal"
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+    std::optional<std::string> key{};
+    std::string value{};  // the raw bytes
+    std::optional<std::chrono::system_clock::time_point> timestamp{};
+    std::vector<std::pair<std::string, std::optional<std::string>>> headers{};  // a header value may be null
+
+    /// Parses `value`; std::invalid_argument (naming topic, partition and offset) if it is not JSON.
+    nlohmann::json json() const;
+};
+
+/// Move-only. The destructor closes with a deadline and never throws.
+class Consumer {
+public:
+    class Stream;
+
+    /// Throws std::invalid_argument for bad options (both or neither of instance_name/service_url, a bad
+    /// auto_offset_reset, an unknown librdkafka key or bad value) and KafkaTokenError when SASL is used and
+    /// no usable token exists.
+    explicit Consumer(ConsumerOptions options);
+    ~Consumer();
+    Consumer(Consumer&&) noexcept;
+    Consumer& operator=(Consumer&&) noexcept;
+    Consumer(const Consumer&) = delete;
+    Consumer& operator=(const Consumer&) = delete;
+
+    /// Subscribes to pipelines (namespaced for you), replacing the previous subscription. A topic that does not
+    /// exist yet is fine: messages flow once it appears. Throws std::invalid_argument for an illegal name,
+    /// KafkaConsumerError if librdkafka refuses.
+    void subscribe(std::string_view pipeline);
+    void subscribe(std::initializer_list<std::string_view> pipelines);
+    void subscribe(const std::vector<std::string>& pipelines);
+    /// Subscribes to every topic of the instance ("^<instance>\\..*"), new ones included.
+    void subscribe_all();
+
+    /// One message, or nothing within `timeout`. Raises KafkaConsumerError (KafkaAuthenticationError for
+    /// authentication and authorization failures). End-of-partition notices are not errors.
+    std::optional<Message> poll(std::chrono::milliseconds timeout = std::chrono::seconds{1});
+
+    /// A range of messages for a range-for loop. Ends after `count` messages, on stop(), or on the first
+    /// SIGINT/SIGTERM (within one `timeout`). Handlers for those two signals are installed while it lives and
+    /// the previous ones restored when it is destroyed, also by an exception; concurrent streams share one
+    /// installation.
+    Stream stream(std::chrono::milliseconds timeout = std::chrono::seconds{1},
+                  std::optional<std::size_t> count = std::nullopt);
+
+    /// Ends the current stream at its next poll. Callable from any thread and from a signal handler.
+    void stop() noexcept;
+
+    /// Marks `msg` and everything before it in its partition as processed (synchronous commit).
+    void commit(const Message& msg);
+    /// Marks everything returned so far as processed (synchronous commit).
+    void commit();
+
+    /// Polls until partitions are assigned to this consumer (messages that arrive meanwhile are kept for
+    /// poll()); false if none within `timeout`. Useful before producing in "latest" mode.
+    bool wait_for_assignment(std::chrono::milliseconds timeout);
+    /// The partitions currently assigned, as "topic[partition]".
+    std::vector<std::string> assignment() const;
+
+    /// Leaves the group (committing first when auto-commit is on), within `timeout` even when the broker is
+    /// gone. Idempotent; later calls raise KafkaConsumerError.
+    void close(std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
+    const std::string& group_id() const;
+    const std::string& instance_name() const;
+    std::optional<TokenClaims> token_claims() const;
+
+private:
+    struct Impl;
+    Impl& impl() const;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// The range returned by Consumer::stream(). Move-only; it must not outlive its consumer.
+class Consumer::Stream {
+public:
+    class iterator {
+    public:
+        using value_type = Message;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        const Message& operator*() const { return *stream_->current_; }
+        const Message* operator->() const { return &*stream_->current_; }
+        iterator& operator++() {
+            stream_->advance();
+            return *this;
+        }
+        void operator++(int) { stream_->advance(); }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
+
+    private:
+        bool at_end() const { return !stream_ || !stream_->current_; }
+        friend class Stream;
+        explicit iterator(Stream* s) : stream_{s} {}
+        Stream* stream_ = nullptr;
+    };
+
+    iterator begin();
+    std::default_sentinel_t end() const { return {}; }
+
+    ~Stream();
+    Stream(Stream&&) noexcept;
+    Stream& operator=(Stream&&) = delete;
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+
+    /// Why the stream ended: "count", "stop", "signal", or empty while running.
+    const std::string& end_reason() const { return end_reason_; }
+
+private:
+    friend class Consumer;
+    Stream(Consumer& consumer, std::chrono::milliseconds timeout, std::optional<std::size_t> count);
+    void advance();
+
+    Consumer* consumer_;
+    std::chrono::milliseconds timeout_;
+    std::optional<std::size_t> count_;
+    std::size_t yielded_ = 0;
+    bool started_ = false;
+    bool owns_signals_ = false;
+    std::optional<Message> current_;
+    std::string end_reason_;
+};
+
+}  // namespace gracedb::kafka

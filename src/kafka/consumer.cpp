@@ -1,0 +1,372 @@
+#include <gracedb/kafka/consumer.hpp>
+#include <gracedb/kafka/errors.hpp>
+#include <gracedb/kafka/topics.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <map>
+
+#include "detail/log.hpp"
+#include "kafka/client.hpp"
+#include "kafka/signals.hpp"
+
+namespace gracedb::kafka {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+int to_ms(std::chrono::milliseconds d) {
+    if (d.count() < 0) return 0;
+    return d.count() > INT32_MAX ? INT32_MAX : static_cast<int>(d.count());
+}
+
+std::string default_group_id() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "unknown");
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    return "gracedb-" + std::string{host} + "-" + std::to_string(::getpid()) + "-" + std::to_string(ms.count());
+}
+
+Message convert(const rd_kafka_message_t* m) {
+    Message out;
+    out.topic = rd_kafka_topic_name(m->rkt);
+    out.partition = m->partition;
+    out.offset = m->offset;
+    if (m->key) out.key = std::string(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload) out.value.assign(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_timestamp_type_t type;
+    const auto ts = rd_kafka_message_timestamp(m, &type);
+    if (type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= 0)
+        out.timestamp = std::chrono::system_clock::time_point{std::chrono::milliseconds{ts}};
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+        const char* name;
+        const void* val;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+            std::optional<std::string> v;
+            if (val) v = std::string(static_cast<const char*>(val), size);
+            out.headers.emplace_back(name, std::move(v));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+nlohmann::json Message::json() const {
+    try {
+        return nlohmann::json::parse(value);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw std::invalid_argument("the message at " + topic + "[" + std::to_string(partition) + "]@" +
+                                    std::to_string(offset) + " is not JSON (" + e.what() +
+                                    "); its raw bytes are in Message::value");
+    }
+}
+
+struct Consumer::Impl final : detail_client::ClientCore {
+    ConsumerOptions options;
+    std::string instance;
+    std::string group;
+    detail::KafkaHandle rk;
+    std::atomic<bool> stop_flag{false};
+    std::atomic<bool> closed{false};
+    std::deque<Message> buffered;  // read while waiting for an assignment
+    mutable std::mutex assignment_mutex;
+    std::vector<std::string> assigned;
+
+    explicit Impl(ConsumerOptions o) : options{std::move(o)} {
+        instance = detail_client::resolve_instance(options.instance_name, options.service_url);
+        if (options.auto_offset_reset != "latest" && options.auto_offset_reset != "earliest")
+            throw std::invalid_argument("auto_offset_reset must be \"latest\" or \"earliest\", not \"" +
+                                        options.auto_offset_reset + "\"");
+        group = options.group_id ? *options.group_id : default_group_id();
+        if (group.empty()) throw std::invalid_argument("group_id is empty: leave it unset for a unique one");
+        std::map<std::string, std::string> defaults = {
+            {"group.id", group},
+            {"auto.offset.reset", options.auto_offset_reset},
+            {"enable.partition.eof", "false"},
+            {"allow.auto.create.topics", "false"},
+            // A topic that appears after subscribe() (or a new pipeline, for pattern subscriptions) is seen
+            // within seconds rather than librdkafka's default 5 minutes.
+            {"topic.metadata.refresh.interval.ms", "5000"},
+        };
+        detail_client::CommonOptions common{options.bootstrap_servers, options.instance_name, options.service_url,
+                                            options.use_ssl, options.ca_cert_path, options.skip_hostname_verification,
+                                            options.token_scope, options.token_audience, options.reload_cred,
+                                            options.reload_buffer, options.kafka_config};
+        auto conf = configure(common, defaults, "consumer");
+        rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::on_rebalance);
+        char errstr[512];
+        rk.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof errstr));
+        if (!rk) throw std::invalid_argument(std::string{"cannot create the Kafka consumer: "} + errstr);
+        conf.release();  // rd_kafka_new took it
+        rd_kafka_poll_set_consumer(rk.get());
+        start(rk.get());
+        if (!options.topics.empty()) subscribe_topics(options.topics);
+    }
+
+    ~Impl() override { close_within(10s); }
+
+    static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                             void* opaque) {
+        try {
+            auto* self = static_cast<Impl*>(static_cast<detail_client::ClientCore*>(opaque));
+            const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+            std::vector<std::string> names;
+            for (int i = 0; i < parts->cnt; ++i)
+                names.push_back(std::string{parts->elems[i].topic} + "[" + std::to_string(parts->elems[i].partition) + "]");
+            if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                if (cooperative) {
+                    if (auto* e = rd_kafka_incremental_assign(rk, parts)) rd_kafka_error_destroy(e);
+                } else {
+                    rd_kafka_assign(rk, parts);
+                }
+                std::lock_guard lock{self->assignment_mutex};
+                if (!cooperative) self->assigned.clear();
+                self->assigned.insert(self->assigned.end(), names.begin(), names.end());
+            } else {
+                if (cooperative) {
+                    if (auto* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
+                } else {
+                    rd_kafka_assign(rk, nullptr);
+                }
+                std::lock_guard lock{self->assignment_mutex};
+                if (!cooperative) {
+                    self->assigned.clear();
+                } else {
+                    for (const auto& n : names) std::erase(self->assigned, n);
+                }
+            }
+            gracedb::detail::log_info(std::string{"Kafka consumer group "} + self->group +
+                                      (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? ": assigned " : ": revoked ") +
+                                      std::to_string(names.size()) + " partition(s)");
+        } catch (...) {
+        }
+    }
+
+    void ensure_open() const {
+        if (closed.load()) throw KafkaConsumerError("the consumer is closed");
+    }
+
+    void subscribe_topics(const std::vector<std::string>& pipelines) {
+        ensure_open();
+        if (pipelines.empty()) throw std::invalid_argument("subscribe() needs at least one pipeline name");
+        detail::PartitionList list{rd_kafka_topic_partition_list_new(static_cast<int>(pipelines.size()))};
+        for (const auto& p : pipelines) {
+            const auto topic = p.starts_with('^') ? p : make_topic_name(instance, p);
+            rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+        }
+        if (auto err = rd_kafka_subscribe(rk.get(), list.get()))
+            throw KafkaConsumerError(std::string{"cannot subscribe: "} + rd_kafka_err2str(err));
+    }
+
+    // One message from librdkafka, or nothing by the deadline. Errors are classified here.
+    std::optional<Message> poll_until(Clock::time_point deadline) {
+        ensure_open();
+        if (!buffered.empty()) {
+            Message m = std::move(buffered.front());
+            buffered.pop_front();
+            return m;
+        }
+        do {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::min(to_ms(left), 250))};
+            raise_pending<KafkaConsumerError>();
+            if (!m) {
+                if (stop_flag.load() || detail_client::stop_signal_received()) return std::nullopt;
+                continue;
+            }
+            if (!m->err) return convert(m.get());
+            const auto err = m->err;
+            const std::string what = rd_kafka_message_errstr(m.get());
+            switch (err) {
+                case RD_KAFKA_RESP_ERR__PARTITION_EOF: continue;
+                case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+                case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+                case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+                    gracedb::detail::log_debug("Kafka consumer: " + what + " (waiting for the topic to appear)");
+                    continue;
+                case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+                case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+                case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+                    throw KafkaAuthenticationError("Kafka consumer refused: " + what);
+                case RD_KAFKA_RESP_ERR__TRANSPORT:
+                case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+                case RD_KAFKA_RESP_ERR__TIMED_OUT:
+                    gracedb::detail::log_info("Kafka consumer: " + what + " (librdkafka retries)");
+                    continue;
+                default: {
+                    if (err == RD_KAFKA_RESP_ERR__FATAL) raise_pending<KafkaConsumerError>();
+                    throw KafkaConsumerError(std::string{"Kafka consumer error ("} + rd_kafka_err2name(err) +
+                                             "): " + what);
+                }
+            }
+        } while (Clock::now() < deadline && !stop_flag.load() && !detail_client::stop_signal_received());
+        return std::nullopt;
+    }
+
+    void commit_list(rd_kafka_topic_partition_list_t* list) {
+        ensure_open();
+        const auto err = rd_kafka_commit(rk.get(), list, 0);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+        throw KafkaConsumerError(std::string{"commit failed: "} + rd_kafka_err2str(err));
+    }
+
+    void close_within(std::chrono::milliseconds timeout) noexcept {
+        if (closed.exchange(true) || !rk) return;
+        try {
+            detail::KafkaQueue queue{rd_kafka_queue_new(rk.get())};
+            detail::KafkaErrorObject error{rd_kafka_consumer_close_queue(rk.get(), queue.get())};
+            const auto deadline = Clock::now() + timeout;
+            bool done = !!error;
+            while (!done && Clock::now() < deadline) {
+                // Serves the rebalance (revoke) event of the close and waits for it to complete.
+                detail::KafkaEvent ev{rd_kafka_queue_poll(queue.get(), 100)};
+                if (ev && rd_kafka_event_type(ev.get()) == RD_KAFKA_EVENT_REBALANCE) {
+                    if (std::strcmp(rd_kafka_rebalance_protocol(rk.get()), "COOPERATIVE") == 0) {
+                        if (auto* e = rd_kafka_incremental_unassign(rk.get(), rd_kafka_event_topic_partition_list(ev.get())))
+                            rd_kafka_error_destroy(e);
+                    } else {
+                        rd_kafka_assign(rk.get(), nullptr);
+                    }
+                }
+                done = rd_kafka_consumer_closed(rk.get());
+            }
+            if (!done)
+                gracedb::detail::log_warning("Kafka consumer: close did not complete within " +
+                                             std::to_string(timeout.count()) + " ms (broker unreachable?); abandoning the group");
+            queue.reset();
+            rd_kafka_destroy_flags(rk.release(), done ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        } catch (...) {
+        }
+    }
+};
+
+Consumer::Consumer(ConsumerOptions options) : impl_{std::make_unique<Impl>(std::move(options))} {}
+Consumer::~Consumer() = default;
+Consumer::Consumer(Consumer&&) noexcept = default;
+Consumer& Consumer::operator=(Consumer&&) noexcept = default;
+
+Consumer::Impl& Consumer::impl() const {
+    if (!impl_) throw std::logic_error("use of a moved-from gracedb::kafka::Consumer");
+    return *impl_;
+}
+
+void Consumer::subscribe(std::string_view pipeline) { impl().subscribe_topics({std::string{pipeline}}); }
+void Consumer::subscribe(std::initializer_list<std::string_view> pipelines) {
+    impl().subscribe_topics(std::vector<std::string>(pipelines.begin(), pipelines.end()));
+}
+void Consumer::subscribe(const std::vector<std::string>& pipelines) { impl().subscribe_topics(pipelines); }
+void Consumer::subscribe_all() { impl().subscribe_topics({"^" + impl().instance + "\\..*"}); }
+
+std::optional<Message> Consumer::poll(std::chrono::milliseconds timeout) {
+    auto& im = impl();
+    return im.poll_until(Clock::now() + timeout);
+}
+
+void Consumer::stop() noexcept {
+    if (impl_) impl_->stop_flag.store(true);
+}
+
+void Consumer::commit(const Message& msg) {
+    detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_list_add(list.get(), msg.topic.c_str(), msg.partition)->offset = msg.offset + 1;
+    impl().commit_list(list.get());
+}
+
+void Consumer::commit() { impl().commit_list(nullptr); }
+
+bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
+    auto& im = impl();
+    const auto deadline = Clock::now() + timeout;
+    auto has_assignment = [&] {
+        std::lock_guard lock{im.assignment_mutex};
+        return !im.assigned.empty();
+    };
+    while (!has_assignment() && Clock::now() < deadline) {
+        detail::KafkaMessage m{rd_kafka_consumer_poll(im.rk.get(), 100)};
+        im.raise_pending<KafkaConsumerError>();
+        if (m && !m->err) im.buffered.push_back(convert(m.get()));
+    }
+    return has_assignment();
+}
+
+std::vector<std::string> Consumer::assignment() const {
+    auto& im = impl();
+    std::lock_guard lock{im.assignment_mutex};
+    return im.assigned;
+}
+
+void Consumer::close(std::chrono::milliseconds timeout) { impl().close_within(timeout); }
+
+const std::string& Consumer::group_id() const { return impl().group; }
+const std::string& Consumer::instance_name() const { return impl().instance; }
+std::optional<TokenClaims> Consumer::token_claims() const {
+    if (auto& t = impl().tokens()) return t->claims();
+    return std::nullopt;
+}
+
+Consumer::Stream Consumer::stream(std::chrono::milliseconds timeout, std::optional<std::size_t> count) {
+    impl().stop_flag.store(false);
+    return Stream{*this, timeout, count};
+}
+
+Consumer::Stream::Stream(Consumer& consumer, std::chrono::milliseconds timeout, std::optional<std::size_t> count)
+    : consumer_{&consumer}, timeout_{timeout}, count_{count} {
+    detail_client::acquire_stop_signals();
+    owns_signals_ = true;
+}
+
+Consumer::Stream::Stream(Stream&& other) noexcept
+    : consumer_{other.consumer_},
+      timeout_{other.timeout_},
+      count_{other.count_},
+      yielded_{other.yielded_},
+      started_{other.started_},
+      owns_signals_{std::exchange(other.owns_signals_, false)},
+      current_{std::move(other.current_)},
+      end_reason_{std::move(other.end_reason_)} {}
+
+Consumer::Stream::~Stream() {
+    if (owns_signals_) detail_client::release_stop_signals();
+}
+
+Consumer::Stream::iterator Consumer::Stream::begin() {
+    if (!started_) {
+        started_ = true;
+        advance();
+    }
+    return iterator{this};
+}
+
+void Consumer::Stream::advance() {
+    current_.reset();
+    auto& im = consumer_->impl();
+    for (;;) {
+        if (count_ && yielded_ >= *count_) {
+            end_reason_ = "count";
+            return;
+        }
+        if (im.stop_flag.load()) {
+            end_reason_ = "stop";
+            return;
+        }
+        if (detail_client::stop_signal_received()) {
+            end_reason_ = "signal";
+            return;
+        }
+        if (auto m = im.poll_until(Clock::now() + timeout_)) {
+            current_ = std::move(m);
+            ++yielded_;
+            return;
+        }
+    }
+}
+
+}  // namespace gracedb::kafka
