@@ -1,18 +1,79 @@
 #include "kafka/json_writer.hpp"
 
+#if defined(__SSE4_2__)
+#define RAPIDJSON_SSE42
+#elif defined(__SSE2__)
+#define RAPIDJSON_SSE2  // skips runs of characters that need no escaping 16 at a time
+#endif
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 namespace gracedb::kafka::detail_client {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                                 rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void write(Writer& w, const nlohmann::json& v) {
+// Strings are checked for UTF-8 only when they hold a byte >= 0x80 (pure ASCII is valid by construction).
+bool valid_utf8(const std::string& s) {
+    std::uint64_t high = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        high |= w;
+    }
+    for (; i < s.size(); ++i) high |= static_cast<unsigned char>(s[i]);
+    if (!(high & 0x8080808080808080ULL)) return true;
+    rapidjson::StringStream in{s.c_str()};
+    rapidjson::GenericStringBuffer<rapidjson::UTF8<>> sink;
+    while (static_cast<std::size_t>(in.Tell()) < s.size())
+        if (!rapidjson::UTF8<>::Validate(in, sink)) return false;
+    return true;
+}
+
+// True when `s` is ASCII without control characters, '"' or '\\': its JSON form is the bytes between quotes.
+// Eight bytes at a time (SWAR); exact for "any such byte" because the high bits are checked first.
+bool needs_no_escaping(const std::string& s) {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    auto has_zero_byte = [](std::uint64_t x) { return ((x - ones) & ~x & highs) != 0; };
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        if (w & highs) return false;                                   // non-ASCII
+        if ((w - 0x2020202020202020ULL) & ~w & highs) return false;    // a byte < 0x20
+        if (has_zero_byte(w ^ (ones * '"')) || has_zero_byte(w ^ (ones * '\\'))) return false;
+    }
+    for (; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80 || c < 0x20 || c == '"' || c == '\\') return false;
+    }
+    return true;
+}
+
+// Writes a string or key: the common clean case by copying its bytes, the rest through RapidJSON's escaping.
+void write_string(Writer& w, rapidjson::StringBuffer& out, const std::string& s, bool key) {
+    if (needs_no_escaping(s)) {
+        w.RawValue("\"", 1, rapidjson::kStringType);  // the writer's separators, then the opening quote
+        char* dst = out.Push(s.size() + 1);
+        std::memcpy(dst, s.data(), s.size());
+        dst[s.size()] = '"';
+        return;
+    }
+    if (!valid_utf8(s))
+        throw std::invalid_argument(key ? "cannot send a JSON key that is not valid UTF-8"
+                                        : "cannot send a JSON string that is not valid UTF-8");
+    if (key)
+        w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    else
+        w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void write(Writer& w, rapidjson::StringBuffer& out, const nlohmann::json& v) {
     using T = nlohmann::json::value_t;
     bool ok = true;
     switch (v.type()) {
@@ -27,23 +88,19 @@ void write(Writer& w, const nlohmann::json& v) {
             break;
         }
         case T::string: {
-            const auto& s = v.get_ref<const std::string&>();
-            ok = w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-            if (!ok) throw std::invalid_argument("cannot send a JSON string that is not valid UTF-8");
+            write_string(w, out, v.get_ref<const std::string&>(), false);
             break;
         }
         case T::array:
             w.StartArray();
-            for (const auto& item : v) write(w, item);
+            for (const auto& item : v) write(w, out, item);
             ok = w.EndArray();
             break;
         case T::object:
             w.StartObject();
             for (auto it = v.begin(); it != v.end(); ++it) {
-                const auto& k = it.key();
-                if (!w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())))
-                    throw std::invalid_argument("cannot send a JSON key that is not valid UTF-8");
-                write(w, it.value());
+                write_string(w, out, it.key(), true);
+                write(w, out, it.value());
             }
             ok = w.EndObject();
             break;
@@ -54,11 +111,14 @@ void write(Writer& w, const nlohmann::json& v) {
 
 }  // namespace
 
-std::string to_json_text(const nlohmann::json& value) {
-    rapidjson::StringBuffer buffer;
+std::string to_json_text(const nlohmann::json& value) { return std::string{to_json_text_view(value)}; }
+
+std::string_view to_json_text_view(const nlohmann::json& value) {
+    thread_local rapidjson::StringBuffer buffer;
+    buffer.Clear();
     Writer writer{buffer};
-    write(writer, value);
-    return std::string{buffer.GetString(), buffer.GetSize()};
+    write(writer, buffer, value);
+    return {buffer.GetString(), buffer.GetSize()};
 }
 
 }  // namespace gracedb::kafka::detail_client

@@ -12,4 +12,8 @@ namespace gracedb::kafka::detail_client {
 /// Throws std::invalid_argument for what JSON text cannot hold (invalid UTF-8, binary values).
 std::string to_json_text(const nlohmann::json& value);
 
+/// The same text in a buffer owned by the calling thread (reused: no allocation once warm). The view is valid
+/// until this thread's next call.
+std::string_view to_json_text_view(const nlohmann::json& value);
+
 }  // namespace gracedb::kafka::detail_client

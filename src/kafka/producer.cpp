@@ -207,10 +207,18 @@ struct Producer::Impl final : detail_client::ClientCore {
         return rkt;
     }
 
-    void produce_raw(const void* data, std::size_t len, ProduceOptions& o, std::shared_ptr<SyncSlot> sync = {}) {
+    // Serves reports and errors so that failures surface at the next produce().
+    void serve_and_raise() {
         ensure_open();
-        rd_kafka_poll(rk.get(), 0);  // serve reports and errors so that failures surface here
+        rd_kafka_poll(rk.get(), 0);
         raise_async();
+    }
+
+    // `borrowed`: `data` lives in a buffer that a callback run by rd_kafka_poll could overwrite (the
+    // thread's JSON buffer): it is copied before anything is polled.
+    void produce_raw(const void* data, std::size_t len, ProduceOptions& o, std::shared_ptr<SyncSlot> sync = {},
+                     bool borrowed = false) {
+        if (!borrowed) serve_and_raise();
         rd_kafka_topic_t* rkt = topic_handle(o.topic);
         const std::size_t size = len + (o.key ? o.key->size() : 0);
         if (size > message_max_bytes)
@@ -257,11 +265,16 @@ struct Producer::Impl final : detail_client::ClientCore {
         }
 
         const auto deadline = Clock::now() + options.flush_timeout;
+        std::string own_copy;
         for (;;) {
             detail::KafkaErrorObject error{rd_kafka_produceva(rk.get(), vu, n)};
             if (!error) break;
             const auto code = rd_kafka_error_code(error.get());
             if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL && Clock::now() < deadline) {
+                if (borrowed && own_copy.empty()) {
+                    own_copy.assign(static_cast<const char*>(data), len);
+                    vu[1].u.mem.ptr = own_copy.data();  // vu[1] is the value
+                }
                 rd_kafka_poll(rk.get(), 50);  // the local queue is full: serve reports until there is room
                 continue;
             }
@@ -323,8 +336,10 @@ Producer::Impl& Producer::impl() const {
 }
 
 void Producer::produce_json(const nlohmann::json& value, ProduceOptions options) {
-    std::string text = detail_client::to_json_text(value);
-    impl().produce_raw(text.data(), text.size(), options);
+    auto& im = impl();
+    im.serve_and_raise();  // before serialising: a callback may itself produce JSON on this thread
+    const std::string_view text = detail_client::to_json_text_view(value);  // copied by librdkafka
+    im.produce_raw(text.data(), text.size(), options, {}, true);
 }
 
 void Producer::produce(std::string_view value, ProduceOptions options) {

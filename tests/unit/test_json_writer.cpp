@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <random>
 
 #include "kafka/json_writer.hpp"
 
@@ -35,4 +36,24 @@ TEST(JsonWriter, NonFiniteNumbersBecomeNullAsInDump) {
 TEST(JsonWriter, InvalidUtf8IsRefused) {
     EXPECT_THROW(to_json_text(json("bad \xff byte")), std::invalid_argument);
     EXPECT_THROW(to_json_text(json::binary({1, 2})), std::invalid_argument);
+}
+
+TEST(JsonWriter, RandomStringsAndKeysMatchDump) {
+    // Every position of every character that needs escaping, across the 8-byte fast-path boundaries.
+    std::mt19937 rng{7};
+    const std::string specials = std::string{"\"\\/\b\f\n\r\t\x01\x1f\x7f"} + "é" + "中";
+    for (int n = 0; n < 2000; ++n) {
+        std::string s(rng() % 40, 'a');
+        for (auto& c : s) c = static_cast<char>('a' + rng() % 26);
+        if (n % 2 && !s.empty()) {
+            const auto pos = rng() % s.size();
+            const auto pick = specials.substr(rng() % 11, 1);
+            s.replace(pos, 1, pick);
+        }
+        json v = {{s, s}, {"k", json::array({s, 1})}};
+        const auto text = to_json_text(v);
+        // Same text but for the case of \u00XX hex digits (RapidJSON writes them upper-case).
+        ASSERT_EQ(json::parse(text), v) << text;
+        ASSERT_EQ(text.size(), v.dump().size()) << text;
+    }
 }
