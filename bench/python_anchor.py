@@ -26,7 +26,7 @@ def main():
     ap.add_argument("--ca")
     a = ap.parse_args()
     conf = {"bootstrap.servers": a.bootstrap, "acks": "all", "enable.idempotence": True,
-            "compression.type": "zstd"}
+            "compression.type": "zstd", "socket.nagle.disable": True}
     if a.ca:
         conf.update({"security.protocol": "SASL_SSL", "sasl.mechanisms": "OAUTHBEARER",
                      "ssl.ca.location": a.ca, "oauth_cb": token_cb})
