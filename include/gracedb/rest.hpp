@@ -1,0 +1,7 @@
+// Umbrella header: the GraceDB REST client (the parts event submission needs).
+#pragma once
+
+#include <gracedb/rest/client.hpp>
+#include <gracedb/rest/errors.hpp>
+#include <gracedb/standin.hpp>
+#include <gracedb/version.hpp>
