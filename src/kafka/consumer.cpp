@@ -91,7 +91,6 @@ struct Consumer::Impl final : detail_client::ClientCore {
             {"group.id", group},
             {"auto.offset.reset", options.auto_offset_reset},
             {"enable.partition.eof", "false"},
-            {"allow.auto.create.topics", "false"},
             // A topic that appears after subscribe() (or a new pipeline, for pattern subscriptions) is seen
             // within seconds rather than librdkafka's default 5 minutes.
             {"topic.metadata.refresh.interval.ms", "5000"},
@@ -282,6 +281,20 @@ void Consumer::commit(const Message& msg) {
 
 void Consumer::commit() { impl().commit_list(nullptr); }
 
+void Consumer::pause(const std::string& topic, std::int32_t partition) {
+    detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
+    if (auto err = rd_kafka_pause_partitions(impl().rk.get(), list.get()))
+        throw KafkaConsumerError("cannot pause " + topic + "[" + std::to_string(partition) + "]: " + rd_kafka_err2str(err));
+}
+
+void Consumer::resume(const std::string& topic, std::int32_t partition) {
+    detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
+    if (auto err = rd_kafka_resume_partitions(impl().rk.get(), list.get()))
+        throw KafkaConsumerError("cannot resume " + topic + "[" + std::to_string(partition) + "]: " + rd_kafka_err2str(err));
+}
+
 bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
     auto& im = impl();
     const auto deadline = Clock::now() + timeout;
@@ -294,7 +307,28 @@ bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
         im.raise_pending<KafkaConsumerError>();
         if (m && !m->err) im.buffered.push_back(convert(m.get()));
     }
-    return has_assignment();
+    if (!has_assignment()) return false;
+    if (im.options.auto_offset_reset != "latest") return true;
+    // "latest" means: from what exists when this returns. librdkafka resolves the end offset lazily, after the
+    // assignment, so a message produced right now could fall before it. Pin partitions that have no committed
+    // offset to their current end.
+    rd_kafka_topic_partition_list_t* raw = nullptr;
+    if (rd_kafka_assignment(im.rk.get(), &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+    detail::PartitionList parts{raw};
+    const int left = std::max(1000, to_ms(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())));
+    if (rd_kafka_committed(im.rk.get(), parts.get(), left) != RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+    detail::PartitionList seek{rd_kafka_topic_partition_list_new(parts->cnt)};
+    for (int i = 0; i < parts->cnt; ++i) {
+        const auto& p = parts->elems[i];
+        if (p.offset >= 0) continue;  // the group has a position there: keep it
+        int64_t low = 0, high = 0;
+        if (rd_kafka_query_watermark_offsets(im.rk.get(), p.topic, p.partition, &low, &high, left) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_topic_partition_list_add(seek.get(), p.topic, p.partition)->offset = high;
+    }
+    if (seek->cnt > 0)
+        if (rd_kafka_error_t* e = rd_kafka_seek_partitions(im.rk.get(), seek.get(), left)) rd_kafka_error_destroy(e);
+    return true;
 }
 
 std::vector<std::string> Consumer::assignment() const {

@@ -147,6 +147,7 @@ struct StandIn::Impl {
             if (public_keys.empty()) throw std::invalid_argument("stand-in: the JWKS has no RSA key");
         }
         load();
+        server.set_tcp_nodelay(true);  // one response = several writes: without this, 40 ms of delayed ACK each
         routes();
         port = options.port ? (server.bind_to_port(options.bind_address.c_str(), options.port) ? options.port : -1)
                             : server.bind_to_any_port(options.bind_address.c_str());

@@ -96,6 +96,11 @@ public:
     /// Marks everything returned so far as processed (synchronous commit).
     void commit();
 
+    /// Stops fetching from one partition (other partitions go on) until resume(); the next message after a
+    /// resume is the one after the last returned. Throws KafkaConsumerError if librdkafka refuses.
+    void pause(const std::string& topic, std::int32_t partition);
+    void resume(const std::string& topic, std::int32_t partition);
+
     /// Polls until partitions are assigned to this consumer (messages that arrive meanwhile are kept for
     /// poll()); false if none within `timeout`. Useful before producing in "latest" mode.
     bool wait_for_assignment(std::chrono::milliseconds timeout);

@@ -1,0 +1,67 @@
+#include "sandbox.hpp"
+
+#include "detail/log.hpp"
+
+namespace gracedb::app {
+
+namespace {
+// Pipelines whose topics exist from the start, with many partitions: the mock cluster keeps only the newest
+// ~5 MB of each partition, and events keyed by graceid spread over all of them.
+const char* const kPipelines[] = {"test", "gstlal", "pycbc", "mbta", "spiir", "cwb", "olib", "mly", "aframe"};
+constexpr int kPartitions = 16;
+}  // namespace
+
+Sandbox::Sandbox() {
+    cluster_ = std::make_unique<detail::MockCluster>(1);
+    for (const char* p : kPipelines) cluster_->create_topic(instance_ + "." + p, kPartitions);
+    cluster_->create_topic(alerts_topic(), 1);
+    cluster_->create_topic("gracedb-deadletter." + instance_, 1);
+
+    alerts_ = std::make_unique<kafka::Producer>(kafka::ProducerOptions{.bootstrap_servers = bootstrap_servers(),
+                                                                       .topic = instance_,
+                                                                       .instance_name = "gracedb-alerts",
+                                                                       .kafka_config = kafka_config()});
+    StandInOptions so{.url_host = instance_ + ".localhost"};
+    so.on_alert = [this](const nlohmann::json& alert) {
+        // The stand-in's "new" alerts, like igwn-alert's, on a topic outside the instance's prefix.
+        auto report = alerts_->produce_and_wait(alert.dump(), {.key = alert.value("uid", "")}, std::chrono::seconds{5});
+        if (report.error) detail::log_warning("sandbox: alert not delivered: " + *report.error);
+    };
+    standin_ = std::make_unique<StandIn>(std::move(so));
+
+    SupervisorOptions sup{.consumer = {.bootstrap_servers = bootstrap_servers(),
+                                       .instance_name = instance_,
+                                       .kafka_config = {{"security.protocol", "plaintext"}}},
+                          .service_url = standin_->service_url(),
+                          .rest = {.force_noauth = true},
+                          .poll_timeout = std::chrono::milliseconds{100},
+                          .handle_signals = false};
+    supervisor_ = std::make_unique<Supervisor>(std::move(sup));
+    thread_ = std::thread{[this] {
+        while (!stop_.load()) {
+            try {
+                supervisor_->step();
+            } catch (const std::exception& e) {
+                std::lock_guard lock{failure_mutex_};
+                failure_ = e.what();
+                detail::log_error(std::string{"sandbox: the supervisor failed: "} + e.what());
+                return;
+            }
+        }
+    }};
+}
+
+Sandbox::~Sandbox() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    supervisor_.reset();
+    standin_.reset();
+    alerts_.reset();
+}
+
+std::string Sandbox::failure() const {
+    std::lock_guard lock{failure_mutex_};
+    return failure_;
+}
+
+}  // namespace gracedb::app
