@@ -70,3 +70,84 @@ std::filesystem::path shared_data_dir() {
 }
 
 }  // namespace gracedb::testing
+
+#include <librdkafka/rdkafka.h>
+
+#include "rawkafka.hpp"
+
+namespace gracedb::testing {
+
+void create_topic(const std::string& topic, int partitions) {
+    RawClient admin{RD_KAFKA_PRODUCER, {{"bootstrap.servers", Rig::get().plain_bootstrap}}};
+    char err[256];
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+    if (!nt) throw std::runtime_error(err);
+    rd_kafka_queue_t* q = rd_kafka_queue_new(admin.get());
+    rd_kafka_CreateTopics(admin.get(), &nt, 1, nullptr, q);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+    std::string failure;
+    if (!ev) failure = "CreateTopics timed out";
+    else if (rd_kafka_event_error(ev)) failure = rd_kafka_event_error_string(ev);
+    else {
+        size_t n = 0;
+        const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        if (n == 1 && rd_kafka_topic_result_error(res[0])) failure = rd_kafka_topic_result_error_string(res[0]);
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    if (!failure.empty()) throw std::runtime_error("cannot create topic " + topic + ": " + failure);
+}
+
+}  // namespace gracedb::testing
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <thread>
+
+extern char** environ;
+
+namespace gracedb::testing {
+
+Child spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                    const std::string& log) {
+    std::map<std::string, std::string> all;
+    for (char** e = environ; *e; ++e) {
+        std::string kv = *e;
+        const auto eq = kv.find('=');
+        if (eq != std::string::npos) all[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto& [k, v] : env) all[k] = v;
+    std::vector<std::string> env_strings;
+    for (const auto& [k, v] : all) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp, args;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> argv_copy = argv;
+    for (auto& s : argv_copy) args.push_back(s.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    Child c{-1, log};
+    if (posix_spawn(&c.pid, args[0], &actions, nullptr, args.data(), envp.data()) != 0)
+        throw std::runtime_error("cannot start " + argv.front());
+    posix_spawn_file_actions_destroy(&actions);
+    return c;
+}
+
+int wait_process(pid_t pid, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    do {
+        if (::waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    } while (std::chrono::steady_clock::now() < deadline);
+    return -1;
+}
+
+}  // namespace gracedb::testing

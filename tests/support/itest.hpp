@@ -41,3 +41,23 @@ std::string unique_name(const std::string& stem);
 std::filesystem::path shared_data_dir();
 
 }  // namespace gracedb::testing
+
+namespace gracedb::testing {
+/// Creates `topic` with `partitions` partitions through the rig's plaintext (admin) listener.
+void create_topic(const std::string& topic, int partitions);
+}  // namespace gracedb::testing
+
+#include <sys/types.h>
+
+namespace gracedb::testing {
+/// A child process (the tool under test), its output in `log`.
+struct Child {
+    pid_t pid = -1;
+    std::string log;
+};
+/// Starts `argv` with the current environment plus `env` overrides; stdout and stderr go to `log`.
+Child spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                    const std::string& log);
+/// Waits at most `timeout` for the child to exit; its exit status (128+signal if killed), or -1 on timeout.
+int wait_process(pid_t pid, std::chrono::milliseconds timeout);
+}  // namespace gracedb::testing
