@@ -232,8 +232,10 @@ int main(int argc, char** argv) {
     CLI::App app{"gracedb-kafka: publish and consume GraceDB events over Kafka (gracedb-cpp " + std::string{gracedb::version} + ")"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string{gracedb::version});
-    std::string log_level = "warning";
-    app.add_option("--log-level", log_level, "debug, info, warning, error")->envname("GRACEDB_LOG_LEVEL");
+    // Errors end as one line of our own: the library's warnings are shown only when asked for.
+    std::string log_level = "off";
+    app.add_option("--log-level", log_level, "debug, info, warning, error, off (default off; supervise: info)")
+        ->envname("GRACEDB_LOG_LEVEL");
 
     KafkaArgs ping_args, produce_args, listen_args, supervise_args, create_args, token_args;
     std::string topic, key, file, group_id, value, service_url, group, pipeline, search, transport = "kafka",
@@ -302,14 +304,16 @@ int main(int argc, char** argv) {
     demo->add_option("--event-file", event_file, "event file to submit (default: the project's sample)");
 
     CLI11_PARSE(app, argc, argv);
-    for (auto l : {LogLevel::debug, LogLevel::info, LogLevel::warning, LogLevel::error})
+    for (auto l : {LogLevel::debug, LogLevel::info, LogLevel::warning, LogLevel::error, LogLevel::off})
         if (to_string(l) == log_level) set_log_level(l);
     const std::string sub = app.get_subcommands().front()->get_name();
     try {
         if (*token) return cmd_token(token_args, service_url);
         if (*ping) {
-            kafka::Producer p{producer_options(ping_args)};
-            auto r = p.ping(opt(topic), std::chrono::milliseconds{static_cast<long>(timeout_s * 1000)});
+            auto po = producer_options(ping_args);
+            po.flush_timeout = std::chrono::milliseconds{static_cast<long>(timeout_s * 1000)};
+            kafka::Producer p{po};
+            auto r = p.ping(opt(topic), po.flush_timeout);
             std::cout << "ping delivered to " << r.topic << " partition " << r.partition << " offset " << r.offset << "\n";
             if (auto c = p.token_claims())
                 std::cout << "token: sub " << c->sub << ", scope \"" << c->scope << "\", expires "
@@ -377,7 +381,7 @@ int main(int argc, char** argv) {
         if (*supervise) {
             if (supervise_args.service_url.empty())
                 throw std::invalid_argument("the supervisor needs --service-url (or $GRACEDB_SERVICE_URL)");
-            if (log_level == "warning") set_log_level(LogLevel::info);  // one line per event
+            if (log_level == "off") set_log_level(LogLevel::info);  // one line per event
             auto co = consumer_options(supervise_args);
             if (!group_id.empty()) co.group_id = group_id;
             Supervisor s{{.consumer = co,

@@ -173,7 +173,8 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
 
 void ClientCore::on_log(const rd_kafka_t*, int level, const char* fac, const char* buf) {
     try {
-        const LogLevel l = level <= 3 ? LogLevel::error : level == 4 ? LogLevel::warning
+        // librdkafka logs transient connection failures at LOG_ERR (3): for us they are warnings.
+        const LogLevel l = level <= 2 ? LogLevel::error : level <= 4 ? LogLevel::warning
                                                        : level <= 6 ? LogLevel::info
                                                                     : LogLevel::debug;
         if (!gracedb::detail::log_enabled(l)) return;
