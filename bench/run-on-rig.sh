@@ -16,3 +16,4 @@ export BEARER_TOKEN_FILE=$dir/bench-token
     --scope "kafka.produce kafka.consume" --lifetime 7200 --out "$BEARER_TOKEN_FILE"
 "$build/bench/bench_producer" --bootstrap "$RIG_SASL_BOOTSTRAP" --ca "$RIG_CA" --instance rig "$@"
 "$build/bench/bench_consumer" --bootstrap "$RIG_SASL_BOOTSTRAP" --ca "$RIG_CA" --instance rig "$@"
+"$build/bench/bench_create_event" --bootstrap "$RIG_SASL_BOOTSTRAP" --ca "$RIG_CA" --data "$root/../shared/data"
