@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "detail/base64.hpp"
 #include "detail/text.hpp"
 
 namespace gracedb {
@@ -23,30 +24,9 @@ using Clock = std::chrono::system_clock;
 constexpr std::string_view wlcg_any_audience = "https://wlcg.cern.ch/jwt/v1/any";
 
 std::string base64url_decode(std::string_view in, const char* what) {
-    std::string std64;
-    std64.reserve(in.size() + 3);
-    for (char c : in) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-            std64 += c;
-        else if (c == '-')
-            std64 += '+';
-        else if (c == '_')
-            std64 += '/';
-        else if (c == '=')
-            break;  // tolerate padding
-        else
-            throw std::invalid_argument(std::string{"its "} + what + " is not valid base64url (a character outside "
-                                        "A-Z a-z 0-9 - _)");
-    }
-    if (std64.size() % 4 == 1) throw std::invalid_argument(std::string{"its "} + what + " is not valid base64url (bad length)");
-    const std::size_t pad = (4 - std64.size() % 4) % 4;
-    std64.append(pad, '=');
-    std::string out(std64.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(std64.data()), static_cast<int>(std64.size()));
-    if (n < 0) throw std::invalid_argument(std::string{"its "} + what + " is not valid base64url");
-    out.resize(static_cast<std::size_t>(n) - pad);
-    return out;
+    auto out = detail::base64_decode(in, true);
+    if (!out) throw std::invalid_argument(std::string{"its "} + what + " is not valid base64url");
+    return *out;
 }
 
 std::optional<Clock::time_point> time_claim(const nlohmann::json& payload, const char* name) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,12 @@ struct CommonOptions {
     std::chrono::milliseconds reload_buffer{};
     std::map<std::string, std::string> kafka_config;
 };
+
+/// A duration as librdkafka's int milliseconds (negative: 0; clamped to INT32_MAX).
+inline int to_ms(std::chrono::milliseconds d) {
+    if (d.count() < 0) return 0;
+    return d.count() > INT32_MAX ? INT32_MAX : static_cast<int>(d.count());
+}
 
 /// "exactly one of instance_name / service_url" -> the instance name. Throws std::invalid_argument.
 std::string resolve_instance(const std::optional<std::string>& instance_name,

@@ -14,15 +14,12 @@
 #include "kafka/signals.hpp"
 
 namespace gracedb::kafka {
+using detail_client::to_ms;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-int to_ms(std::chrono::milliseconds d) {
-    if (d.count() < 0) return 0;
-    return d.count() > INT32_MAX ? INT32_MAX : static_cast<int>(d.count());
-}
 
 std::string default_group_id() {
     char host[256] = {};

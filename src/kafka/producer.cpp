@@ -16,15 +16,12 @@
 #include "kafka/json_writer.hpp"
 
 namespace gracedb::kafka {
+using detail_client::to_ms;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-int to_ms(std::chrono::milliseconds d) {
-    if (d.count() < 0) return 0;
-    return d.count() > INT32_MAX ? INT32_MAX : static_cast<int>(d.count());
-}
 
 // The state create_event and ping wait on; shared so that a report arriving after the waiter gave up is safe.
 struct SyncSlot {

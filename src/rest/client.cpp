@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "detail/base64.hpp"
 #include "detail/log.hpp"
 #include "detail/token_provider.hpp"
 #include "kafka/json_writer.hpp"
@@ -73,14 +74,6 @@ std::string service_host(const std::string& url) {
         throw std::invalid_argument("GraceDB service URL \"" + url + "\" has no host");
     std::unique_ptr<char, CurlDeleter> owned{host};
     return host;
-}
-
-std::string base64(const std::string& bytes) {
-    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
 }
 
 std::string read_event_file(const std::string& filename, const CreateEventOptions& o) {
@@ -392,7 +385,7 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
         {"graceid", graceid},
         {"pipeline", pipeline},
         {"submitter", submitter},
-        {"eventFile", {std::filesystem::path{filename}.filename().string(), base64(contents)}},
+        {"eventFile", {std::filesystem::path{filename}.filename().string(), detail::base64_encode(contents)}},
         {"group", group},
         {"search", o.search ? nlohmann::json(*o.search) : nlohmann::json(nullptr)},
         {"offline", o.offline},

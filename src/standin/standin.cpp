@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "detail/base64.hpp"
 #include "detail/log.hpp"
 #include "detail/text.hpp"
 
@@ -27,17 +28,9 @@ namespace {
 using json = nlohmann::json;
 
 std::string base64url_to_bytes(const std::string& in) {
-    std::string std64;
-    for (char c : in) std64 += c == '-' ? '+' : c == '_' ? '/' : c;
-    while (std64.size() % 4) std64 += '=';
-    std::string out(std64.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(std64.data()), static_cast<int>(std64.size()));
-    if (n < 0) throw std::invalid_argument("bad base64url in JWKS");
-    std::size_t pad = 0;
-    for (auto it = std64.rbegin(); it != std64.rend() && *it == '='; ++it) ++pad;
-    out.resize(static_cast<std::size_t>(n) - pad);
-    return out;
+    auto out = detail::base64_decode(in, true);
+    if (!out) throw std::invalid_argument("bad base64url in JWKS");
+    return *out;
 }
 
 // The PEM public key of one RSA JWK.
@@ -71,24 +64,6 @@ std::string now_iso() { return detail::format_utc(std::chrono::system_clock::now
 void reply(httplib::Response& res, int status, const json& body) {
     res.status = status;
     res.set_content(body.dump(), "application/json");
-}
-
-std::string to_base64(const std::string& bytes) {
-    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
-std::string from_base64(const std::string& text) {
-    std::string out(text.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    std::size_t pad = 0;
-    for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) ++pad;
-    out.resize(static_cast<std::size_t>(std::max(n, 0)) - pad);
-    return out;
 }
 
 // A form field from multipart or urlencoded bodies; every value of a repeated field.
@@ -419,7 +394,7 @@ struct StandIn::Impl {
         if (!options.store_file) return;
         json all = json::object();
         for (const auto& [id, e] : events)
-            all["events"][id] = {{"data", e.data}, {"filename", e.filename}, {"file", to_base64(e.file)}};
+            all["events"][id] = {{"data", e.data}, {"filename", e.filename}, {"file", detail::base64_encode(e.file)}};
         for (const auto& [id, r] : reservations)
             all["reservations"][id] = {{"submitter", r.submitter}, {"group", r.group}, {"pipeline", r.pipeline},
                                        {"search", r.search}, {"uploaded", r.uploaded}};
@@ -438,7 +413,7 @@ struct StandIn::Impl {
         next_number = all.value("next_number", 100001L);
         if (all.contains("events"))
             for (const auto& [id, e] : all["events"].items())
-                events[id] = Event{e["data"], e["filename"], from_base64(e["file"].get<std::string>())};
+                events[id] = Event{e["data"], e["filename"], detail::base64_decode(e["file"].get<std::string>()).value_or("")};
         if (all.contains("reservations"))
             for (const auto& [id, r] : all["reservations"].items())
                 reservations[id] = Reservation{r["submitter"], r["group"], r["pipeline"], r["search"], r["uploaded"]};

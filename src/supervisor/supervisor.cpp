@@ -2,12 +2,12 @@
 #include <gracedb/kafka/topics.hpp>
 #include <gracedb/supervisor.hpp>
 
-#include <openssl/evp.h>
 
 #include <deque>
 #include <map>
 #include <mutex>
 
+#include "detail/base64.hpp"
 #include "detail/log.hpp"
 #include "kafka/signals.hpp"
 
@@ -25,21 +25,6 @@ struct Attempt {
     std::optional<std::string> graceid;
     std::optional<std::chrono::duration<double>> delay;
 };
-
-// Strict standard base64 (what create_event writes); nullopt if `text` is not.
-std::optional<std::string> decode_base64(const std::string& text) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    for (char c : text)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return std::nullopt;
-    std::string out(text.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (n < 0) return std::nullopt;
-    std::size_t pad = 0;
-    for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) ++pad;
-    out.resize(static_cast<std::size_t>(n) - pad);
-    return out;
-}
 
 const char* name(Outcome o) {
     switch (o) {
@@ -135,7 +120,7 @@ struct Supervisor::Impl {
         const auto& file = body.value("eventFile", nlohmann::json());
         if (!file.is_array() || file.size() != 2 || !file[0].is_string() || !file[1].is_string())
             return dead("eventFile is not [filename, base64 contents]");
-        auto contents = decode_base64(file[1].get<std::string>());
+        auto contents = detail::base64_decode(file[1].get<std::string>());
         if (!contents) return dead("eventFile contents are not valid base64");
         CreateEventOptions o{.filecontents = std::move(*contents)};
         if (body.contains("search") && body["search"].is_string()) o.search = body["search"].get<std::string>();
