@@ -18,7 +18,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::vector<std::string> kEventFiles = {"cbc-mbta.xml", "cbc-lm.xml", "burst-cwb.txt", "coinc.xml"};
+const std::vector<std::string> kEventFiles = {"cbc-mbta.xml", "cbc-lm.xml", "burst-cwb.txt", "coinc.xml", "psd.xml.gz",
+                                              "first2years-gstlal-many-events.xml.gz"};
 
 StandInOptions standin_options() {
     const Rig& rig = Rig::get();
