@@ -335,6 +335,7 @@ struct StandIn::Impl {
             std::lock_guard lock{mutex};
             const auto id = new_graceid((*fields)["group"], (*fields)["search"]);
             reservations[id] = Reservation{*who, (*fields)["group"], (*fields)["pipeline"], (*fields)["search"], false};
+            save();
             reply(res, 201, {{"graceid", id}, {"submitter", *who}});
         });
 
