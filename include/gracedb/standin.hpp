@@ -30,6 +30,11 @@ struct StandInOptions {
     /// Called once per created event with the "new" alert, on a server thread, outside any lock.
     std::function<void(const nlohmann::json& alert)> on_alert{};
     std::optional<std::string> store_file{};  // persist events here and reload them at start
+    /// HTTPS: the server's certificate and key (PEM). With `client_ca_file` too, clients must present a
+    /// certificate from that CA (X.509 authentication); its subject's CN becomes the submitter.
+    std::optional<std::string> tls_cert_file{};
+    std::optional<std::string> tls_key_file{};
+    std::optional<std::string> client_ca_file{};
     std::set<std::string> groups{"CBC", "Burst", "Test", "External", "Detchar"};
     std::set<std::string> pipelines{"gstlal", "pycbc", "MBTA", "spiir", "CWB", "cwb", "oLIB", "MLy", "aframe",
                                     "Fermi", "Swift", "SNEWS", "HardwareInjection", "test"};
@@ -43,7 +48,7 @@ public:
     StandIn(const StandIn&) = delete;
     StandIn& operator=(const StandIn&) = delete;
 
-    /// "http://<url_host>:<port>/api/"
+    /// "http(s)://<url_host>:<port>/api/"
     std::string service_url() const;
     int port() const;
 

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <atomic>
 #include <ctime>
@@ -91,7 +92,8 @@ struct StandIn::Impl {
     StandInOptions options;
     std::string audience;
     std::vector<std::string> public_keys;  // PEM
-    httplib::Server server;
+    std::unique_ptr<httplib::Server> server_owner;
+    httplib::Server& server;
     std::thread thread;
     int port = 0;
 
@@ -113,7 +115,18 @@ struct StandIn::Impl {
     std::size_t uploads = 0, duplicates = 0;
     std::vector<std::tuple<std::string, int, int>> faults;  // path part, status, remaining
 
-    explicit Impl(StandInOptions o) : options{std::move(o)} {
+    static std::unique_ptr<httplib::Server> make_server(const StandInOptions& o) {
+        if (o.tls_cert_file.has_value() != o.tls_key_file.has_value())
+            throw std::invalid_argument("stand-in: give both tls_cert_file and tls_key_file, or neither");
+        if (!o.tls_cert_file) return std::make_unique<httplib::Server>();
+        auto s = std::make_unique<httplib::SSLServer>(o.tls_cert_file->c_str(), o.tls_key_file->c_str(),
+                                                      o.client_ca_file ? o.client_ca_file->c_str() : nullptr);
+        if (!s->is_valid()) throw std::runtime_error("stand-in: cannot use the TLS certificate, key or client CA");
+        return s;
+    }
+
+    explicit Impl(StandInOptions o)
+        : options{std::move(o)}, server_owner{make_server(options)}, server{*server_owner} {
         audience = options.audience ? *options.audience : "https://" + options.url_host;
         if (options.jwks) {
             const auto jwks = json::parse(*options.jwks);
@@ -138,8 +151,10 @@ struct StandIn::Impl {
         if (thread.joinable()) thread.join();
     }
 
+    std::string scheme() const { return options.tls_cert_file ? "https://" : "http://"; }
+
     std::string root_url() const {
-        return "http://" + options.url_host + ":" + std::to_string(port) + "/api/";
+        return scheme() + options.url_host + ":" + std::to_string(port) + "/api/";
     }
 
     json root_document(const std::string& base) const {
@@ -158,6 +173,15 @@ struct StandIn::Impl {
         if (!req.has_header("User-Agent") || req.get_header_value("User-Agent").empty()) {
             reply(res, 400, {{"detail", "A User-Agent header is required."}});
             return std::nullopt;
+        }
+        if (req.ssl && options.client_ca_file && !req.has_header("Authorization")) {
+            // X.509: the CA already verified the certificate during the handshake; the CN names the caller.
+            if (X509* cert = SSL_get_peer_certificate(const_cast<SSL*>(req.ssl))) {
+                char cn[256] = {};
+                X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+                X509_free(cert);
+                if (cn[0]) return std::string{cn};
+            }
         }
         if (!options.jwks) return std::string{"anonymous"};
         const auto auth = req.get_header_value("Authorization");
@@ -301,7 +325,7 @@ struct StandIn::Impl {
             std::string prefix = "/api/";
             if (path.compare(pos + 5, 3, "v1/") == 0) prefix += "v1/";
             if (path.compare(pos + 5, 3, "v2/") == 0) prefix += "v2/";
-            return "http://" + options.url_host + ":" + std::to_string(port) + prefix;
+            return scheme() + options.url_host + ":" + std::to_string(port) + prefix;
         };
 
         server.Get(api + "?$", [this, base_of](const httplib::Request& req, httplib::Response& res) {
