@@ -405,8 +405,6 @@ PingResult Producer::ping(std::optional<std::string> topic, std::chrono::millise
     DeliveryReport report;
     try {
         report = produce_and_wait(text, ProduceOptions{.topic = pipeline}, timeout);
-    } catch (const KafkaAuthenticationError&) {
-        throw;
     } catch (const KafkaProducerError& e) {
         // The broker refusing this principal the topic is an authorization failure of the ping.
         if (std::string_view{e.what()}.find("uthorization") != std::string_view::npos)
