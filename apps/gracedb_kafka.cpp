@@ -81,31 +81,24 @@ void need_instance(const KafkaArgs& a) {
         throw std::invalid_argument("give --service-url (or $GRACEDB_SERVICE_URL) or --instance: topics are namespaced by instance");
 }
 
-kafka::ProducerOptions producer_options(const KafkaArgs& a) {
+// ProducerOptions or ConsumerOptions from the common command-line options (the same member names).
+template <class Options>
+Options client_options(const KafkaArgs& a) {
     need_instance(a);
-    return {.bootstrap_servers = a.bootstrap,
-            .instance_name = opt(a.instance),
-            .service_url = a.instance.empty() ? opt(a.service_url) : std::nullopt,
-            .use_ssl = a.protocol != "sasl_plaintext",
-            .ca_cert_path = opt(a.ca),
-            .skip_hostname_verification = a.skip_hostname,
-            .token_scope = a.scope,
-            .token_audience = opt(a.audience),
-            .kafka_config = kafka_config(a)};
+    Options o{};
+    o.bootstrap_servers = a.bootstrap;
+    o.instance_name = opt(a.instance);
+    o.service_url = a.instance.empty() ? opt(a.service_url) : std::nullopt;
+    o.use_ssl = a.protocol != "sasl_plaintext";
+    o.ca_cert_path = opt(a.ca);
+    o.skip_hostname_verification = a.skip_hostname;
+    o.token_scope = a.scope;
+    o.token_audience = opt(a.audience);
+    o.kafka_config = kafka_config(a);
+    return o;
 }
-
-kafka::ConsumerOptions consumer_options(const KafkaArgs& a) {
-    need_instance(a);
-    return {.bootstrap_servers = a.bootstrap,
-            .instance_name = opt(a.instance),
-            .service_url = a.instance.empty() ? opt(a.service_url) : std::nullopt,
-            .use_ssl = a.protocol != "sasl_plaintext",
-            .ca_cert_path = opt(a.ca),
-            .skip_hostname_verification = a.skip_hostname,
-            .token_scope = a.scope,
-            .token_audience = opt(a.audience),
-            .kafka_config = kafka_config(a)};
-}
+kafka::ProducerOptions producer_options(const KafkaArgs& a) { return client_options<kafka::ProducerOptions>(a); }
+kafka::ConsumerOptions consumer_options(const KafkaArgs& a) { return client_options<kafka::ConsumerOptions>(a); }
 
 std::string read_all(std::istream& in) { return {std::istreambuf_iterator<char>{in}, {}}; }
 

@@ -40,6 +40,14 @@ inline int to_ms(std::chrono::milliseconds d) {
     return d.count() > INT32_MAX ? INT32_MAX : static_cast<int>(d.count());
 }
 
+/// The common part of ProducerOptions or ConsumerOptions (the same member names).
+template <class Options>
+CommonOptions common_options(const Options& o) {
+    return {o.bootstrap_servers, o.instance_name, o.service_url, o.use_ssl, o.ca_cert_path,
+            o.skip_hostname_verification, o.token_scope, o.token_audience, o.reload_cred, o.reload_buffer,
+            o.kafka_config};
+}
+
 /// "exactly one of instance_name / service_url" -> the instance name. Throws std::invalid_argument.
 std::string resolve_instance(const std::optional<std::string>& instance_name,
                              const std::optional<std::string>& service_url);

@@ -92,11 +92,7 @@ struct Consumer::Impl final : detail_client::ClientCore {
             // within seconds rather than librdkafka's default 5 minutes.
             {"topic.metadata.refresh.interval.ms", "5000"},
         };
-        detail_client::CommonOptions common{options.bootstrap_servers, options.instance_name, options.service_url,
-                                            options.use_ssl, options.ca_cert_path, options.skip_hostname_verification,
-                                            options.token_scope, options.token_audience, options.reload_cred,
-                                            options.reload_buffer, options.kafka_config};
-        auto conf = configure(common, defaults, "consumer");
+        auto conf = configure(detail_client::common_options(options), defaults, "consumer");
         rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::on_rebalance);
         char errstr[512];
         rk.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof errstr));

@@ -89,11 +89,7 @@ struct Producer::Impl final : detail_client::ClientCore {
             defaults = {{"acks", "1"}, {"enable.idempotence", "false"}, {"linger.ms", "0"},
                         {"compression.type", "zstd"}};
         }
-        detail_client::CommonOptions common{options.bootstrap_servers, options.instance_name, options.service_url,
-                                            options.use_ssl, options.ca_cert_path, options.skip_hostname_verification,
-                                            options.token_scope, options.token_audience, options.reload_cred,
-                                            options.reload_buffer, options.kafka_config};
-        auto conf = configure(common, defaults, "producer");
+        auto conf = configure(detail_client::common_options(options), defaults, "producer");
         char buf[64];
         size_t size = sizeof buf;
         if (rd_kafka_conf_get(conf.get(), "message.max.bytes", buf, &size) == RD_KAFKA_CONF_OK)
