@@ -21,7 +21,8 @@ packages=(
   libjwt-dev              # minting and verifying test SciTokens
   kafkacat                # kcat, an independent Kafka client for tests
   python3 python3-confluent-kafka  # the Python anchor of the benchmarks
-  openssl
+  openssl                 # test CA and keys for the broker rig
+  curl                    # HTTP checks of the GraceDB stand-in in tests
 )
 
 missing=()

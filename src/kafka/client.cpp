@@ -122,15 +122,20 @@ detail::KafkaConf ClientCore::configure(const CommonOptions& o, const std::map<s
     return conf;
 }
 
-void ClientCore::start(rd_kafka_t* rk) {
-    rk_ = rk;
-    if (!tokens_) return;
+detail::KafkaHandle ClientCore::create(rd_kafka_type_t type, detail::KafkaConf conf) {
+    char errstr[512];
+    detail::KafkaHandle handle{rd_kafka_new(type, conf.get(), errstr, sizeof errstr)};
+    if (!handle) throw std::invalid_argument(std::string{"cannot create the Kafka "} + role_ + ": " + errstr);
+    conf.release();  // rd_kafka_new took it
+    rd_kafka_t* rk = handle.get();
+    if (!tokens_) return handle;
     if (rd_kafka_error_t* e = rd_kafka_sasl_background_callbacks_enable(rk)) {
         detail::KafkaErrorObject owned{e};
         gracedb::detail::log_warning(std::string{"Kafka "} + role_ +
                                      ": cannot refresh tokens in the background (" + rd_kafka_error_string(e) +
                                      "); they are refreshed when the application polls");
     }
+    return handle;
 }
 
 std::string ClientCore::last_error() const {

@@ -66,9 +66,10 @@ public:
     detail::KafkaConf configure(const CommonOptions& options, const std::map<std::string, std::string>& role_defaults,
                                 const char* role);
 
-    /// After rd_kafka_new: moves OAUTHBEARER refreshes to librdkafka's background thread, so a token is
-    /// refreshed even when the application calls nothing for hours.
-    void start(rd_kafka_t* rk);
+    /// Creates the client from `conf` (taken over on success; std::invalid_argument with librdkafka's reason
+    /// otherwise) and moves OAUTHBEARER refreshes to librdkafka's background thread, so a token is refreshed
+    /// even when the application calls nothing for hours.
+    detail::KafkaHandle create(rd_kafka_type_t type, detail::KafkaConf conf);
 
     /// Raises what librdkafka reported since the last call: a sticky fatal error (as `Fatal`), or an
     /// authentication failure (KafkaAuthenticationError, once).
@@ -91,9 +92,6 @@ public:
     const std::shared_ptr<gracedb::detail::TokenProvider>& tokens() const { return tokens_; }
     const std::string& bootstrap() const { return bootstrap_; }
     const char* role() const { return role_; }
-
-protected:
-    rd_kafka_t* rk_ = nullptr;  // set by start(); owned by the derived class
 
 private:
     static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);

@@ -94,12 +94,8 @@ struct Consumer::Impl final : detail_client::ClientCore {
         };
         auto conf = configure(detail_client::common_options(options), defaults, "consumer");
         rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::on_rebalance);
-        char errstr[512];
-        rk.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof errstr));
-        if (!rk) throw std::invalid_argument(std::string{"cannot create the Kafka consumer: "} + errstr);
-        conf.release();  // rd_kafka_new took it
+        rk = create(RD_KAFKA_CONSUMER, std::move(conf));
         rd_kafka_poll_set_consumer(rk.get());
-        start(rk.get());
         if (!options.topics.empty()) subscribe_topics(options.topics);
     }
 

@@ -95,11 +95,7 @@ struct Producer::Impl final : detail_client::ClientCore {
         if (rd_kafka_conf_get(conf.get(), "message.max.bytes", buf, &size) == RD_KAFKA_CONF_OK)
             message_max_bytes = std::stoul(buf);
         rd_kafka_conf_set_dr_msg_cb(conf.get(), &Impl::on_delivery);
-        char errstr[512];
-        rk.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr));
-        if (!rk) throw std::invalid_argument(std::string{"cannot create the Kafka producer: "} + errstr);
-        conf.release();  // rd_kafka_new took it
-        start(rk.get());
+        rk = create(RD_KAFKA_PRODUCER, std::move(conf));
     }
 
     ~Impl() override { release(); }
