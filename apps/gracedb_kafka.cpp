@@ -127,8 +127,7 @@ std::string format_timings(const Response& r) {
 int cmd_token(const KafkaArgs& a, const std::string& service_url) {
     TokenRequirements req;
     if (!service_url.empty()) {
-        req = {a.audience.empty() ? "https://" + detail::first_broker_host(service_url.substr(service_url.find("://") + 3))
-                                  : a.audience,
+        req = {a.audience.empty() ? gracedb_token_audience(service_url) : a.audience,
                a.scope == "kafka.produce" ? "gracedb.read" : a.scope};
     } else {
         req = {a.audience.empty() ? kafka::default_kafka_audience(a.bootstrap) : a.audience, a.scope};

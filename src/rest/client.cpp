@@ -123,6 +123,8 @@ std::chrono::microseconds since(Clock::time_point t) {
 
 }  // namespace
 
+std::string gracedb_token_audience(const std::string& service_url) { return "https://" + service_host(service_url); }
+
 struct GraceDb::Impl {
     std::string url;
     GraceDbOptions options;
@@ -146,7 +148,7 @@ struct GraceDb::Impl {
         }
         user_agent = options.user_agent.empty() ? std::string{"gracedb-cpp/"} + gracedb::version + " (libcurl)"
                                                 : options.user_agent;
-        audience = options.token_audience ? *options.token_audience : "https://" + host;
+        audience = options.token_audience ? *options.token_audience : gracedb_token_audience(service_url);
         if (options.cred_cert.has_value() != options.cred_key.has_value())
             throw std::invalid_argument("give both cred_cert and cred_key for X.509 authentication, or neither");
         if (options.cred_cert) {

@@ -63,6 +63,10 @@ struct Response {
     std::optional<std::chrono::microseconds> timing(std::string_view step) const;
 };
 
+/// The audience a GraceDB SciToken must carry: "https://<host of the service URL>".
+/// Throws std::invalid_argument for a URL without a host.
+std::string gracedb_token_audience(const std::string& service_url);
+
 /// Thread-safe: requests are serialised on one connection (libcurl reuses it).
 class GraceDb {
 public:
