@@ -23,6 +23,8 @@ packages=(
   python3 python3-confluent-kafka  # the Python anchor of the benchmarks
   openssl                 # test CA and keys for the broker rig
   curl                    # HTTP checks of the GraceDB stand-in in tests
+  pybind11-dev python3-pybind11 python3-dev python3-pytest  # the Python package gracedb_cpp and its tests
+  clang libclang-rt-14-dev   # libFuzzer targets and ThreadSanitizer (GCC's TSan misses librdkafka's C11 threads)
 )
 
 missing=()

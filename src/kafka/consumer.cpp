@@ -8,6 +8,8 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <random>
+#include <cstdio>
 
 #include "detail/log.hpp"
 #include "kafka/client.hpp"
@@ -21,12 +23,22 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+// An ephemeral group id: readable (host, pid) and unique within the process (a counter) and across processes
+// and restarts (the start time and a random part), so two consumers never share a group by accident.
 std::string default_group_id() {
+    static std::atomic<std::uint64_t> counter{0};
+    static const std::string per_process = [] {
+        std::random_device rd;
+        char rnd[9];
+        std::snprintf(rnd, sizeof rnd, "%08x", static_cast<unsigned>(rd()));
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch());
+        return std::to_string(::getpid()) + "-" + std::to_string(ms.count()) + "-" + rnd;
+    }();
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "unknown");
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-    return "gracedb-" + std::string{host} + "-" + std::to_string(::getpid()) + "-" + std::to_string(ms.count());
+    return "gracedb-" + std::string{host} + "-" + per_process + "-" +
+           std::to_string(counter.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
 Message convert(const rd_kafka_message_t* m) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <set>
 
 #include "detail/mock_cluster.hpp"
 #include "signal_test.hpp"
@@ -33,6 +34,23 @@ TEST(ConsumerMock, OptionsAreChecked) {
     Consumer d{o};
     EXPECT_NE(c.group_id(), d.group_id()) << "ephemeral group ids are unique";
     EXPECT_THROW(c.subscribe("bad name"), std::invalid_argument);
+}
+
+// Regression: ids were gracedb-<host>-<pid>-<epoch ms>, so consumers created in the same millisecond shared a
+// group and silently split its partitions (200 consumers made in a loop got 64 distinct ids).
+TEST(ConsumerMock, EphemeralGroupIdsAreUniqueWhenCreatedInALoop) {
+    MockCluster cluster;
+    const ConsumerOptions o{.bootstrap_servers = cluster.bootstrap_servers(),
+                            .instance_name = "mock",
+                            .kafka_config = {{"security.protocol", "plaintext"}}};
+    std::set<std::string> ids;
+    constexpr int n = 100;
+    for (int i = 0; i < n; ++i) {
+        Consumer c{o};
+        EXPECT_EQ(c.group_id().rfind("gracedb-", 0), 0u) << c.group_id();
+        ids.insert(c.group_id());
+    }
+    EXPECT_EQ(ids.size(), static_cast<std::size_t>(n)) << "every ephemeral group id is distinct";
 }
 
 TEST(ConsumerMock, ReadsWhatTheProducerWrote) {
