@@ -22,7 +22,10 @@ namespace gracedb {
 
 GraceDbError::~GraceDbError() = default;
 HTTPError::HTTPError(long status, std::string body, const std::string& what)
-    : GraceDbError(what), status_{status}, body_{std::move(body)} {}
+    : GraceDbError(what, Errc::http_status, {}, false,
+                   status == 408 || status == 429 || status == 502 || status == 503 || status == 504),
+      status_{status},
+      body_{std::move(body)} {}
 HTTPError::~HTTPError() = default;
 TransportError::~TransportError() = default;
 CredentialError::~CredentialError() = default;

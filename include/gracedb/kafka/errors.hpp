@@ -1,18 +1,21 @@
 // The exceptions of the Kafka part, the same tree as ligo-gracedb's:
 //
 //   std::runtime_error
-//   └── KafkaError
-//       ├── KafkaAuthenticationError
-//       │   └── KafkaTokenError
-//       ├── KafkaProducerError
-//       │   └── KafkaMessageDeliveryError
-//       ├── KafkaConsumerError
-//       └── KafkaConnectionError
+//   └── gracedb::Error             (code(), rdkafka_error(), fatal(), retriable(): <gracedb/error.hpp>)
+//       └── KafkaError
+//           ├── KafkaAuthenticationError
+//           │   └── KafkaTokenError
+//           ├── KafkaProducerError
+//           │   └── KafkaMessageDeliveryError
+//           ├── KafkaConsumerError
+//           └── KafkaConnectionError
 //
 // Bad arguments (Python's ValueError) are std::invalid_argument, not part of this tree.
 #pragma once
 
 #include <gracedb/export.hpp>
+
+#include <gracedb/error.hpp>
 
 #include <stdexcept>
 #include <string>
@@ -20,9 +23,9 @@
 namespace gracedb::kafka {
 
 /// Root of every Kafka-related failure of this library.
-class GRACEDB_EXPORT KafkaError : public std::runtime_error {
+class GRACEDB_EXPORT KafkaError : public Error {
 public:
-    using std::runtime_error::runtime_error;
+    using Error::Error;
     ~KafkaError() override;
 };
 

@@ -3,15 +3,17 @@
 
 #include <gracedb/export.hpp>
 
+#include <gracedb/error.hpp>
+
 #include <stdexcept>
 #include <string>
 
 namespace gracedb {
 
 /// Root of the REST client's failures.
-class GRACEDB_EXPORT GraceDbError : public std::runtime_error {
+class GRACEDB_EXPORT GraceDbError : public Error {
 public:
-    using std::runtime_error::runtime_error;
+    using Error::Error;
     ~GraceDbError() override;
 };
 
