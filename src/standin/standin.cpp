@@ -135,6 +135,9 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             if (public_keys.empty()) throw std::invalid_argument("stand-in: the JWKS has no RSA key");
         }
         load();
+        // Enough workers that concurrent uploads (a concurrent supervisor) are answered concurrently, as a real
+        // server's many workers would, also while upload_latency holds each one.
+        server.new_task_queue = [] { return new httplib::ThreadPool(64); };
         server.set_tcp_nodelay(true);  // one response = several writes: without this, 40 ms of delayed ACK each
         routes();
         port = options.port ? (server.bind_to_port(options.bind_address.c_str(), options.port) ? options.port : -1)
@@ -144,6 +147,11 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                                      std::to_string(options.port));
         thread = std::thread{[this] { server.listen_after_bind(); }};
         for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
+
+    // Event creations and reserved uploads take this long, like the real server's database work.
+    void simulate_database_work() const {
+        if (options.upload_latency.count() > 0) std::this_thread::sleep_for(options.upload_latency);
     }
 
     ~Impl() {
@@ -339,6 +347,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             if (!who) return;
             auto fields = event_fields(req, res, true);
             if (!fields) return;
+            simulate_database_work();
             json alert, data;
             {
                 std::lock_guard lock{mutex};
@@ -371,6 +380,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                         const std::string id = req.matches[1];
                         auto fields = event_fields(req, res, true);
                         if (!fields) return;
+                        simulate_database_work();
                         json alert, data;
                         {
                             std::lock_guard lock{mutex};

@@ -37,6 +37,9 @@ struct GRACEDB_TESTING_EXPORT StandInOptions {
     std::optional<std::string> tls_cert_file{};
     std::optional<std::string> tls_key_file{};
     std::optional<std::string> client_ca_file{};
+    /// Event creations and reserved uploads are answered after this delay (the real server's database work
+    /// takes hundreds of milliseconds); reservations and reads stay fast. Requests are served by 64 workers.
+    std::chrono::milliseconds upload_latency{0};
     std::set<std::string> groups{"CBC", "Burst", "Test", "External", "Detchar"};
     std::set<std::string> pipelines{"gstlal", "pycbc", "MBTA", "spiir", "CWB", "cwb", "oLIB", "MLy", "aframe",
                                     "Fermi", "Swift", "SNEWS", "HardwareInjection", "test"};
