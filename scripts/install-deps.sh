@@ -24,6 +24,7 @@ packages=(
   openssl                 # test CA and keys for the broker rig
   curl                    # HTTP checks of the GraceDB stand-in in tests
   pybind11-dev python3-pybind11 python3-dev python3-pytest  # the Python package gracedb_cpp and its tests
+  python3-certifi         # the specification's Python examples (certifi.where()), run by the Python tests
   clang libclang-rt-14-dev   # libFuzzer targets and ThreadSanitizer (GCC's TSan misses librdkafka's C11 threads)
 )
 

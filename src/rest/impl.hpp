@@ -28,9 +28,11 @@ namespace rest_detail {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+// Once per process (a function-local static is initialised once, thread-safely). Not std::call_once: its
+// lambda's template instantiation would be exported from libgracedb.so.
 inline void global_init() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    (void)initialised;
 }
 
 struct CurlDeleter {
