@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include <pybind11/stl.h>
+
 namespace gracedb::python {
 
 namespace {
