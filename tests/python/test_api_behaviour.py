@@ -37,12 +37,18 @@ def sb(gracedb_sandbox):
     return gracedb_sandbox
 
 
+# Topics of these tests live outside the sandbox's instance: a new topic under "gracedb-sandbox." makes the
+# sandbox's supervisor (subscribed to "^gracedb-sandbox\\..*") rebalance, and with librdkafka 2.0.2's mock cluster
+# that rejoin can stall for minutes (JoinGroup held back), delaying the uploads the example tests wait for.
+INSTANCE = "pytest"
+
+
 def producer_for(sb, **kw):
-    return GraceDbKafkaProducer(sb.bootstrap_servers, instance_name=sb.instance, **sb.kafka_config, **kw)
+    return GraceDbKafkaProducer(sb.bootstrap_servers, instance_name=INSTANCE, **sb.kafka_config, **kw)
 
 
 def consumer_for(sb, pipeline, **kw):
-    return GraceDbKafkaConsumer(sb.bootstrap_servers, topics=pipeline, instance_name=sb.instance,
+    return GraceDbKafkaConsumer(sb.bootstrap_servers, topics=pipeline, instance_name=INSTANCE,
                                 group_id=unique("g"), auto_offset_reset="earliest", **sb.kafka_config, **kw)
 
 
@@ -187,7 +193,7 @@ def test_on_delivery_gets_err_none_and_the_message(sb):
     assert p.flush(30) == 0
     err, msg = reports[0]
     assert err is None
-    assert msg.topic() == f"{sb.instance}.{pipeline}" and msg.offset() >= 0 and msg.partition() >= 0
+    assert msg.topic() == f"{INSTANCE}.{pipeline}" and msg.offset() >= 0 and msg.partition() >= 0
     assert msg.key() == b"G1" and json.loads(msg.value()) == {"graceid": "G1"} and msg.error() is None
     p.close()
 
@@ -342,7 +348,7 @@ def test_commit_of_a_message_dict(sb):
     for i in range(4):
         p.produce({"i": i}, key="same")
     p.close()
-    kw = dict(topics=pipeline, instance_name=sb.instance, group_id=group, auto_offset_reset="earliest",
+    kw = dict(topics=pipeline, instance_name=INSTANCE, group_id=group, auto_offset_reset="earliest",
               **sb.kafka_config, **{"enable.auto.commit": False}, **MOCK_REJOIN)
     with GraceDbKafkaConsumer(sb.bootstrap_servers, **kw) as c:
         msgs = read(c, 2)
