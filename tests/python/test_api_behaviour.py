@@ -294,7 +294,8 @@ def test_gil_is_released_while_polling_and_flushing(sb):
     c.close()
     with pytest.raises(KafkaError):
         p.close(0)
-    assert during_poll >= 20 and during_flush >= 20, (during_poll, during_flush)
+    # Held for the whole wait, the GIL would leave the counter at 0 (or 1); released, it runs freely.
+    assert during_poll >= 3 and during_flush >= 3, (during_poll, during_flush)
 
 
 def test_ctrl_c_ends_a_flush_without_limit(sigint_when):
