@@ -19,7 +19,7 @@ for module in (gracedb_cpp, _core, _testing):
 with Sandbox() as sb:
     client = GraceDb(sb.service_url, api_version="v2")
     with GraceDbKafkaProducer(sb.bootstrap_servers, service_url=sb.service_url, **sb.kafka_config) as producer:
-        response = client.create_event("Test", "gstlal", "coinc.xml", filecontents=b"<LIGO_LW/>", kafka=producer)
+        response = client.create_event("CBC", "gstlal", "coinc.xml", filecontents=b"<LIGO_LW/>", kafka=producer)
     graceid = response.json()["graceid"]
     assert graceid.startswith("G"), response.text
 print(f"installed gracedb_cpp {gracedb_cpp.__version__} from {prefix}: published {graceid}")
