@@ -1,0 +1,35 @@
+"""The REST part: GraceDb with create_event over Kafka (reserve over HTTP, publish over Kafka, HTTP fallback).
+
+    client = GraceDb('https://gracedb-test.ligo.org/api/', api_version='v2')
+    response = client.create_event("CBC", "gstlal", "coinc.xml", search="AllSky", kafka=producer)
+    response.json()["graceid"]; response.status_code; response.timings
+
+Errors: HTTPError (a 4xx/5xx answer: .status_code, .text, .response), TransportError (no answer; also a
+ConnectionError), CredentialError, all GraceDbError; Kafka failures raise the Kafka exceptions.
+"""
+
+from ._core import CredentialError, GraceDbError, HTTPError, Response, TransportError
+from ._core import GraceDb as _GraceDb
+from .kafka import GraceDbKafkaProducer
+
+__all__ = ["GraceDb", "Response", "GraceDbError", "HTTPError", "TransportError", "CredentialError"]
+
+
+class GraceDb(_GraceDb):
+    """The GraceDB REST client (gracedb::GraceDb).
+
+    GraceDb(service_url='https://gracedb.ligo.org/api/', cred=None, force_noauth=False, fail_if_noauth=False,
+    api_version=None, reload_cred=True, reload_buffer=300, token_scope='gracedb.read', token_audience=None,
+    ca_cert_path=None, verify_tls=True, timeout=30, retries=3, backoff_factor=0.5, user_agent=None)
+
+    ``cred`` is an X.509 (certificate, key) pair or one file holding both; without it a SciToken is found by
+    WLCG discovery (audience ``https://<host>``), and requests go without credentials when there is none.
+    """
+
+    def create_kafka_producer(self, bootstrap_servers, **kwargs):
+        """A GraceDbKafkaProducer for this GraceDB instance: its service URL namespaces the topics unless
+        instance_name or service_url is given. Takes GraceDbKafkaProducer's keyword arguments."""
+        if kwargs.get("instance_name") is None and kwargs.get("service_url") is None:
+            kwargs.pop("instance_name", None)
+            kwargs["service_url"] = self.service_url
+        return GraceDbKafkaProducer(bootstrap_servers, **kwargs)

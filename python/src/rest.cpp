@@ -1,0 +1,184 @@
+// gracedb_cpp.rest: GraceDb (the parts event submission needs, and create_event over Kafka) and its Response.
+// Every request releases the GIL.
+#include <gracedb/rest.hpp>
+
+#include <pybind11/stl.h>
+
+#include "bindings.hpp"
+#include "convert.hpp"
+
+namespace gracedb::python {
+
+namespace {
+
+/// One HTTP answer, shaped like requests.Response: status_code, text, content, json(), plus timings.
+struct PyResponse {
+    long status = 0;
+    std::string body;
+    std::vector<std::pair<std::string, double>> timings;  // step -> seconds
+};
+
+PyResponse to_py(Response r) {
+    PyResponse out{r.status, std::move(r.body), {}};
+    for (const auto& [step, d] : r.timings) out.timings.emplace_back(step, static_cast<double>(d.count()) / 1e6);
+    return out;
+}
+
+py::str decoded(const std::string& s) {
+    return py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
+}
+
+CreateEventOptions event_options(const py::object& search, const py::object& filecontents, bool offline,
+                                 const py::object& labels) {
+    CreateEventOptions o;
+    if (!search.is_none()) o.search = search.cast<std::string>();
+    if (!filecontents.is_none()) o.filecontents = text_or_bytes(filecontents, "filecontents");
+    o.offline = offline;
+    if (!labels.is_none()) o.labels = pipelines(labels, "labels");
+    return o;
+}
+
+/// GraceDb: the client and the service URL it was given (create_kafka_producer namespaces with it).
+struct PyGraceDb {
+    GraceDb client;
+};
+
+}  // namespace
+
+void bind_rest(py::module_& m) {
+    py::class_<PyResponse>(m, "Response", "One answer of GraceDB: status_code, text, content, json(), timings.")
+        .def(py::init([](long status, const py::bytes& body) { return PyResponse{status, body.cast<std::string>(), {}}; }),
+             py::arg("status_code"), py::arg("content"))
+        .def_readonly("status_code", &PyResponse::status)
+        .def_property_readonly("text", [](const PyResponse& r) { return decoded(r.body); })
+        .def_property_readonly("content", [](const PyResponse& r) { return py::bytes(r.body); })
+        .def("json", [](const PyResponse& r) { return json_loads(r.body); }, "The body parsed as JSON.")
+        .def_property_readonly("ok", [](const PyResponse& r) { return r.status < 400; })
+        .def_property_readonly(
+            "timings",
+            [](const PyResponse& r) {
+                py::dict d;
+                for (const auto& [step, s] : r.timings) d[py::str(step)] = s;
+                return d;
+            },
+            "Where the time went, in seconds: reserve, produce, acknowledge, http, total.")
+        .def("__repr__", [](const PyResponse& r) { return "<Response [" + std::to_string(r.status) + "]>"; });
+
+    py::class_<PyGraceDb>(m, "GraceDb", "The GraceDB REST client (gracedb::GraceDb).")
+        .def(py::init([](std::string service_url, const py::object& cred, bool force_noauth, bool fail_if_noauth,
+                         const py::object& api_version, bool reload_cred, double reload_buffer,
+                         std::string token_scope, const py::object& token_audience, const py::object& ca_cert_path,
+                         bool verify_tls, double timeout, int retries, double backoff_factor,
+                         const py::object& user_agent) {
+                 GraceDbOptions o;
+                 if (!api_version.is_none()) o.api_version = api_version.cast<std::string>();
+                 if (!cred.is_none()) {
+                     if (PyUnicode_Check(cred.ptr())) {  // one PEM file holding the certificate and the key
+                         o.cred_cert = o.cred_key = cred.cast<std::string>();
+                     } else {
+                         auto pair = cred.cast<std::pair<std::string, std::string>>();
+                         o.cred_cert = pair.first;
+                         o.cred_key = pair.second;
+                     }
+                 }
+                 o.force_noauth = force_noauth;
+                 o.token_scope = std::move(token_scope);
+                 if (!token_audience.is_none()) o.token_audience = token_audience.cast<std::string>();
+                 o.reload_cred = reload_cred;
+                 o.reload_buffer = seconds_to_ms(reload_buffer, "reload_buffer");
+                 if (!ca_cert_path.is_none()) o.ca_cert_path = ca_cert_path.cast<std::string>();
+                 o.verify_tls = verify_tls;
+                 o.timeout = seconds_to_ms(timeout, "timeout");
+                 if (retries < 0) throw py::value_error("retries must not be negative");
+                 o.max_retries = retries;
+                 o.retry_backoff = seconds_to_ms(backoff_factor, "backoff_factor");
+                 if (!user_agent.is_none()) o.user_agent = user_agent.cast<std::string>();
+                 const bool has_cert = o.cred_cert.has_value();
+                 auto made = [&] {
+                     py::gil_scoped_release nogil;
+                     return std::make_unique<PyGraceDb>(PyGraceDb{GraceDb{std::move(service_url), std::move(o)}});
+                 }();
+                 if (fail_if_noauth && !force_noauth && !has_cert && !made->client.token_claims())
+                     throw CredentialError(
+                         "fail_if_noauth=True and no credentials were found: no SciToken for this GraceDB (WLCG "
+                         "discovery: $BEARER_TOKEN, $BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u<uid>, /tmp/bt_u<uid>) "
+                         "and no X.509 certificate (cred=)");
+                 return made;
+             }),
+             py::arg("service_url") = "https://gracedb.ligo.org/api/", py::arg("cred") = py::none(),
+             py::arg("force_noauth") = false, py::arg("fail_if_noauth") = false, py::arg("api_version") = py::none(),
+             py::arg("reload_cred") = true, py::arg("reload_buffer") = 300, py::arg("token_scope") = "gracedb.read",
+             py::arg("token_audience") = py::none(), py::arg("ca_cert_path") = py::none(),
+             py::arg("verify_tls") = true, py::arg("timeout") = 30, py::arg("retries") = 3,
+             py::arg("backoff_factor") = 0.5, py::arg("user_agent") = py::none())
+        .def(
+            "create_event",
+            [](PyGraceDb& self, const std::string& group, const std::string& pipeline, const std::string& filename,
+               const py::object& search, const py::object& filecontents, bool offline, const py::object& labels,
+               PyProducer* kafka, bool http_fallback, bool gracedb_upload, bool skip_supervisor) {
+                auto o = event_options(search, filecontents, offline, labels);
+                o.kafka = kafka ? &kafka->get() : nullptr;
+                o.http_fallback = http_fallback;
+                o.gracedb_upload = gracedb_upload;
+                o.skip_supervisor = skip_supervisor;
+                py::gil_scoped_release nogil;
+                return to_py(self.client.create_event(group, pipeline, filename, o));
+            },
+            py::arg("group"), py::arg("pipeline"), py::arg("filename"), py::arg("search") = py::none(),
+            py::arg("filecontents") = py::none(), py::arg("offline") = false, py::arg("labels") = py::none(),
+            py::arg("kafka") = py::none(), py::arg("http_fallback") = false, py::arg("gracedb_upload") = true,
+            py::arg("skip_supervisor") = false,
+            "Create an event. With kafka=<GraceDbKafkaProducer>: reserve a graceid over HTTP, publish the event "
+            "over Kafka and wait for its delivery (the producer's flush_timeout); with http_fallback=True a failed "
+            "Kafka path completes over HTTP.")
+        .def(
+            "upload_reserved_event",
+            [](PyGraceDb& self, const std::string& graceid, const std::string& group, const std::string& pipeline,
+               const std::string& filename, const py::object& search, const py::object& filecontents, bool offline,
+               const py::object& labels) {
+                auto o = event_options(search, filecontents, offline, labels);
+                py::gil_scoped_release nogil;
+                return to_py(self.client.upload_reserved_event(graceid, group, pipeline, filename, o));
+            },
+            py::arg("graceid"), py::arg("group"), py::arg("pipeline"), py::arg("filename"),
+            py::arg("search") = py::none(), py::arg("filecontents") = py::none(), py::arg("offline") = false,
+            py::arg("labels") = py::none(),
+            "Complete a reserved event over HTTP (idempotent by graceid; a 409 is returned, not raised).")
+        .def(
+            "reserve_graceid",
+            [](PyGraceDb& self, const std::string& group, const std::string& pipeline, std::optional<std::string> search) {
+                py::gil_scoped_release nogil;
+                return to_py(self.client.reserve_graceid(group, pipeline, search));
+            },
+            py::arg("group"), py::arg("pipeline"), py::arg("search") = py::none())
+        .def(
+            "event",
+            [](PyGraceDb& self, const std::string& graceid) {
+                py::gil_scoped_release nogil;
+                return to_py(self.client.event(graceid));
+            },
+            py::arg("graceid"), "The event's JSON (GET).")
+        .def(
+            "get",
+            [](PyGraceDb& self, const std::string& url) {
+                py::gil_scoped_release nogil;
+                return to_py(self.client.get(url));
+            },
+            py::arg("url"))
+        .def_property_readonly("service_url", [](PyGraceDb& self) { return self.client.service_url(); })
+        .def_property_readonly("api_root",
+                               [](PyGraceDb& self) {
+                                   std::string text;
+                                   {
+                                       py::gil_scoped_release nogil;
+                                       text = self.client.api_root().dump();
+                                   }
+                                   return json_loads(text);
+                               })
+        .def_property_readonly("token_claims", [](PyGraceDb& self) {
+            auto c = self.client.token_claims();
+            return c ? py::object(claims_dict(*c)) : py::object(py::none());
+        });
+}
+
+}  // namespace gracedb::python
