@@ -5,6 +5,7 @@
 #include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 #include <fstream>
@@ -18,6 +19,10 @@ using namespace gracedb::testing;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The stand-ins of the integration tests serve http://localhost with token checks on: this binary (and the
+// tool it runs) explicitly allows a token over clear text there (GraceDbOptions::allow_token_over_http).
+[[maybe_unused]] const int kAllowTokenOverHttp = ::setenv("GRACEDB_ALLOW_TOKEN_OVER_HTTP", "1", 1);
 
 const std::vector<std::string> kEventFiles = {"cbc-mbta.xml", "cbc-lm.xml", "burst-cwb.txt", "coinc.xml", "psd.xml.gz",
                                               "first2years-gstlal-many-events.xml.gz"};
