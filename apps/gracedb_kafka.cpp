@@ -52,7 +52,9 @@ void add_kafka_args(CLI::App* sub, KafkaArgs& a, const std::string& scope) {
     a.scope = scope;
     sub->add_option("-b,--bootstrap", a.bootstrap, "Kafka brokers, host:port[,...]")->envname("GRACEDB_KAFKA_BOOTSTRAP")->required();
     auto* url = sub->add_option("--service-url", a.service_url, "GraceDB service URL (names the instance)")->envname("GRACEDB_SERVICE_URL");
-    sub->add_option("--instance", a.instance, "instance name, instead of --service-url")->excludes(url);
+    (void)url;
+    sub->add_option("--instance", a.instance, "instance name (names the topics instead of --service-url)")
+        ->envname("GRACEDB_KAFKA_INSTANCE");
     sub->add_option("--ca-cert", a.ca, "CA bundle for the brokers' TLS")->envname("GRACEDB_KAFKA_CA");
     sub->add_option("--protocol", a.protocol, "sasl_ssl (default), sasl_plaintext, ssl or plaintext")
         ->envname("GRACEDB_KAFKA_PROTOCOL")
@@ -176,6 +178,7 @@ int cmd_demo(const std::string& event_file) {
 
     GraceDb client{sandbox.service_url(), {.force_noauth = true}};
     auto producer = client.create_kafka_producer({.bootstrap_servers = sandbox.bootstrap_servers(),
+                                                  .instance_name = sandbox.instance(),
                                                   .kafka_config = gracedb::testing::Sandbox::kafka_config()});
     auto r = client.create_event("CBC", "gstlal", filename,
                                  {.search = "AllSky", .filecontents = contents, .labels = {"EM_READY"}, .kafka = &producer});
@@ -207,7 +210,7 @@ int cmd_demo(const std::string& event_file) {
     std::cout << "\n";
 
     const auto fetched = client.event(graceid).json();
-    const auto file = client.get(fetched["links"]["event_file"].get<std::string>());
+    const auto file = client.get(fetched["links"]["files"].get<std::string>() + filename);
     const bool exact = file.body == contents;
     std::cout << "6. fetched back from GraceDB: " << fetched["graceid"].get<std::string>() << ", group "
               << fetched["group"].get<std::string>() << ", pipeline " << fetched["pipeline"].get<std::string>()
@@ -272,6 +275,8 @@ int main(int argc, char** argv) {
     create->add_option("pipeline", pipeline, "gstlal, MBTA, CWB, ...")->required();
     create->add_option("file", file, "the event file")->required()->check(CLI::ExistingFile);
     create->add_option("--service-url", create_args.service_url, "GraceDB service URL")->envname("GRACEDB_SERVICE_URL")->required();
+    create->add_option("--instance", create_args.instance, "instance name of the topics (default: from the service URL)")
+        ->envname("GRACEDB_KAFKA_INSTANCE");
     create->add_option("-b,--bootstrap", create_args.bootstrap, "Kafka brokers")->envname("GRACEDB_KAFKA_BOOTSTRAP");
     create->add_option("--ca-cert", create_args.ca, "CA bundle for the brokers")->envname("GRACEDB_KAFKA_CA");
     create->add_option("--protocol", create_args.protocol, "Kafka security protocol")->envname("GRACEDB_KAFKA_PROTOCOL");
@@ -358,6 +363,7 @@ int main(int argc, char** argv) {
                 if (create_args.bootstrap.empty())
                     throw std::invalid_argument("--transport kafka needs --bootstrap (or $GRACEDB_KAFKA_BOOTSTRAP)");
                 p.emplace(client.create_kafka_producer({.bootstrap_servers = create_args.bootstrap,
+                                                         .instance_name = opt(create_args.instance),
                                                          .use_ssl = create_args.protocol != "sasl_plaintext",
                                                          .ca_cert_path = opt(create_args.ca),
                                                          .kafka_config = kafka_config(create_args)}));
@@ -392,7 +398,8 @@ int main(int argc, char** argv) {
             gracedb::testing::Sandbox box;
             std::cout << "bootstrap_servers: " << box.bootstrap_servers() << "\nservice_url: " << box.service_url()
                       << "\nexport GRACEDB_KAFKA_BOOTSTRAP=" << box.bootstrap_servers()
-                      << " GRACEDB_SERVICE_URL=" << box.service_url() << " GRACEDB_KAFKA_PROTOCOL=plaintext\n"
+                      << " GRACEDB_SERVICE_URL=" << box.service_url() << " GRACEDB_KAFKA_PROTOCOL=plaintext"
+                      << " GRACEDB_KAFKA_INSTANCE=" << box.instance() << "\n"
                       << "(Kafka is librdkafka's mock cluster: plaintext, no SciToken needed; GraceDB stand-in: no "
                          "authentication. Ctrl-C stops.)\n";
             std::cout.flush();

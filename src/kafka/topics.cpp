@@ -1,10 +1,10 @@
 #include <gracedb/kafka/topics.hpp>
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
+
+#include "detail/url.hpp"
 
 namespace gracedb::kafka {
 namespace {
@@ -38,13 +38,6 @@ std::string topic_name_problem(std::string_view topic) {
     return {};
 }
 
-struct CurlUrlDeleter {
-    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
-};
-struct CurlStringDeleter {
-    void operator()(char* s) const noexcept { curl_free(s); }
-};
-
 }  // namespace
 
 void validate_topic_name(std::string_view topic) {
@@ -53,29 +46,17 @@ void validate_topic_name(std::string_view topic) {
 }
 
 std::string derive_instance_name(std::string_view service_url) {
-    const std::string url{service_url};
+    const std::string url = detail::redact_url(service_url);  // a user:password@ is never echoed
     auto fail = [&](const std::string& why) -> std::invalid_argument {
         return std::invalid_argument("cannot derive a GraceDB instance name from service URL " + quoted(url) +
                                      ": " + why);
     };
-    // libcurl reads "https:///api/" as host "api"; Python's urlparse (and we) see no host there.
-    if (auto sep = url.find("://"); sep != std::string::npos && (sep + 3 == url.size() || url[sep + 3] == '/'))
-        throw fail("it has no host");
-    std::unique_ptr<CURLU, CurlUrlDeleter> handle{curl_url()};
-    if (!handle) throw std::bad_alloc();
-    // No CURLU_DEFAULT_SCHEME: like Python's urlparse, "gracedb.ligo.org/api/" has no host.
-    if (CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME);
-        rc != CURLUE_OK)
-        throw fail(std::string{curl_url_strerror(rc)} +
-                   "; give a full URL such as \"https://gracedb-dev.ligo.org/api/\"");
-    char* raw_host = nullptr;
-    if (CURLUcode rc = curl_url_get(handle.get(), CURLUPART_HOST, &raw_host, 0); rc != CURLUE_OK)
-        throw fail("it has no host (" + std::string{curl_url_strerror(rc)} + ")");
-    std::unique_ptr<char, CurlStringDeleter> host_owner{raw_host};
-    std::string host{raw_host};
-    if (host.empty()) throw fail("it has no host");
-    std::transform(host.begin(), host.end(), host.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string host;
+    try {
+        host = detail::parse_url(service_url).host;  // lower-cased, as Python's urlparse(...).hostname
+    } catch (const std::invalid_argument& e) {
+        throw fail(e.what());
+    }
     std::string instance = host.substr(0, host.find('.'));
     if (instance.empty()) throw fail("its host " + quoted(host) + " starts with a dot");
     if (auto problem = topic_name_problem(instance); !problem.empty())

@@ -29,7 +29,16 @@ std::optional<std::chrono::microseconds> Response::timing(std::string_view step)
 }
 
 
-std::string gracedb_token_audience(const std::string& service_url) { return "https://" + service_host(service_url); }
+std::string gracedb_token_audience(const std::string& service_url) {
+    std::string host;
+    try {
+        host = detail::parse_url(service_url).host;  // lower case, no port: what igwn-auth-utils asks for
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("malformed GraceDB service URL \"" + detail::redact_url(service_url) + "\": " +
+                                    e.what());
+    }
+    return "https://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host);
+}
 
 
 GraceDb::GraceDb(std::string service_url, GraceDbOptions options)
@@ -41,7 +50,9 @@ GraceDb& GraceDb::operator=(GraceDb&&) noexcept = default;
 const std::string& GraceDb::service_url() const { return impl_->url; }
 const nlohmann::json& GraceDb::api_root() { return impl_->get_root(); }
 
-Response GraceDb::get(const std::string& url) { return impl_->request("GET", url, nullptr, false, true); }
+Response GraceDb::get(const std::string& url) {
+    return impl_->request("GET", url, nullptr, false, true);  // the token only if `url` is the service's origin
+}
 
 Response GraceDb::event(const std::string& graceid) {
     return get(impl_->templated("event-detail-template", graceid));
@@ -49,6 +60,7 @@ Response GraceDb::event(const std::string& graceid) {
 
 Response GraceDb::reserve_graceid(const std::string& group, const std::string& pipeline,
                                   const std::optional<std::string>& search) {
+    impl_->check_vocabulary(group, pipeline, search, {});
     std::vector<Field> form = {{"group", group, {}}, {"pipeline", pipeline, {}}};
     if (search) form.push_back({"search", *search, {}});
     return impl_->request("POST", impl_->link("reservations"), &form, false, false);
@@ -57,6 +69,7 @@ Response GraceDb::reserve_graceid(const std::string& group, const std::string& p
 Response GraceDb::upload_reserved_event(const std::string& graceid, const std::string& group,
                                         const std::string& pipeline, const std::string& filename,
                                         const CreateEventOptions& options) {
+    impl_->check_vocabulary(group, pipeline, options.search, options.labels);
     const auto contents = read_event_file(filename, options);
     const auto form = Impl::event_form(group, pipeline, filename, contents, options);
     const auto start = Clock::now();

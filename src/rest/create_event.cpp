@@ -17,6 +17,7 @@ namespace gracedb {
 
 Response GraceDb::create_event(const std::string& group, const std::string& pipeline, const std::string& filename,
                                const CreateEventOptions& o) {
+    impl_->check_vocabulary(group, pipeline, o.search, o.labels);  // as the Python client, before anything
     const auto start = Clock::now();
     const auto contents = read_event_file(filename, o);
     auto http_create = [&](const char* why) {

@@ -1,5 +1,5 @@
-// Private: the REST client's shared state (GraceDb::Impl: libcurl transport, retries, the API root), for
-// src/rest/client.cpp and src/rest/create_event.cpp.
+// Private: the REST client's shared state (GraceDb::Impl: libcurl transport, retries, the API root and its
+// vocabularies), for src/rest/client.cpp, src/rest/transport.cpp and src/rest/create_event.cpp.
 #pragma once
 
 #include <gracedb/kafka/errors.hpp>
@@ -8,7 +8,6 @@
 #include <gracedb/version.hpp>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -18,8 +17,10 @@
 #include <thread>
 
 #include "detail/base64.hpp"
+#include "detail/curl.hpp"
 #include "detail/log.hpp"
 #include "detail/token_provider.hpp"
+#include "detail/url.hpp"
 
 namespace gracedb {
 
@@ -27,38 +28,7 @@ namespace rest_detail {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-// Once per process (a function-local static is initialised once, thread-safely). Not std::call_once: its
-// lambda's template instantiation would be exported from libgracedb.so.
-inline void global_init() {
-    static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-    (void)initialised;
-}
-
-struct CurlDeleter {
-    void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
-    void operator()(curl_mime* m) const noexcept { curl_mime_free(m); }
-    void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
-    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
-    void operator()(char* s) const noexcept { curl_free(s); }
-};
-
-inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* out) {
-    static_cast<std::string*>(out)->append(data, size * n);
-    return size * n;
-}
-
-inline std::string service_host(const std::string& url) {
-    std::unique_ptr<CURLU, CurlDeleter> u{curl_url()};
-    if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
-        throw std::invalid_argument("malformed GraceDB service URL \"" + url +
-                                    "\": give a full URL such as \"https://gracedb.ligo.org/api/\"");
-    char* host = nullptr;
-    if (curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK || !host)
-        throw std::invalid_argument("GraceDB service URL \"" + url + "\" has no host");
-    std::unique_ptr<char, CurlDeleter> owned{host};
-    return host;
-}
+using detail::lower;
 
 inline std::string read_event_file(const std::string& filename, const CreateEventOptions& o) {
     if (o.filecontents) return *o.filecontents;
@@ -71,29 +41,11 @@ inline std::string read_event_file(const std::string& filename, const CreateEven
     return ss.str();
 }
 
-inline std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 inline std::string fill_template(std::string tmpl, const std::string& graceid) {
     const auto pos = tmpl.find("{graceid}");
     if (pos == std::string::npos) throw GraceDbError("the API template \"" + tmpl + "\" has no {graceid}");
     return tmpl.replace(pos, 9, graceid);
 }
-
-inline bool retryable_status(long s) { return s == 408 || s == 502 || s == 503 || s == 504; }
-
-inline bool retryable_transport(CURLcode c) {
-    return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_RECV_ERROR ||
-           c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING || c == CURLE_PARTIAL_FILE;
-}
-
-// A transport failure worth another try (the request may not have reached the server, or timed out).
-class RetryableTransportError : public TransportError {
-public:
-    using TransportError::TransportError;
-};
 
 struct Field {
     std::string name;
@@ -105,184 +57,63 @@ inline std::chrono::microseconds since(Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t);
 }
 
+/// One HTTP exchange's answer, with what the retry logic needs beyond the public Response.
+struct Exchange {
+    Response response;
+    std::optional<std::chrono::seconds> retry_after;  // from a Retry-After header in seconds
+};
+
+/// The one place that turns a libcurl failure into an exception with its code (connection_failed, tls_failed,
+/// timed_out, ...) and says whether trying again may help. `what` says which request failed (URL redacted);
+/// `sent_unsafe`: a non-idempotent request, whose outcome the message then says is unknown when it may have
+/// been processed.
+[[noreturn]] void throw_transport_error(CURLcode rc, const std::string& what, const char* curl_detail,
+                                        bool sent_unsafe);
+
 }  // namespace rest_detail
 
 using namespace rest_detail;
 
 struct GRACEDB_NO_EXPORT GraceDb::Impl {
-    std::string url;
+    std::string url;         // the API root, as given (possibly with credentials in it)
+    std::string shown_url;   // the API root for messages and logs: any user:password@ redacted
+    detail::UrlParts origin; // scheme, host and port of the service: the only place a token is sent
     GraceDbOptions options;
     std::string user_agent;
     std::string audience;
     std::shared_ptr<detail::TokenProvider> tokens;
-    std::mutex mutex;  // one request at a time on the handle
-    std::unique_ptr<CURL, CurlDeleter> curl;
-    std::optional<nlohmann::json> root;
 
-    Impl(std::string service_url, GraceDbOptions o) : options{std::move(o)} {
-        global_init();
-        if (service_url.empty()) throw std::invalid_argument("the GraceDB service URL is empty");
-        const auto host = service_host(service_url);
-        url = service_url;
-        if (url.back() != '/') url += '/';
-        if (options.api_version) {
-            if (*options.api_version != "v1" && *options.api_version != "v2")
-                throw std::invalid_argument("api_version must be \"v1\" or \"v2\", not \"" + *options.api_version + "\"");
-            url += *options.api_version + "/";
-        }
-        user_agent = options.user_agent.empty() ? std::string{"gracedb-cpp/"} + gracedb::version + " (libcurl)"
-                                                : options.user_agent;
-        audience = options.token_audience ? *options.token_audience : gracedb_token_audience(service_url);
-        if (options.cred_cert.has_value() != options.cred_key.has_value())
-            throw std::invalid_argument("give both cred_cert and cred_key for X.509 authentication, or neither");
-        if (options.cred_cert) {
-            for (const auto* f : {&*options.cred_cert, &*options.cred_key})
-                if (!std::ifstream{*f}) throw CredentialError("cannot read the X.509 credential file \"" + *f + "\"");
-        } else if (!options.force_noauth) {
-            try {
-                tokens = std::make_shared<detail::TokenProvider>(TokenRequirements{audience, options.token_scope},
-                                                                 options.reload_buffer, options.reload_cred,
-                                                                 "GraceDB " + host);
-            } catch (const detail::NoUsableToken& e) {
-                detail::log_warning(std::string{"GraceDB client: no SciToken, requests go without credentials ("} +
-                                    e.what() + ")");
-            }
-        }
-        if (!options.verify_tls)
-            detail::log_warning("GraceDB client: TLS VERIFICATION IS OFF (verify_tls=false) for " + url +
-                                ": the connection can be intercepted. Never do this in production.");
-        curl.reset(curl_easy_init());
-        if (!curl) throw std::bad_alloc();
-    }
+    std::mutex curl_mutex;  // one request at a time on the handle
+    detail::CurlEasy curl;
 
-    // One HTTP exchange. Throws TransportError when there is no HTTP answer; returns any HTTP status.
-    Response perform(const char* method, const std::string& target, const std::vector<Field>* form, bool multipart) {
-        std::lock_guard lock{mutex};
-        CURL* c = curl.get();
-        curl_easy_reset(c);
-        Response r;
-        char errbuf[CURL_ERROR_SIZE] = {};
-        curl_easy_setopt(c, CURLOPT_URL, target.c_str());
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent.c_str());
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<std::int64_t>(options.timeout.count(), 10000)));
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-        if (options.ca_cert_path) curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_cert_path->c_str());
-        if (!options.verify_tls) {
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-        }
-        if (options.cred_cert) {
-            curl_easy_setopt(c, CURLOPT_SSLCERT, options.cred_cert->c_str());
-            curl_easy_setopt(c, CURLOPT_SSLKEY, options.cred_key->c_str());
-        }
-        std::unique_ptr<curl_slist, CurlDeleter> headers{curl_slist_append(nullptr, "Accept: application/json")};
-        if (tokens) {
-            std::string auth;
-            try {
-                auth = "Authorization: Bearer " + tokens->current().token;
-            } catch (const detail::NoUsableToken& e) {
-                throw CredentialError(e.what());
-            }
-            headers.reset(curl_slist_append(headers.release(), auth.c_str()));
-            std::fill(auth.begin(), auth.end(), '\0');
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-        std::unique_ptr<curl_mime, CurlDeleter> mime;
-        std::string encoded;
-        if (form && multipart) {
-            mime.reset(curl_mime_init(c));
-            for (const auto& f : *form) {
-                curl_mimepart* part = curl_mime_addpart(mime.get());
-                curl_mime_name(part, f.name.c_str());
-                curl_mime_data(part, f.value.data(), f.value.size());
-                if (f.filename) {
-                    curl_mime_filename(part, f.filename->c_str());
-                    curl_mime_type(part, "application/octet-stream");
-                }
-            }
-            curl_easy_setopt(c, CURLOPT_MIMEPOST, mime.get());
-        } else if (form) {
-            for (const auto& f : *form) {
-                std::unique_ptr<char, CurlDeleter> k{curl_easy_escape(c, f.name.c_str(), static_cast<int>(f.name.size()))};
-                std::unique_ptr<char, CurlDeleter> v{curl_easy_escape(c, f.value.c_str(), static_cast<int>(f.value.size()))};
-                encoded += (encoded.empty() ? "" : "&") + std::string{k.get()} + "=" + v.get();
-            }
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, encoded.c_str());
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(encoded.size()));
-        }
-        if (std::string_view{method} == "POST" && !form) curl_easy_setopt(c, CURLOPT_POST, 1L);
-        const CURLcode rc = curl_easy_perform(c);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);  // the list (with the token) dies here
-        if (rc != CURLE_OK && retryable_transport(rc))
-            throw RetryableTransportError(std::string{method} + " " + target + " failed without an HTTP answer: " +
-                                          curl_easy_strerror(rc) + (errbuf[0] ? std::string{" ("} + errbuf + ")" : "") +
-                                          "; is the GraceDB server reachable?");
-        if (rc != CURLE_OK)
-            throw TransportError(std::string{method} + " " + target + " failed without an HTTP answer: " +
-                                 curl_easy_strerror(rc) + (errbuf[0] ? std::string{" ("} + errbuf + ")" : "") +
-                                 "; is the GraceDB server reachable?");
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-        return r;
-    }
+    // The API root: fetched once (one fetch at a time), then never replaced, so references that api_root()
+    // handed out stay valid for the client's life.
+    std::mutex root_mutex;
+    std::shared_ptr<const nlohmann::json> root;
 
-    // With retries when `safe` (idempotent); raises HTTPError for a final 4xx/5xx except `accepted` ones.
+    Impl(std::string service_url, GraceDbOptions o);
+
+    /// One HTTP exchange. Throws TransportError when there is no HTTP answer; returns any HTTP status.
+    /// `with_token`: send the bearer token (only ever true for the service's own origin).
+    Exchange perform(const char* method, const std::string& target, const std::vector<Field>* form, bool multipart,
+                     bool with_token, bool unsafe);
+
+    /// With retries when `safe` (idempotent), and after a 429 also when not (a throttled request was not
+    /// processed); raises HTTPError for a final 4xx/5xx except `accepted` ones.
     Response request(const char* method, const std::string& target, const std::vector<Field>* form, bool multipart,
-                     bool safe, std::initializer_list<long> accepted = {}) {
-        auto backoff = options.retry_backoff;
-        for (int attempt = 0;; ++attempt) {
-            const bool may_retry = safe && attempt < options.max_retries;
-            try {
-                Response r = perform(method, target, form, multipart);
-                if (r.status < 400 || std::find(accepted.begin(), accepted.end(), r.status) != accepted.end()) return r;
-                if (may_retry && retryable_status(r.status)) {
-                    detail::log_warning(std::string{method} + " " + target + ": HTTP " + std::to_string(r.status) +
-                                        ", retrying in " + std::to_string(backoff.count()) + " ms");
-                } else {
-                    throw HTTPError(r.status, r.body,
-                                    std::string{method} + " " + target + " answered HTTP " + std::to_string(r.status) +
-                                        ": " + r.body.substr(0, 500));
-                }
-            } catch (const RetryableTransportError& e) {
-                if (!may_retry) throw TransportError(e.what());
-                detail::log_warning(std::string{e.what()} + "; retrying in " + std::to_string(backoff.count()) + " ms");
-            }
-            std::this_thread::sleep_for(backoff);
-            backoff *= 2;
-        }
-    }
+                     bool safe, std::initializer_list<long> accepted = {});
 
-    const nlohmann::json& get_root() {
-        {
-            std::lock_guard lock{mutex};
-            if (root) return *root;
-        }
-        Response r = request("GET", url, nullptr, false, true);
-        auto j = nlohmann::json::parse(r.body, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("links"))
-            throw GraceDbError("the API root " + url + " did not answer with links and templates: " + r.body.substr(0, 200));
-        std::lock_guard lock{mutex};
-        root = std::move(j);
-        return *root;
-    }
+    /// True when `target` has the service's scheme, host and port (the token may go there).
+    bool same_origin(const std::string& target) const;
 
-    std::string link(const char* name) {
-        const auto& r = get_root();
-        if (!r["links"].contains(name) || !r["links"][name].is_string())
-            throw GraceDbError(std::string{"the API root of "} + url + " has no link \"" + name + "\"");
-        return r["links"][name].get<std::string>();
-    }
+    const nlohmann::json& get_root();
+    std::string link(const char* name);
+    std::string templated(const char* name, const std::string& graceid);
 
-    std::string templated(const char* name, const std::string& graceid) {
-        const auto& r = get_root();
-        if (!r.contains("templates") || !r["templates"].contains(name))
-            throw GraceDbError(std::string{"the API root of "} + url + " has no template \"" + name + "\"");
-        return fill_template(r["templates"][name].get<std::string>(), graceid);
-    }
+    /// Python's client checks these against the API root before sending: std::invalid_argument naming the
+    /// value and the allowed ones. A root without a vocabulary (an old server) is not checked for it.
+    void check_vocabulary(const std::string& group, const std::string& pipeline,
+                          const std::optional<std::string>& search, const std::vector<std::string>& labels);
 
     static std::vector<Field> event_form(const std::string& group, const std::string& pipeline,
                                          const std::string& filename, const std::string& contents,

@@ -1,119 +1,80 @@
-#include <gracedb/scitoken.hpp>
+// gracedb::StandIn: the server, its routes and the real server's request checks (User-Agent, throttling,
+// validation by exact name). Who is calling: standin/auth.cpp; what is stored: standin/store.cpp.
 #include <gracedb/testing/standin.hpp>
 
 #include <httplib.h>
-#include <jwt.h>
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
-#include <atomic>
+#include <algorithm>
+#include <cmath>
 #include <ctime>
-#include <fstream>
+#include <deque>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
-#include "detail/base64.hpp"
 #include "detail/log.hpp"
-#include "detail/text.hpp"
+#include "standin/auth.hpp"
+#include "standin/http.hpp"
+#include "standin/store.hpp"
 
 namespace gracedb {
-namespace {
 
 using json = nlohmann::json;
+using namespace standin;
 
-std::string base64url_to_bytes(const std::string& in) {
-    auto out = detail::base64_decode(in, true);
-    if (!out) throw std::invalid_argument("bad base64url in JWKS");
-    return *out;
+namespace {
+
+// The real server's "created": "2022-06-10 19:28:01 UTC".
+std::string now_created() {
+    const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return buf;
 }
 
-// The PEM public key of one RSA JWK.
-std::string rsa_jwk_to_pem(const json& jwk) {
-    const auto n = base64url_to_bytes(jwk.at("n").get<std::string>());
-    const auto e = base64url_to_bytes(jwk.at("e").get<std::string>());
-    std::unique_ptr<BIGNUM, decltype(&BN_free)> bn_n{BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()),
-                                                               static_cast<int>(n.size()), nullptr), &BN_free};
-    std::unique_ptr<BIGNUM, decltype(&BN_free)> bn_e{BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()),
-                                                               static_cast<int>(e.size()), nullptr), &BN_free};
-    std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld{OSSL_PARAM_BLD_new(), &OSSL_PARAM_BLD_free};
-    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get());
-    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get());
-    std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params{OSSL_PARAM_BLD_to_param(bld.get()), &OSSL_PARAM_free};
-    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx{EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr),
-                                                                     &EVP_PKEY_CTX_free};
-    EVP_PKEY* raw = nullptr;
-    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-        EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
-        throw std::invalid_argument("JWKS: cannot build an RSA key");
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{raw, &EVP_PKEY_free};
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio{BIO_new(BIO_s_mem()), &BIO_free};
-    PEM_write_bio_PUBKEY(bio.get(), key.get());
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(len));
-}
-
-std::string now_iso() { return detail::format_utc(std::chrono::system_clock::now()); }
-
-void reply(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(), "application/json");
-}
-
-// A form field from multipart or urlencoded bodies; every value of a repeated field.
-std::vector<std::string> field_values(const httplib::Request& req, const std::string& name) {
-    std::vector<std::string> out;
-    if (req.is_multipart_form_data()) {
-        auto [b, e] = req.files.equal_range(name);
-        for (auto it = b; it != e; ++it) out.push_back(it->second.content);
-    } else {
-        auto [b, e] = req.params.equal_range(name);
-        for (auto it = b; it != e; ++it) out.push_back(it->second);
+std::vector<int> version_numbers(const std::string& v) {
+    std::vector<int> out;
+    std::size_t pos = 0;
+    while (pos <= v.size()) {
+        const auto dot = v.find('.', pos);
+        const auto part = v.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+        if (part.empty() || part.size() > 6 || !std::all_of(part.begin(), part.end(), ::isdigit)) return {};
+        out.push_back(std::stoi(part));
+        if (dot == std::string::npos) break;
+        pos = dot + 1;
     }
     return out;
 }
 
-std::optional<std::string> field(const httplib::Request& req, const std::string& name) {
-    auto v = field_values(req, name);
-    if (v.empty()) return std::nullopt;
-    return v.front();
+const char* const kNotAuthenticated = "Authentication credentials were not provided.";
+
+// The eventFile part of a multipart request (a part with a file name, as Django's FILES).
+const httplib::MultipartFormData* event_file_part(const httplib::Request& req) {
+    if (!req.is_multipart_form_data()) return nullptr;
+    auto [b, e] = req.files.equal_range("eventFile");
+    for (auto it = b; it != e; ++it)
+        if (!it->second.filename.empty()) return &it->second;
+    return nullptr;
 }
 
 }  // namespace
 
 struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
     StandInOptions options;
-    std::string audience;
-    std::vector<std::string> public_keys;  // PEM
+    Authenticator auth;
     std::unique_ptr<httplib::Server> server_owner;
     httplib::Server& server;
     std::thread thread;
     int port = 0;
 
-    struct Event {
-        json data;
-        std::string filename;
-        std::string file;
-    };
-    struct Reservation {
-        std::string submitter, group, pipeline;
-        json search;
-        bool uploaded = false;
-    };
-    mutable std::mutex mutex;
-    std::map<std::string, Event> events;
-    std::map<std::string, Reservation> reservations;
-    std::vector<json> alerts;
-    long next_number = 100001;
-    std::size_t uploads = 0, duplicates = 0;
+    mutable std::mutex mutex;  // the store and the faults
+    Store store;
     std::vector<std::tuple<std::string, int, int>> faults;  // path part, status, remaining
+
+    std::mutex throttle_mutex;
+    std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> creations;  // per user, last second
 
     static std::unique_ptr<httplib::Server> make_server(const StandInOptions& o) {
         if (o.tls_cert_file.has_value() != o.tls_key_file.has_value())
@@ -126,19 +87,19 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
     }
 
     explicit Impl(StandInOptions o)
-        : options{std::move(o)}, server_owner{make_server(options)}, server{*server_owner} {
-        audience = options.audience ? *options.audience : "https://" + options.url_host;
-        if (options.jwks) {
-            const auto jwks = json::parse(*options.jwks);
-            for (const auto& k : jwks.at("keys"))
-                if (k.value("kty", "") == "RSA") public_keys.push_back(rsa_jwk_to_pem(k));
-            if (public_keys.empty()) throw std::invalid_argument("stand-in: the JWKS has no RSA key");
-        }
-        load();
+        : options{std::move(o)}, auth{options}, server_owner{make_server(options)}, server{*server_owner},
+          store{options.store_file} {
+        if (version_numbers(options.minimum_client_version).empty())
+            throw std::invalid_argument("stand-in: minimum_client_version \"" + options.minimum_client_version +
+                                        "\" is not a version such as \"2.0.0\"");
         // Enough workers that concurrent uploads (a concurrent supervisor) are answered concurrently, as a real
         // server's many workers would, also while upload_latency holds each one.
         server.new_task_queue = [] { return new httplib::ThreadPool(64); };
         server.set_tcp_nodelay(true);  // one response = several writes: without this, 40 ms of delayed ACK each
+        server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+            return client_checks(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                           : httplib::Server::HandlerResponse::Handled;
+        });
         routes();
         port = options.port ? (server.bind_to_port(options.bind_address.c_str(), options.port) ? options.port : -1)
                             : server.bind_to_any_port(options.bind_address.c_str());
@@ -149,134 +110,145 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
         for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds{1});
     }
 
-    // Event creations and reserved uploads take this long, like the real server's database work.
-    void simulate_database_work() const {
-        if (options.upload_latency.count() > 0) std::this_thread::sleep_for(options.upload_latency);
-    }
-
     ~Impl() {
         server.stop();
         if (thread.joinable()) thread.join();
     }
 
+    // Event creations and reserved uploads take this long, like the real server's database work.
+    void simulate_database_work() const {
+        if (options.upload_latency.count() > 0) std::this_thread::sleep_for(options.upload_latency);
+    }
+
     std::string scheme() const { return options.tls_cert_file ? "https://" : "http://"; }
+    std::string origin() const { return scheme() + options.url_host + ":" + std::to_string(port); }
+    std::string root_url() const { return origin() + "/api/"; }
 
-    std::string root_url() const {
-        return scheme() + options.url_host + ":" + std::to_string(port) + "/api/";
+    // "/api/", "/api/v1/" or "/api/v2/", as the request used, made absolute.
+    std::string base_of(const httplib::Request& req) const {
+        std::string prefix = "/api/";
+        if (req.path.compare(0, 8, "/api/v1/") == 0) prefix = "/api/v1/";
+        if (req.path.compare(0, 8, "/api/v2/") == 0) prefix = "/api/v2/";
+        return origin() + prefix;
     }
 
-    json root_document(const std::string& base) const {
-        return {{"links",
-                 {{"events", base + "events/"},
-                  {"reservations", base + "reservations/"},
-                  {"self", base}}},
-                {"templates",
-                 {{"event-detail-template", base + "events/{graceid}"},
-                  {"reservation-upload-template", base + "reservations/{graceid}/upload/"},
-                  {"files-template", base + "events/{graceid}/files/{filename}"}}}};
-    }
-
-    // The submitter of a request, or an error already written to `res`.
-    std::optional<std::string> authenticate(const httplib::Request& req, httplib::Response& res) {
-        if (!req.has_header("User-Agent") || req.get_header_value("User-Agent").empty()) {
-            reply(res, 400, {{"detail", "A User-Agent header is required."}});
-            return std::nullopt;
-        }
-        if (req.ssl && options.client_ca_file && !req.has_header("Authorization")) {
-            // X.509: the CA already verified the certificate during the handshake; the CN names the caller.
-            if (X509* cert = SSL_get_peer_certificate(const_cast<SSL*>(req.ssl))) {
-                char cn[256] = {};
-                X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
-                X509_free(cert);
-                if (cn[0]) return std::string{cn};
+    // What the real server checks before any view (ClientVersionMiddleware), and the test hook of fail_next.
+    // False when the request was answered here.
+    bool client_checks(const httplib::Request& req, httplib::Response& res) {
+        if (req.path.rfind("/api", 0) == 0) {
+            const std::string wanted = ">=" + options.minimum_client_version;
+            if (!req.has_header("User-Agent")) {
+                reply_text(res, 400, "Your client software is out of date - this server requires a version " + wanted + ".");
+                return false;
+            }
+            const auto agent = req.get_header_value("User-Agent");
+            if (agent.find("gracedb-client") != std::string::npos) {
+                const auto at = agent.find("gracedb-client/");
+                if (at == std::string::npos) {
+                    reply_text(res, 400, "Error parsing your client software version (" + agent +
+                                             ") from the request headers.");
+                    return false;
+                }
+                const auto version = agent.substr(at + 15);
+                const auto have = version_numbers(version);
+                if (have.empty() || have < version_numbers(options.minimum_client_version)) {
+                    reply_text(res, 400, "Your client software version (" + version +
+                                             ") is not supported by this server. Please use a version " + wanted + ".");
+                    return false;
+                }
             }
         }
-        if (!options.jwks) return std::string{"anonymous"};
-        const auto auth = req.get_header_value("Authorization");
-        if (auth.rfind("Bearer ", 0) != 0) {
-            reply(res, 401, {{"detail", "Authentication credentials were not provided."}});
-            return std::nullopt;
-        }
-        const std::string token = auth.substr(7);
-        bool verified = false;
-        for (const auto& pem : public_keys) {
-            jwt_t* jwt = nullptr;
-            if (jwt_decode(&jwt, token.c_str(), reinterpret_cast<const unsigned char*>(pem.data()),
-                           static_cast<int>(pem.size())) == 0) {
-                verified = jwt_get_alg(jwt) == JWT_ALG_RS256;
-                jwt_free(jwt);
-                if (verified) break;
-            }
-        }
-        auto refuse = [&](const std::string& why) {
-            reply(res, 401, {{"detail", "Invalid token: " + why}});
-            return std::nullopt;
-        };
-        if (!verified) return refuse("signature not verified by any trusted key");
-        TokenClaims c;
-        try {
-            c = parse_token_claims(token);
-        } catch (const std::exception& e) {
-            return refuse(e.what());
-        }
-        const auto now = std::chrono::system_clock::now();
-        if (!c.exp || *c.exp <= now) return refuse("expired");
-        if (c.nbf && *c.nbf > now) return refuse("not yet valid");
-        if (!c.has_audience(audience)) return refuse("audience does not include " + audience);
-        if (options.issuer && c.iss != *options.issuer) return refuse("untrusted issuer");
-        if (!options.required_scope.empty() && !c.has_scope(options.required_scope))
-            return refuse("scope lacks " + options.required_scope);
-        if (c.sub.empty()) return refuse("no subject");
-        return c.sub;
-    }
-
-    bool injected_fault(const httplib::Request& req, httplib::Response& res) {
         std::lock_guard lock{mutex};
         for (auto& [part, status, remaining] : faults)
             if (remaining > 0 && req.path.find(part) != std::string::npos) {
                 --remaining;
-                reply(res, status, {{"detail", "injected failure"}});
-                return true;
+                reply_text(res, status, "injected failure");
+                return false;
             }
+        return true;
+    }
+
+    // The caller for a view that needs an authenticated user (IsAuthenticated), or a 403 already written.
+    std::optional<std::string> authenticated(const httplib::Request& req, httplib::Response& res) {
+        auto who = auth.user(req);
+        if (!who) reply_json(res, 403, {{"detail", kNotAuthenticated}});
+        return who;
+    }
+
+    // The real server's event_creation throttle: at most creations_per_second per user in any second.
+    bool throttled(const std::string& user, httplib::Response& res) {
+        if (options.creations_per_second <= 0) return false;
+        using namespace std::chrono;
+        const auto now = steady_clock::now();
+        std::lock_guard lock{throttle_mutex};
+        auto& history = creations[user];
+        while (!history.empty() && history.front() <= now - seconds{1}) history.pop_front();
+        if (static_cast<int>(history.size()) < options.creations_per_second) {
+            history.push_back(now);
+            return false;
+        }
+        const auto wait = duration<double>(seconds{1} - (now - history.front())).count();
+        const int secs = std::max(1, static_cast<int>(std::ceil(wait)));
+        res.set_header("Retry-After", std::to_string(secs));
+        reply_json(res, 429, {{"detail", "Request was throttled. Expected available in " + std::to_string(secs) +
+                                             (secs == 1 ? " second." : " seconds.")}});
+        return true;
+    }
+
+    // CreateEventForm: eventFile, group, pipeline, search, labels, offline; errors as the events view flattens
+    // them: {"errors": ["group: * Select a valid choice. ..."]}. The parsed fields, or nullopt (answered).
+    std::optional<json> validate(const httplib::Request& req, httplib::Response& res, bool need_file) {
+        std::vector<std::string> errors;
+        const char* invalid_choice = "* Select a valid choice. That choice is not one of the available choices.";
+        if (need_file) {
+            const auto* f = event_file_part(req);
+            if (!f) errors.push_back("eventFile: * This field is required.");
+            else if (f->content.empty()) errors.push_back("eventFile: * The submitted file is empty.");
+        }
+        auto choice = [&](const char* name, const std::set<std::string>& allowed, bool required) {
+            const auto v = field(req, name);
+            if (!v || v->empty()) {
+                if (required) errors.push_back(std::string{name} + ": * This field is required.");
+            } else if (!allowed.count(*v)) {
+                errors.push_back(std::string{name} + ": " + invalid_choice);
+            }
+            return v && !v->empty() ? json(*v) : json(nullptr);
+        };
+        json group = choice("group", options.groups, true);
+        json pipeline = choice("pipeline", options.pipelines, true);
+        json search = choice("search", options.searches, false);
+        const auto labels = field_values(req, "labels");
+        for (const auto& l : labels)
+            if (!options.labels.count(l)) {
+                errors.push_back("labels: * Select a valid choice. " + l + " is not one of the available choices.");
+                break;
+            }
+        if (!errors.empty()) {
+            reply_json(res, 400, {{"errors", errors}});
+            return std::nullopt;
+        }
+        const auto offline = field(req, "offline").value_or("");
+        return json{{"group", group},
+                    {"pipeline", pipeline},
+                    {"search", search},
+                    {"offline", !(offline.empty() || offline == "False" || offline == "false" || offline == "0")},
+                    {"labels", labels}};
+    }
+
+    // The event view's pipeline check, made before the form for any group but Test.
+    bool valid_pipeline_for_group(const httplib::Request& req, httplib::Response& res) {
+        if (field(req, "group").value_or("") == "Test") return true;
+        const auto pipeline = field(req, "pipeline");
+        if (pipeline && options.pipelines.count(*pipeline)) return true;
+        reply_json(res, 400, {{"error", "Please provide a valid pipeline."}});
         return false;
     }
 
-    // Validates group/pipeline/search/offline/labels/eventFile; an error body or the parsed fields.
-    std::optional<json> event_fields(const httplib::Request& req, httplib::Response& res, bool need_file) {
-        json errors = json::object();
-        const auto group = field(req, "group");
-        const auto pipeline = field(req, "pipeline");
-        if (!group) errors["group"] = {"This field is required."};
-        else if (!options.groups.count(*group)) errors["group"] = {"Object with name=" + *group + " does not exist."};
-        if (!pipeline) errors["pipeline"] = {"This field is required."};
-        else if (!options.pipelines.count(*pipeline))
-            errors["pipeline"] = {"Object with name=" + *pipeline + " does not exist."};
-        if (need_file && !(req.is_multipart_form_data() && req.has_file("eventFile")))
-            errors["eventFile"] = {"No file was submitted."};
-        if (!errors.empty()) {
-            reply(res, 400, errors);
-            return std::nullopt;
-        }
-        const auto offline = field(req, "offline").value_or("False");
-        json out = {{"group", *group},
-                    {"pipeline", *pipeline},
-                    {"search", field(req, "search") ? json(*field(req, "search")) : json(nullptr)},
-                    {"offline", offline == "True" || offline == "true" || offline == "1"},
-                    {"labels", field_values(req, "labels")}};
-        return out;
-    }
-
-    std::string new_graceid(const std::string& group, const json& search) {
-        const char prefix = group == "Test" ? 'T' : group == "External" ? 'E'
-                          : (search.is_string() && search.get<std::string>() == "MDC") ? 'M' : 'G';
-        return prefix + std::to_string(next_number++);
-    }
-
     json event_json(const std::string& base, const std::string& graceid, const std::string& submitter,
-                    const json& fields, const std::string& filename) const {
+                    const json& fields) const {
         const std::string self = base + "events/" + graceid;
         return {{"submitter", submitter},
-                {"created", now_iso()},
+                {"created", now_created()},
                 {"group", fields["group"]},
                 {"graceid", graceid},
                 {"pipeline", fields["pipeline"]},
@@ -292,8 +264,6 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                 {"labels", fields["labels"]},
                 {"extra_attributes", json::object()},
                 {"superevent", nullptr},
-                {"superevent_neighbours", json::object()},
-                {"warnings", json::array()},
                 {"links",
                  {{"neighbors", self + "/neighbors/"},
                   {"log", self + "/log/"},
@@ -301,18 +271,19 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                   {"files", self + "/files/"},
                   {"labels", self + "/labels/"},
                   {"self", self},
-                  {"tags", self + "/tag/"},
-                  {"event_file", self + "/files/" + filename}}}};
+                  {"tags", self + "/tag/"}}}};
     }
 
-    // Stores an event and returns its "new" alert (sent by the caller, outside the lock).
-    json store_event(const std::string& graceid, json data, const httplib::Request& req) {
-        const auto file = req.get_file_value("eventFile");
-        events[graceid] = Event{data, file.filename, file.content};
-        ++uploads;
-        json alert = {{"alert_type", "new"}, {"uid", graceid}, {"data", data}, {"object", data}};
-        alerts.push_back(alert);
-        save();
+    // Stores an event (under the lock) and returns its "new" alert, sent by the caller outside the lock.
+    json store_event(const std::string& graceid, const json& data, const httplib::Request& req) {
+        const auto* f = event_file_part(req);
+        store.events[graceid] = StoredEvent{data, f->filename, f->content};
+        ++store.uploads;
+        json alert_data = data;
+        alert_data["superevent_neighbours"] = json::object();  // alerts carry it; the REST answers do not
+        json alert = {{"alert_type", "new"}, {"uid", graceid}, {"data", alert_data}, {"object", alert_data}};
+        store.alerts.push_back(alert);
+        store.save();
         return alert;
     }
 
@@ -325,133 +296,129 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
         }
     }
 
+    void created(httplib::Response& res, const std::string& base, json data) {
+        res.set_header("Location", base + "events/" + data["graceid"].get<std::string>());
+        data["warnings"] = json::array();
+        reply_json(res, 201, data);
+    }
+
+    json root_document(const std::string& base) const {
+        auto list = [](const std::set<std::string>& s) { return json(std::vector<std::string>(s.begin(), s.end())); };
+        return {{"links",
+                 {{"superevents", base + "superevents/"},
+                  {"events", base + "events/"},
+                  {"self", base},
+                  {"performance", base + "performance/"},
+                  {"user-info", base + "user_info/"},
+                  {"reservations", base + "reservations/"}}},
+                {"templates",
+                 {{"event-detail-template", base + "events/{graceid}"},
+                  {"event-log-template", base + "events/{graceid}/log/"},
+                  {"event-label-template", base + "events/{graceid}/labels/{label}"},
+                  {"files-template", base + "events/{graceid}/files/{filename}"},
+                  {"reservation-upload-template", base + "reservations/{graceid}/upload/"}}},
+                {"groups", list(options.groups)},
+                {"pipelines", list(options.pipelines)},
+                {"searches", list(options.searches)},
+                {"labels", list(options.labels)},
+                {"API_VERSIONS", {"v1", "v2"}}};
+    }
+
     void routes() {
         const std::string api = R"(/api/(?:v[12]/)?)";
-        auto base_of = [this](const httplib::Request& req) {
-            std::string path = req.path;
-            const auto pos = path.find("/api/");
-            std::string prefix = "/api/";
-            if (path.compare(pos + 5, 3, "v1/") == 0) prefix += "v1/";
-            if (path.compare(pos + 5, 3, "v2/") == 0) prefix += "v2/";
-            return scheme() + options.url_host + ":" + std::to_string(port) + prefix;
-        };
+        const std::string graceid = R"(([GEHMTC]\d+))";
+        using Req = const httplib::Request&;
+        using Res = httplib::Response&;
 
-        server.Get(api + "?$", [this, base_of](const httplib::Request& req, httplib::Response& res) {
-            if (injected_fault(req, res) || !authenticate(req, res)) return;
-            reply(res, 200, root_document(base_of(req)));
+        server.Get(api, [this](Req req, Res res) { reply_json(res, 200, root_document(base_of(req))); });
+
+        server.Get(api + "events/", [this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
+            json events = json::array();
+            std::lock_guard lock{mutex};
+            for (auto it = store.events.rbegin(); it != store.events.rend(); ++it) events.push_back(it->second.data);
+            reply_json(res, 200, {{"start", 0}, {"numRows", events.size()}, {"events", events},
+                                  {"links", {{"self", base_of(req) + "events/"}}}});
         });
 
-        server.Post(api + "events/?$", [this, base_of](const httplib::Request& req, httplib::Response& res) {
-            if (injected_fault(req, res)) return;
-            const auto who = authenticate(req, res);
-            if (!who) return;
-            auto fields = event_fields(req, res, true);
+        server.Post(api + "events/", [this](Req req, Res res) {
+            const auto who = authenticated(req, res);
+            if (!who || throttled(*who, res) || !valid_pipeline_for_group(req, res)) return;
+            auto fields = validate(req, res, true);
             if (!fields) return;
             simulate_database_work();
             json alert, data;
             {
                 std::lock_guard lock{mutex};
-                const auto id = new_graceid((*fields)["group"], (*fields)["search"]);
-                data = event_json(base_of(req), id, *who, *fields, req.get_file_value("eventFile").filename);
+                const auto id = store.new_graceid((*fields)["group"], (*fields)["pipeline"], (*fields)["search"]);
+                data = event_json(base_of(req), id, *who, *fields);
                 alert = store_event(id, data, req);
             }
             send_alert(alert);
-            reply(res, 201, data);
+            created(res, base_of(req), data);
         });
 
-        server.Post(api + "reservations/?$", [this](const httplib::Request& req, httplib::Response& res) {
-            if (injected_fault(req, res)) return;
-            const auto who = authenticate(req, res);
-            if (!who) return;
-            auto fields = event_fields(req, res, false);
+        server.Post(api + "reservations/", [this](Req req, Res res) {
+            const auto who = authenticated(req, res);
+            if (!who || throttled(*who, res) || !valid_pipeline_for_group(req, res)) return;
+            auto fields = validate(req, res, false);
             if (!fields) return;
             std::lock_guard lock{mutex};
-            const auto id = new_graceid((*fields)["group"], (*fields)["search"]);
-            reservations[id] = Reservation{*who, (*fields)["group"], (*fields)["pipeline"], (*fields)["search"], false};
-            save();
-            reply(res, 201, {{"graceid", id}, {"submitter", *who}});
+            const auto id = store.new_graceid((*fields)["group"], (*fields)["pipeline"], (*fields)["search"]);
+            store.reservations[id] = Reservation{*who, (*fields)["group"], (*fields)["pipeline"], (*fields)["search"], false};
+            store.save();
+            reply_json(res, 201, {{"graceid", id}, {"submitter", *who}});
         });
 
-        server.Post(api + "reservations/([A-Z][0-9]+)/upload/?$",
-                    [this, base_of](const httplib::Request& req, httplib::Response& res) {
-                        if (injected_fault(req, res)) return;
-                        const auto who = authenticate(req, res);
-                        if (!who) return;
-                        const std::string id = req.matches[1];
-                        auto fields = event_fields(req, res, true);
-                        if (!fields) return;
-                        simulate_database_work();
-                        json alert, data;
-                        {
-                            std::lock_guard lock{mutex};
-                            auto it = reservations.find(id);
-                            if (it == reservations.end()) return reply(res, 404, {{"detail", "No reservation for " + id + "."}});
-                            auto& r = it->second;
-                            const bool service = std::find(options.service_principals.begin(),
-                                                           options.service_principals.end(),
-                                                           *who) != options.service_principals.end();
-                            if (*who != r.submitter && !service)
-                                return reply(res, 403, {{"detail", "You (" + *who + ") did not reserve " + id + "."}});
-                            if (r.uploaded) {
-                                ++duplicates;
-                                return reply(res, 409, {{"detail", "Event " + id + " was already uploaded."}});
-                            }
-                            if ((*fields)["group"] != r.group || (*fields)["pipeline"] != r.pipeline)
-                                return reply(res, 400, {{"detail", "group and pipeline must match the reservation of " + id + "."}});
-                            r.uploaded = true;
-                            data = event_json(base_of(req), id, r.submitter, *fields, req.get_file_value("eventFile").filename);
-                            alert = store_event(id, data, req);
-                        }
-                        send_alert(alert);
-                        reply(res, 201, data);
-                    });
-
-        server.Get(api + "events/([A-Z][0-9]+)/?$", [this](const httplib::Request& req, httplib::Response& res) {
-            if (injected_fault(req, res) || !authenticate(req, res)) return;
-            std::lock_guard lock{mutex};
-            auto it = events.find(req.matches[1]);
-            if (it == events.end()) return reply(res, 404, {{"detail", "Not found."}});
-            reply(res, 200, it->second.data);
+        server.Post(api + "reservations/" + graceid + "/upload/", [this](Req req, Res res) {
+            const auto who = authenticated(req, res);
+            if (!who) return;
+            const std::string id = req.matches[1];
+            auto fields = validate(req, res, true);
+            if (!fields) return;
+            simulate_database_work();
+            json alert, data;
+            {
+                std::lock_guard lock{mutex};
+                auto it = store.reservations.find(id);
+                if (it == store.reservations.end()) return reply_text(res, 404, "Reservation not found.");
+                auto& r = it->second;
+                const auto& sp = options.service_principals;
+                const bool service = std::find(sp.begin(), sp.end(), *who) != sp.end();
+                if (*who != r.submitter && !service)
+                    return reply_text(res, 403, "You (" + *who + ") did not reserve " + id + ".");
+                if (r.uploaded) {
+                    ++store.duplicates;
+                    return reply_json(res, 409, {{"error", "Event " + id + " was already uploaded."}});
+                }
+                if ((*fields)["group"] != r.group || (*fields)["pipeline"] != r.pipeline)
+                    return reply_json(res, 400, {{"error", "group and pipeline must match the reservation of " + id + "."}});
+                r.uploaded = true;
+                data = event_json(base_of(req), id, r.submitter, *fields);
+                alert = store_event(id, data, req);
+            }
+            send_alert(alert);
+            created(res, base_of(req), data);
         });
 
-        server.Get(api + "events/([A-Z][0-9]+)/files/([^/]+)$", [this](const httplib::Request& req, httplib::Response& res) {
-            if (injected_fault(req, res) || !authenticate(req, res)) return;
+        server.Get(api + "events/" + graceid, [this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
             std::lock_guard lock{mutex};
-            auto it = events.find(req.matches[1]);
-            if (it == events.end() || it->second.filename != req.matches[2].str())
-                return reply(res, 404, {{"detail", "Not found."}});
+            auto it = store.events.find(req.matches[1]);
+            if (it == store.events.end()) return reply_text(res, 404, "Event not found.");
+            res.set_header("Cache-Control", "no-cache");
+            reply_json(res, 200, it->second.data);
+        });
+
+        server.Get(api + "events/" + graceid + "/files/([^/]+)", [this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
+            std::lock_guard lock{mutex};
+            auto it = store.events.find(req.matches[1]);
+            if (it == store.events.end()) return reply_text(res, 404, "Event not found.");
+            if (it->second.filename != req.matches[2].str()) return reply_text(res, 404, "File not found.");
             res.status = 200;
             res.set_content(it->second.file, "application/octet-stream");
         });
-    }
-
-    void save() const {
-        if (!options.store_file) return;
-        json all = json::object();
-        for (const auto& [id, e] : events)
-            all["events"][id] = {{"data", e.data}, {"filename", e.filename}, {"file", detail::base64_encode(e.file)}};
-        for (const auto& [id, r] : reservations)
-            all["reservations"][id] = {{"submitter", r.submitter}, {"group", r.group}, {"pipeline", r.pipeline},
-                                       {"search", r.search}, {"uploaded", r.uploaded}};
-        all["next_number"] = next_number;
-        const auto tmp = *options.store_file + ".tmp";
-        std::ofstream{tmp} << all.dump();
-        std::rename(tmp.c_str(), options.store_file->c_str());
-    }
-
-    void load() {
-        if (!options.store_file) return;
-        std::ifstream in{*options.store_file};
-        if (!in) return;
-        const auto all = json::parse(in, nullptr, false);
-        if (all.is_discarded()) throw std::runtime_error("GraceDB stand-in: " + *options.store_file + " is not JSON");
-        next_number = all.value("next_number", 100001L);
-        if (all.contains("events"))
-            for (const auto& [id, e] : all["events"].items())
-                events[id] = Event{e["data"], e["filename"], detail::base64_decode(e["file"].get<std::string>()).value_or("")};
-        if (all.contains("reservations"))
-            for (const auto& [id, r] : all["reservations"].items())
-                reservations[id] = Reservation{r["submitter"], r["group"], r["pipeline"], r["search"], r["uploaded"]};
     }
 };
 
@@ -462,36 +429,36 @@ int StandIn::port() const { return impl_->port; }
 
 std::size_t StandIn::event_count() const {
     std::lock_guard lock{impl_->mutex};
-    return impl_->events.size();
+    return impl_->store.events.size();
 }
 
 std::optional<nlohmann::json> StandIn::event(const std::string& graceid) const {
     std::lock_guard lock{impl_->mutex};
-    auto it = impl_->events.find(graceid);
-    if (it == impl_->events.end()) return std::nullopt;
+    auto it = impl_->store.events.find(graceid);
+    if (it == impl_->store.events.end()) return std::nullopt;
     return it->second.data;
 }
 
 std::optional<std::string> StandIn::event_file(const std::string& graceid) const {
     std::lock_guard lock{impl_->mutex};
-    auto it = impl_->events.find(graceid);
-    if (it == impl_->events.end()) return std::nullopt;
+    auto it = impl_->store.events.find(graceid);
+    if (it == impl_->store.events.end()) return std::nullopt;
     return it->second.file;
 }
 
 std::vector<nlohmann::json> StandIn::alerts() const {
     std::lock_guard lock{impl_->mutex};
-    return impl_->alerts;
+    return impl_->store.alerts;
 }
 
 std::size_t StandIn::uploads() const {
     std::lock_guard lock{impl_->mutex};
-    return impl_->uploads;
+    return impl_->store.uploads;
 }
 
 std::size_t StandIn::duplicate_uploads() const {
     std::lock_guard lock{impl_->mutex};
-    return impl_->duplicates;
+    return impl_->store.duplicates;
 }
 
 void StandIn::fail_next(const std::string& path_part, int status, int times) {

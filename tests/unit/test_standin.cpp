@@ -41,7 +41,7 @@ TEST(StandIn, X509ClientCertificatesAuthenticateTheRestClient) {
                 " -out ca.pem 2>&1 && openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout server.key"
                 " -out server.csr 2>&1 && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext &&"
                 " openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext"
-                " -out server.pem 2>&1 && openssl req -newkey rsa:2048 -nodes -subj '/CN=x509-user' -keyout client.key"
+                " -out server.pem 2>&1 && openssl req -newkey rsa:2048 -nodes -subj '/DC=org/DC=cilogon/C=US/O=LIGO/CN=x509-user/CN=12345' -keyout client.key"
                 " -out client.csr 2>&1 && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
                 " -days 1 -out client.pem 2>&1");
     StandIn standin{{.store_file = std::nullopt,
@@ -53,13 +53,20 @@ TEST(StandIn, X509ClientCertificatesAuthenticateTheRestClient) {
                    {.cred_cert = d + "/client.pem", .cred_key = d + "/client.key", .ca_cert_path = d + "/ca.pem"}};
     auto r = client.create_event("CBC", "gstlal", "x.xml", {.filecontents = "x"});
     EXPECT_EQ(r.status, 201);
-    EXPECT_EQ(r.json()["submitter"], "x509-user") << "the certificate's CN is the submitter";
+    EXPECT_EQ(r.json()["submitter"], "/DC=org/DC=cilogon/C=US/O=LIGO/CN=x509-user")
+        << "the certificate's full subject DN in slash form is the submitter, the proxy's /CN=<digits> stripped";
 
     GraceDb no_cert{standin.service_url(), {.force_noauth = true, .ca_cert_path = d + "/ca.pem", .max_retries = 0}};
     EXPECT_THROW(no_cert.event(r.json()["graceid"]), TransportError) << "the server refuses a client without a certificate";
     GraceDb wrong_ca{standin.service_url(), {.cred_cert = d + "/client.pem", .cred_key = d + "/client.key",
                                              .max_retries = 0}};
-    EXPECT_THROW(wrong_ca.event(r.json()["graceid"]), TransportError) << "TLS verification is on by default";
+    try {
+        wrong_ca.event(r.json()["graceid"]);
+        FAIL() << "TLS verification is on by default";
+    } catch (const TransportError& e) {
+        EXPECT_EQ(e.code(), Errc::tls_failed) << e.what();
+        EXPECT_FALSE(e.retriable());
+    }
     EXPECT_THROW((GraceDb{standin.service_url(), {.cred_cert = d + "/client.pem"}}), std::invalid_argument)
         << "half an X.509 pair";
     EXPECT_THROW((GraceDb{standin.service_url(), {.cred_cert = d + "/none.pem", .cred_key = d + "/none.key"}}),

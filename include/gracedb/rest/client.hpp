@@ -24,20 +24,29 @@ class Producer;
 }
 
 struct GRACEDB_EXPORT GraceDbOptions {
-    std::optional<std::string> api_version{};   // "v1" or "v2": the API root becomes <service_url><version>/
+    /// "v1" or "v2": the API root becomes <service_url><version>/; unset or "default": <service_url> itself.
+    std::optional<std::string> api_version{};
     std::optional<std::string> cred_cert{};     // X.509 client certificate (PEM); with cred_key: no token
     std::optional<std::string> cred_key{};
     bool force_noauth = false;                   // no credentials at all
     std::string token_scope = "gracedb.read";
-    std::optional<std::string> token_audience{};  // default: "https://<service host>"
+    std::optional<std::string> token_audience{};  // default: "https://<service host, lower case>"
     bool reload_cred = true;
     std::chrono::milliseconds reload_buffer = std::chrono::seconds{300};
     std::optional<std::string> ca_cert_path{};
     bool verify_tls = true;                      // false: loudly insecure
     std::chrono::milliseconds timeout = std::chrono::seconds{30};
-    int max_retries = 3;                         // for requests that are safe to repeat
+    /// Retries of requests that are safe to repeat (transient failures, 408/502/503/504), and of any request
+    /// the server throttled (429, after its Retry-After: a throttled request was not processed).
+    int max_retries = 3;
     std::chrono::milliseconds retry_backoff = std::chrono::milliseconds{500};  // doubles each retry
-    std::string user_agent{};                    // default "gracedb-cpp/<version>"
+    /// Default "gracedb-cpp/<version> (libcurl)". Must not contain "gracedb-client" (GraceDB checks such a
+    /// User-Agent against its Python client's versions): std::invalid_argument at construction.
+    std::string user_agent{};
+    /// A SciToken is never sent over clear text: with an http:// service URL and a token found, construction
+    /// throws CredentialError (code insecure_transport) unless this is true (or GRACEDB_ALLOW_TOKEN_OVER_HTTP=1
+    /// is set), which logs a loud warning. Only for a stand-in on this machine; force_noauth sends nothing.
+    bool allow_token_over_http = false;
 };
 
 /// Python: create_event(..., search, filecontents, offline, labels, kafka, http_fallback, ...).
@@ -65,15 +74,21 @@ struct GRACEDB_EXPORT Response {
     std::optional<std::chrono::microseconds> timing(std::string_view step) const;
 };
 
-/// The audience a GraceDB SciToken must carry: "https://<host of the service URL>".
+/// The audience a GraceDB SciToken must carry: "https://<host of the service URL>", host in lower case and
+/// without the port (as igwn-auth-utils asks for it).
 /// Throws std::invalid_argument for a URL without a host.
 GRACEDB_EXPORT std::string gracedb_token_audience(const std::string& service_url);
 
-/// Thread-safe: requests are serialised on one connection (libcurl reuses it).
+/// Thread-safe: requests are serialised on one connection (libcurl reuses it); the API root is fetched once
+/// and never replaced. The bearer token goes only to the service's own scheme, host and port, and never over
+/// http:// unless allowed (GraceDbOptions::allow_token_over_http). Errors carry codes (gracedb::Errc):
+/// HTTPError http_status; TransportError connection_failed, timed_out, tls_failed; CredentialError
+/// credential_unusable, insecure_transport. A user:password@ in the service URL is never shown in messages.
 class GRACEDB_EXPORT GraceDb {
 public:
-    /// Throws std::invalid_argument for a malformed URL or half an X.509 pair, CredentialError for an
-    /// unreadable certificate. A missing SciToken is not an error: requests go without credentials.
+    /// Throws std::invalid_argument for a malformed URL, an unknown api_version, a user_agent containing
+    /// "gracedb-client" or half an X.509 pair; CredentialError for an unreadable certificate or a token that
+    /// would go over http:// (insecure_transport). A missing SciToken is not an error: requests go without one.
     explicit GraceDb(std::string service_url, GraceDbOptions options = {});
     ~GraceDb();
     GraceDb(GraceDb&&) noexcept;
@@ -81,10 +96,14 @@ public:
 
     /// The API root URL (service URL with the API version applied).
     const std::string& service_url() const;
-    /// The API root document (links and templates), fetched once and cached.
+    /// The API root document (links, templates, vocabularies), fetched once and cached; the reference stays
+    /// valid for the client's life.
     const nlohmann::json& api_root();
 
-    /// Creates an event. Without `kafka`: one multipart POST (never retried: it could create the event twice).
+    /// Creates an event. group, pipeline, search and labels are first checked against the API root's
+    /// vocabularies (std::invalid_argument naming the value and the allowed ones), as the Python client does.
+    /// Without `kafka`: one multipart POST (not retried, as it could create the event twice, except after a 429:
+    /// a throttled request was not processed; a timeout says the event may exist and how to check).
     /// With `kafka`: reserves a graceid, publishes the event message (API.md) keyed by graceid, and waits for
     /// its own delivery report (bounded by the producer's flush_timeout). With http_fallback, a failed
     /// reservation becomes a plain HTTP create and a failed publish an upload_reserved_event over HTTP.
@@ -105,7 +124,8 @@ public:
     /// The event's JSON (GET, retried on transient failures).
     Response event(const std::string& graceid);
 
-    /// GET of any URL under the service (retried on transient failures).
+    /// GET of any URL (retried on transient failures). The bearer token is sent only when the URL has the
+    /// service's own scheme, host and port; any other URL is fetched without it.
     Response get(const std::string& url);
 
     /// A producer for this GraceDB instance: service_url filled in unless the options name the instance.
