@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -106,8 +108,14 @@ TEST(Producer, TheBrokerRefusingTheTokenIsAnAuthenticationErrorWithinTheTimeout)
     o.flush_timeout = 1s;
     Producer p{o};
     const auto start = std::chrono::steady_clock::now();
-    EXPECT_THROW(p.ping(unique_name("auth"), 10s), KafkaAuthenticationError);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 11s);
+    try {
+        p.ping(unique_name("auth"), 20s);
+        FAIL() << "expected KafkaAuthenticationError";
+    } catch (const KafkaAuthenticationError& e) {
+        EXPECT_EQ(e.code(), gracedb::Errc::authentication_failed) << e.what();
+        EXPECT_FALSE(e.retriable());
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "as soon as the broker refuses, not at the timeout";
 }
 
 TEST(Producer, AnAuthenticationFailureSurfacesOnTheNextFlush) {
@@ -134,15 +142,21 @@ TEST(Producer, ATopicTheAclsRefuse) {
     } catch (const KafkaMessageDeliveryError& e) {
         EXPECT_NE(std::string{e.what()}.find("forbidden.topic"), std::string::npos) << e.what();
         EXPECT_NE(std::string{e.what()}.find("G9"), std::string::npos) << e.what();
-        EXPECT_NE(std::string{e.what()}.find("authorization"), std::string::npos) << e.what();
+        EXPECT_EQ(e.code(), gracedb::Errc::authorization_failed) << e.what();
+        EXPECT_EQ(e.rdkafka_error(), "TOPIC_AUTHORIZATION_FAILED") << e.what();
     }
-    EXPECT_THROW(p.ping("topic", 15s), KafkaAuthenticationError);
+    try {
+        p.ping("topic", 15s);
+        FAIL() << "expected KafkaAuthenticationError";
+    } catch (const KafkaAuthenticationError& e) {
+        EXPECT_EQ(e.code(), gracedb::Errc::authorization_failed) << e.what();
+    }
     // Once the client knows the topic is refused, produce() says so at once.
     try {
         p.produce("again", {.topic = "topic"});
         EXPECT_THROW(p.flush(15s), KafkaMessageDeliveryError);
     } catch (const KafkaProducerError& e) {
-        EXPECT_NE(std::string{e.what()}.find("authorization"), std::string::npos) << e.what();
+        EXPECT_EQ(e.code(), gracedb::Errc::authorization_failed) << e.what();
     }
 }
 
@@ -210,4 +224,110 @@ TEST(ProducerSerial, DeliveryAfterABrokerRestartLosesNothing) {
     EXPECT_EQ(seen.size(), 150u);
     for (const char* phase : {"before-", "during-", "after-"})
         for (int i = 0; i < 50; ++i) EXPECT_TRUE(seen.count(phase + std::to_string(i))) << phase << i;
+}
+
+// Issue 12, "fail fast and closed": each failure case reaches the caller as a typed error as soon as
+// librdkafka reports it, well before the call's timeout (20 s), and neither the call nor the destructor waits
+// for the whole timeout. Prints the seconds until the typed error, for the closing note.
+namespace {
+struct FailureCase {
+    std::string name;
+    std::function<void(TokenEnv&, ProducerOptions&)> setup;
+    std::function<bool(const gracedb::Error&)> expected;  // type and code
+    std::string expect_text;
+};
+
+bool is_tls(const gracedb::Error& e) {
+    return dynamic_cast<const KafkaConnectionError*>(&e) && e.code() == gracedb::Errc::tls_failed;
+}
+bool is_auth(const gracedb::Error& e) {
+    return dynamic_cast<const KafkaAuthenticationError*>(&e) && e.code() == gracedb::Errc::authentication_failed;
+}
+bool is_token(const gracedb::Error& e) {
+    return dynamic_cast<const KafkaTokenError*>(&e) &&
+           (e.code() == gracedb::Errc::token_not_found || e.code() == gracedb::Errc::token_unusable);
+}
+bool is_down(const gracedb::Error& e) {
+    return dynamic_cast<const KafkaConnectionError*>(&e) && e.code() == gracedb::Errc::connection_failed;
+}
+}  // namespace
+
+TEST(Producer, FailureCasesAreTypedErrorsWellBeforeTheTimeout) {
+    const Rig& rig = Rig::get();
+    const std::string port_tls = rig.sasl_bootstrap.substr(rig.sasl_bootstrap.rfind(':') + 1);
+    const std::vector<FailureCase> cases = {
+        {"wrong CA", [&](TokenEnv& env, ProducerOptions& o) { env.write_token(); o.ca_cert_path = rig.other_ca_file; },
+         is_tls, "tls_failed"},
+        {"host-name mismatch",  // 0177.0.0.1 is 127.0.0.1 to the resolver, a name the certificate does not carry
+         [&](TokenEnv& env, ProducerOptions& o) {
+             env.write_token();
+             o.bootstrap_servers = "0177.0.0.1:" + port_tls;
+             o.token_audience = rig.audience;
+         },
+         is_tls, "tls_failed"},
+        {"plaintext to the TLS port", [&](TokenEnv& env, ProducerOptions& o) { env.write_token(); o.use_ssl = false; },
+         is_down, "connection_failed"},
+        {"token for another audience",
+         [&](TokenEnv& env, ProducerOptions& o) {
+             TokenSpec spec;
+             spec.aud = {"https://kafka.elsewhere.example"};
+             env.write_token(spec);
+         },
+         is_auth, "authentication_failed"},
+        {"untrusted signer",
+         [&](TokenEnv& env, ProducerOptions&) {
+             TokenSpec spec;
+             spec.iss = rig.issuer;
+             spec.aud = {rig.audience};
+             spec.kid = rig.kid;
+             spec.iat = now_seconds() - 60;
+             spec.exp = now_seconds() + 600;
+             write_secret_file(env.token_file(), mint_token(read_file(rig.other_key_file), spec));
+         },
+         is_auth, "authentication_failed"},
+        {"expired token",
+         [&](TokenEnv& env, ProducerOptions&) {
+             TokenSpec spec;
+             spec.iat = now_seconds() - 600;
+             spec.exp = now_seconds() - 10;
+             env.write_token(spec);
+         },
+         is_token, "token_unusable"},
+        {"no token", [&](TokenEnv&, ProducerOptions&) {}, is_token, "token_not_found"},
+        {"broker down",
+         [&](TokenEnv& env, ProducerOptions& o) {
+             env.write_token();
+             o.bootstrap_servers = "127.0.0.1:9";
+             o.token_audience = rig.audience;
+         },
+         is_down, "connection_failed"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        TokenEnv env;
+        auto o = rig_options();
+        o.flush_timeout = 20s;  // the destructor's timeout too
+        c.setup(env, o);
+        const auto start = std::chrono::steady_clock::now();
+        std::string outcome = "no error";
+        {
+            try {
+                Producer p{o};
+                try {
+                    p.ping(unique_name("failfast"), 20s);
+                } catch (const gracedb::Error& e) {
+                    outcome = std::string{gracedb::to_string(e.code())} + ": " + e.what();
+                    EXPECT_TRUE(c.expected(e)) << e.what();
+                }
+            } catch (const gracedb::Error& e) {  // the constructor (token cases)
+                outcome = std::string{gracedb::to_string(e.code())} + ": " + e.what();
+                EXPECT_TRUE(c.expected(e)) << e.what();
+            }
+        }  // the destructor runs here: its time counts too
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::printf("fail-fast %-28s %6.2f s until the typed error and the producer gone (expected %s; got %s)\n",
+                    c.name.c_str(), seconds, c.expect_text.c_str(), outcome.substr(0, 160).c_str());
+        EXPECT_NE(outcome, "no error");
+        EXPECT_LT(seconds, 10.0) << "timeout 20 s: the error must come well before it";
+    }
 }
