@@ -162,6 +162,7 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
         }
         if (detail_errors::is_authentication(code)) {
             gracedb::detail::log_warning(std::string{"Kafka "} + self->role_ + " authentication failed: " + text);
+            self->refused_.store(true, std::memory_order_relaxed);
             auto e = detail_errors::make_kafka_error(
                 code, "Kafka authentication failed: " + text + " (check that the SciToken is valid, from the issuer "
                       "the broker trusts, and for this broker's audience)", self->op());
@@ -175,6 +176,7 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
             // Typed at once, for calls that wait on the brokers (flush, ping, poll) to raise while they wait.
             const bool tls = code == RD_KAFKA_RESP_ERR__SSL;
             if (!tls) self->all_brokers_down_.store(true);
+            if (tls) self->refused_.store(true, std::memory_order_relaxed);
             const std::string hint =
                 tls ? " (TLS failed: check ca_cert_path, the broker's host name against its certificate, and that "
                       "the port is the broker's TLS listener)"

@@ -105,7 +105,13 @@ public:
     }
 
     bool all_brokers_down() const { return all_brokers_down_.load(); }
-    void brokers_reachable() { all_brokers_down_.store(false, std::memory_order_relaxed); }
+    void brokers_reachable() {
+        all_brokers_down_.store(false, std::memory_order_relaxed);
+        refused_.store(false, std::memory_order_relaxed);
+    }
+    /// The broker refused our credentials or TLS failed, and nothing was delivered since: waiting will not
+    /// deliver anything (close() stops flushing early).
+    bool refused() const { return refused_.load(std::memory_order_relaxed); }
 
     /// Connection failures librdkafka reported (TLS failures and "all brokers down"), counted so that a call
     /// can tell whether one happened while it waited: `connection_events()` at its start, then
@@ -142,6 +148,7 @@ private:
     std::exception_ptr pending_error_;
     std::string last_error_;
     std::atomic<bool> all_brokers_down_{false};
+    std::atomic<bool> refused_{false};
     std::atomic<std::uint64_t> conn_events_{0};
     std::uint64_t conn_seq_ = 0;  // event number of last_conn_ (TLS failure or all brokers down)
     std::uint64_t tls_seq_ = 0;   // event number of last_tls_

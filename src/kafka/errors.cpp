@@ -122,7 +122,10 @@ std::exception_ptr make_kafka_error(Errc code, const std::string& what, Op op, s
         case Errc::token_not_found:
         case Errc::token_unusable: return make.operator()<KafkaTokenError>();
         case Errc::authentication_failed:
-        case Errc::authorization_failed: return make.operator()<KafkaAuthenticationError>();
+        case Errc::authorization_failed:
+            // produce() refusing a topic the client already knows is refused stays a KafkaProducerError.
+            if (op != Op::produce) return make.operator()<KafkaAuthenticationError>();
+            break;
         case Errc::tls_failed: return make.operator()<KafkaConnectionError>();
         case Errc::connection_failed:
         case Errc::timed_out:

@@ -165,7 +165,15 @@ PingResult Producer::ping(std::optional<std::string> topic, std::chrono::millise
     message["timestamp"] = detail::format_utc(now);
     message["_producer_timestamp"] = std::chrono::duration<double>(now.time_since_epoch()).count();
     const std::string text = message.dump();
-    const DeliveryReport report = im.produce_and_wait(text, ProduceOptions{.topic = pipeline}, timeout);
+    DeliveryReport report;
+    try {
+        report = im.produce_and_wait(text, ProduceOptions{.topic = pipeline}, timeout);
+    } catch (const KafkaProducerError& e) {
+        // The client already knows the topic is refused: for a ping that is an authorization failure.
+        if (e.code() != Errc::authorization_failed) throw;
+        detail_errors::throw_kafka_error(e.code(), std::string{"ping refused: "} + e.what(),
+                                         detail_errors::Op::client, e.rdkafka_error());
+    }
     if (!report.error) return {report.topic, report.partition, report.offset, std::move(message)};
     // Typed by the report's code, never by its text: a refused topic or token is an authentication error
     // of the ping, no reachable broker, a TLS failure or no report in time a connection error.

@@ -1,6 +1,7 @@
 // The producer's flush and close: flush first (up to the timeout, whatever error is pending), fail fast on
 // errors that waiting cannot cure, purge only what is still queued at the deadline, and report both what was
 // not delivered and the pending error. Nothing accepted is dropped silently.
+#include <algorithm>
 #include <thread>
 
 #include "detail/log.hpp"
@@ -64,7 +65,7 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
         // In slices, to raise what librdkafka reports while we wait rather than at the deadline.
         if (rd_kafka_flush(rk.get(), forever ? 100 : std::min(to_ms(left), 100)) == RD_KAFKA_RESP_ERR_NO_ERROR) break;
         raise_pending();
-        if (auto e = connection_failure_since(mark, false)) {
+        if (auto e = connection_failure_since(mark, true)) {  // TLS only: see Impl::wait_for
             raise_undelivered();
             std::rethrow_exception(e);
         }
@@ -89,11 +90,16 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
     auto left = [&] {
         return to_ms(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ProducerClock::now()));
     };
-    // 1. Flush first, whatever error is pending, up to the deadline (produce() calls racing us may still add).
-    rd_kafka_flush(rk.get(), left());
+    // 1. Flush first, whatever error is pending, up to the deadline (produce() calls racing us may still add);
+    //    but not while the broker refuses our credentials or TLS fails: waiting cannot deliver anything then.
+    auto flush_until_deadline = [&] {
+        while (left() > 0 && !refused())
+            if (rd_kafka_flush(rk.get(), std::min(left(), 100)) == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    };
+    flush_until_deadline();
     // 2. Calls that got in before `closing` finish at once (waits and full queues look at `closing`).
     while (active.load(std::memory_order_seq_cst) > 0) std::this_thread::sleep_for(1ms);
-    if (rd_kafka_outq_len(rk.get()) > 0) rd_kafka_flush(rk.get(), left());
+    if (rd_kafka_outq_len(rk.get()) > 0) flush_until_deadline();
     // 3. Purge only what is still there at the deadline, and serve the purged messages' reports.
     if (rd_kafka_outq_len(rk.get()) > 0) {
         rd_kafka_purge(rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);

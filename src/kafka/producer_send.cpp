@@ -192,7 +192,9 @@ void Producer::Impl::wait_for(const SyncSlot& slot, ProducerClock::time_point de
         rd_kafka_flush(rk.get(), std::min(to_ms(left), 5));
         if (slot.done.load(std::memory_order_acquire)) return;
         raise_pending();  // a fatal error or an authentication refusal: not worth waiting for
-        if (auto e = connection_failure_since(mark, false)) std::rethrow_exception(e);
+        // A TLS failure will not heal; "all brokers down" is not used here: librdkafka reports it for benign
+        // disconnects too (an idle connection closed by the broker), and reconnects by itself.
+        if (auto e = connection_failure_since(mark, true)) std::rethrow_exception(e);
     }
 }
 
@@ -225,6 +227,10 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
     if (slot->done.load(std::memory_order_acquire)) return slot->report;
     if (closing.load())
         return failed(Errc::client_closed, {}, "the producer was closed before the delivery report came");
+    if (all_brokers_down())  // no broker reachable since the last delivery: the cause of the timeout
+        return failed(Errc::connection_failed, "_ALL_BROKERS_DOWN",
+                      "no delivery report within " + std::to_string(timeout.count()) + " ms: no broker of " +
+                          bootstrap() + " is reachable (" + last_error() + ")");
     return failed(Errc::timed_out, {},
                   "no delivery report within " + std::to_string(timeout.count()) + " ms" +
                       (last_error().empty() ? std::string{} : " (last client error: " + last_error() + ")"));
