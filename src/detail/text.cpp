@@ -19,6 +19,13 @@ std::string join_quoted(const std::vector<std::string>& items) {
     return out + "]";
 }
 
+std::string lower(std::string_view text) {
+    std::string out{text};
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
 std::string first_broker_host(std::string_view bootstrap) {
     auto first = bootstrap.substr(0, bootstrap.find(','));
     while (!first.empty() && first.front() == ' ') first.remove_prefix(1);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gracedb::detail {
@@ -12,6 +13,9 @@ std::string format_utc(std::chrono::system_clock::time_point t);
 
 /// ["a", "b"]
 std::string join_quoted(const std::vector<std::string>& items);
+
+/// ASCII lower case ("SASL_SSL" -> "sasl_ssl"); bytes outside A-Z are kept as they are.
+std::string lower(std::string_view text);
 
 /// The host of "host:port", "[v6]:port", "SASL_SSL://host:port"; the first of a comma-separated list.
 std::string first_broker_host(std::string_view bootstrap_servers);

@@ -20,7 +20,13 @@ TokenProvider::TokenProvider(TokenRequirements requirements, std::chrono::millis
       what_for_{std::move(what_for)} {
     const auto now = Clock::now();
     auto search = find_scitoken(requirements_, now);
-    if (!search.token) throw NoUsableToken(no_token_message(search));
+    if (!search.token) {
+        // Nothing anywhere (unset, missing, empty) is "not found"; anything else was found and refused.
+        const bool nothing = std::all_of(search.places.begin(), search.places.end(), [](const TokenPlace& p) {
+            return p.finding == "unset" || p.finding == "missing" || p.finding == "empty";
+        });
+        throw NoUsableToken(no_token_message(search), nothing ? Errc::token_not_found : Errc::token_unusable);
+    }
     std::lock_guard lock{mutex_};
     adopt(std::move(*search.token), now);
 }

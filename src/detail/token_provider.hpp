@@ -2,6 +2,7 @@
 // Used by SciTokenRefreshManager, the Kafka producer and consumer, and the REST client.
 #pragma once
 
+#include <gracedb/error.hpp>
 #include <gracedb/scitoken.hpp>
 
 #include <chrono>
@@ -13,10 +14,16 @@
 
 namespace gracedb::detail {
 
-/// No usable token: the message lists the places looked at (never a token).
+/// No usable token: the message lists the places looked at (never a token). `code()`: token_not_found when
+/// no place held anything, token_unusable when a token was found but expired, malformed or not for us.
 class NoUsableToken : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit NoUsableToken(const std::string& what, Errc code = Errc::token_unusable)
+        : std::runtime_error{what}, code_{code} {}
+    Errc code() const noexcept { return code_; }
+
+private:
+    Errc code_;
 };
 
 class TokenProvider {

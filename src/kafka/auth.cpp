@@ -20,7 +20,7 @@ std::shared_ptr<detail::TokenProvider> make_provider(std::string_view broker_url
         return std::make_shared<detail::TokenProvider>(kafka_requirements(broker_url, scope, audience), buffer,
                                                        reload, "Kafka");
     } catch (const detail::NoUsableToken& e) {
-        throw KafkaTokenError(e.what());
+        throw KafkaTokenError(e.what(), e.code());
     }
 }
 
@@ -44,7 +44,7 @@ OAuthCallback create_oauth_callback(std::string_view broker_url, std::string_vie
         try {
             return to_oauth(provider->current());
         } catch (const detail::NoUsableToken& e) {
-            throw KafkaTokenError(e.what());
+            throw KafkaTokenError(e.what(), e.code());
         }
     };
 }
@@ -62,7 +62,7 @@ OAuthToken SciTokenRefreshManager::get_oauth_token() {
     try {
         return to_oauth(provider_->current());
     } catch (const detail::NoUsableToken& e) {
-        throw KafkaTokenError(e.what());
+        throw KafkaTokenError(e.what(), e.code());
     }
 }
 
@@ -73,7 +73,7 @@ OAuthCallback SciTokenRefreshManager::create_callback() {
         try {
             return to_oauth(provider->current());
         } catch (const detail::NoUsableToken& e) {
-            throw KafkaTokenError(e.what());
+            throw KafkaTokenError(e.what(), e.code());
         }
     };
 }

@@ -8,14 +8,11 @@
 #include <cctype>
 
 #include "detail/log.hpp"
+#include "detail/text.hpp"
 
 namespace gracedb::kafka::detail_client {
+using gracedb::detail::lower;
 namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 std::string conf_get(rd_kafka_conf_t* conf, const char* name) {
     char buf[512];
@@ -63,6 +60,7 @@ std::string redact_tokens(std::string text) {
 detail::KafkaConf ClientCore::configure(const CommonOptions& o, const std::map<std::string, std::string>& role_defaults,
                                         const char* role) {
     role_ = role;
+    is_consumer_ = std::string_view{role} == "consumer";
     if (o.bootstrap_servers.empty())
         throw std::invalid_argument("bootstrap_servers is empty: give the Kafka brokers, e.g. \"kafka.example.org:9092\"");
     bootstrap_ = o.bootstrap_servers;
@@ -111,7 +109,7 @@ detail::KafkaConf ClientCore::configure(const CommonOptions& o, const std::map<s
             tokens_ = std::make_shared<gracedb::detail::TokenProvider>(req, o.reload_buffer, o.reload_cred,
                                                                        std::string{"Kafka "} + role);
         } catch (const gracedb::detail::NoUsableToken& e) {
-            throw KafkaTokenError(e.what());
+            throw KafkaTokenError(e.what(), e.code());
         }
         rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf.get(), &ClientCore::on_token_refresh);
         rd_kafka_conf_enable_sasl_queue(conf.get(), 1);
@@ -151,22 +149,51 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
         if (code == RD_KAFKA_RESP_ERR__FATAL) {
             char buf[512];
             const auto orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
-            text = redact_tokens(std::string{"fatal error of the Kafka client ("} + rd_kafka_err2name(orig) + "): " +
-                                 buf);
+            text = redact_tokens(std::string{"fatal error of the Kafka "} + self->role_ + " (" +
+                                 rd_kafka_err2name(orig) + "): " + buf +
+                                 ". The client is unusable: destroy it and create a new one");
             gracedb::detail::log_error(text);
+            auto e = detail_errors::make_kafka_error(orig, text, self->op(), true);
             std::lock_guard lock{self->mutex_};
-            self->fatal_ = text;
+            if (!self->fatal_) self->fatal_ = e;
+            self->pending_.store(true, std::memory_order_release);
             self->last_error_ = text;
             return;
         }
-        if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        if (detail_errors::is_authentication(code)) {
             gracedb::detail::log_warning(std::string{"Kafka "} + self->role_ + " authentication failed: " + text);
+            self->refused_.store(true, std::memory_order_relaxed);
+            auto e = detail_errors::make_kafka_error(
+                code, "Kafka authentication failed: " + text + " (check that the SciToken is valid, from the issuer "
+                      "the broker trusts, and for this broker's audience)", self->op());
             std::lock_guard lock{self->mutex_};
-            self->pending_auth_ = "Kafka authentication failed: " + text;
+            self->pending_error_ = e;
+            self->pending_.store(true, std::memory_order_release);
             self->last_error_ = text;
             return;
         }
-        if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) self->all_brokers_down_.store(true);
+        if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__SSL) {
+            // Typed at once, for calls that wait on the brokers (flush, ping, poll) to raise while they wait.
+            const bool tls = code == RD_KAFKA_RESP_ERR__SSL;
+            if (!tls) self->all_brokers_down_.store(true);
+            if (tls) self->refused_.store(true, std::memory_order_relaxed);
+            const std::string hint =
+                tls ? " (TLS failed: check ca_cert_path, the broker's host name against its certificate, and that "
+                      "the port is the broker's TLS listener)"
+                    : " (no broker of " + self->bootstrap_ + " is reachable: check the address, that the broker "
+                      "runs, and the protocol of the port: " + self->protocol_ + ")";
+            auto e = detail_errors::make_kafka_error(code, "Kafka " + std::string{self->role_} + ": " + text + hint,
+                                                     self->op());
+            std::lock_guard lock{self->mutex_};
+            const auto n = self->conn_events_.load(std::memory_order_relaxed) + 1;
+            self->last_conn_ = e;
+            self->conn_seq_ = n;
+            if (tls) {
+                self->last_tls_ = e;
+                self->tls_seq_ = n;
+            }
+            self->conn_events_.store(n, std::memory_order_release);
+        }
         gracedb::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? LogLevel::info : LogLevel::warning,
                              std::string{"Kafka "} + self->role_ + ": " + text);
         std::lock_guard lock{self->mutex_};

@@ -6,6 +6,7 @@
 #include <gracedb/kafka/errors.hpp>
 
 #include <atomic>
+#include <exception>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -13,9 +14,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "detail/rdkafka.hpp"
 #include "detail/token_provider.hpp"
+#include "kafka/error_map.hpp"
 
 namespace gracedb::kafka::detail_client {
 
@@ -71,27 +74,63 @@ public:
     /// even when the application calls nothing for hours.
     detail::KafkaHandle create(rd_kafka_type_t type, detail::KafkaConf conf);
 
-    /// Raises what librdkafka reported since the last call: a sticky fatal error (as `Fatal`), or an
-    /// authentication failure (KafkaAuthenticationError, once).
-    template <class Fatal>
+    /// Raises what librdkafka reported since the last call: a sticky fatal error (fatal(), code
+    /// producer_fatal / consumer_fatal, every call again), else a non-transient failure kept once: an
+    /// authentication refusal (KafkaAuthenticationError, authentication_failed) or a TLS failure
+    /// (KafkaConnectionError, tls_failed). Cheap when nothing is pending (one atomic load).
     void raise_pending() {
-        std::string fatal, auth;
+        if (!pending_.load(std::memory_order_acquire)) return;
+        std::exception_ptr e;
         {
             std::lock_guard lock{mutex_};
-            fatal = fatal_;
-            auth.swap(pending_auth_);
+            if (fatal_) {
+                e = fatal_;
+            } else {
+                e = std::exchange(pending_error_, nullptr);
+                pending_.store(false, std::memory_order_release);
+            }
         }
-        if (!fatal.empty()) throw Fatal(fatal);
-        if (!auth.empty()) throw KafkaAuthenticationError(auth);
+        if (e) std::rethrow_exception(e);
+    }
+    /// The fatal error, if librdkafka reported one.
+    std::exception_ptr fatal_error() const {
+        std::lock_guard lock{mutex_};
+        return fatal_;
+    }
+    /// Takes the pending (non-fatal) error without raising it.
+    std::exception_ptr take_pending() {
+        std::lock_guard lock{mutex_};
+        if (!fatal_) pending_.store(false, std::memory_order_release);
+        return std::exchange(pending_error_, nullptr);
     }
 
     bool all_brokers_down() const { return all_brokers_down_.load(); }
-    void brokers_reachable() { all_brokers_down_.store(false); }
+    void brokers_reachable() {
+        all_brokers_down_.store(false, std::memory_order_relaxed);
+        refused_.store(false, std::memory_order_relaxed);
+    }
+    /// The broker refused our credentials or TLS failed, and nothing was delivered since: waiting will not
+    /// deliver anything (close() stops flushing early).
+    bool refused() const { return refused_.load(std::memory_order_relaxed); }
+
+    /// Connection failures librdkafka reported (TLS failures and "all brokers down"), counted so that a call
+    /// can tell whether one happened while it waited: `connection_events()` at its start, then
+    /// `connection_failure_since(mark)`: the typed error of the newest such failure after `mark`, or null.
+    /// `tls_only`: only TLS failures (the consumer's poll: those do not heal by retrying).
+    std::uint64_t connection_events() const { return conn_events_.load(std::memory_order_acquire); }
+    std::exception_ptr connection_failure_since(std::uint64_t mark, bool tls_only) const {
+        if (conn_events_.load(std::memory_order_acquire) == mark) return nullptr;
+        std::lock_guard lock{mutex_};
+        if (tls_only) return tls_seq_ > mark ? last_tls_ : nullptr;
+        return conn_seq_ > mark ? last_conn_ : nullptr;
+    }
     std::string last_error() const;
     std::string protocol() const { return protocol_; }
     const std::shared_ptr<gracedb::detail::TokenProvider>& tokens() const { return tokens_; }
     const std::string& bootstrap() const { return bootstrap_; }
     const char* role() const { return role_; }
+    /// How errors of this client are typed (consumer or producer side).
+    detail_errors::Op op() const { return is_consumer_ ? detail_errors::Op::consume : detail_errors::Op::client; }
 
 private:
     static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
@@ -102,11 +141,19 @@ private:
     std::string protocol_;
     std::string bootstrap_;
     const char* role_ = "client";
+    bool is_consumer_ = false;
     mutable std::mutex mutex_;
-    std::string fatal_;
-    std::string pending_auth_;
+    std::atomic<bool> pending_{false};  // fatal_ or pending_error_ is set
+    std::exception_ptr fatal_;
+    std::exception_ptr pending_error_;
     std::string last_error_;
     std::atomic<bool> all_brokers_down_{false};
+    std::atomic<bool> refused_{false};
+    std::atomic<std::uint64_t> conn_events_{0};
+    std::uint64_t conn_seq_ = 0;  // event number of last_conn_ (TLS failure or all brokers down)
+    std::uint64_t tls_seq_ = 0;   // event number of last_tls_
+    std::exception_ptr last_conn_;
+    std::exception_ptr last_tls_;
 };
 
 }  // namespace gracedb::kafka::detail_client

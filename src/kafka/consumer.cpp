@@ -14,10 +14,12 @@
 
 #include "detail/log.hpp"
 #include "kafka/client.hpp"
+#include "kafka/error_map.hpp"
 #include "detail/signals.hpp"
 
 namespace gracedb::kafka {
 using detail_client::to_ms;
+using detail_errors::Op;
 
 namespace {
 
@@ -86,7 +88,8 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     detail::KafkaHandle rk;
     std::atomic<bool> stop_flag{false};
     std::atomic<bool> closed{false};
-    std::deque<Message> buffered;  // read while waiting for an assignment
+    std::deque<Message> buffered;  // read while waiting for an assignment (their offsets stored)
+    std::uint64_t tls_mark = 0;    // connection events seen by the previous poll
     mutable std::mutex assignment_mutex;
     std::vector<std::string> assigned;
 
@@ -101,6 +104,9 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
             {"group.id", group},
             {"auto.offset.reset", options.auto_offset_reset},
             {"enable.partition.eof", "false"},
+            // At-least-once: an offset is stored (and so committed) only for a message handed to the
+            // application, never for one librdkafka fetched and we did not return (librdkafka's advice).
+            {"enable.auto.offset.store", "false"},
             // A topic that appears after subscribe() (or a new pipeline, for pattern subscriptions) is seen
             // within seconds rather than librdkafka's default 5 minutes.
             {"topic.metadata.refresh.interval.ms", "5000"},
@@ -152,7 +158,9 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     }
 
     void ensure_open() const {
-        if (closed.load()) throw KafkaConsumerError("the consumer is closed");
+        if (closed.load())
+            detail_errors::throw_kafka_error(Errc::client_closed, "the Kafka consumer is closed: create a new one",
+                                             Op::consume);
     }
 
     void subscribe_topics(const std::vector<std::string>& pipelines) {
@@ -164,10 +172,27 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
             rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
         }
         if (auto err = rd_kafka_subscribe(rk.get(), list.get()))
-            throw KafkaConsumerError(std::string{"cannot subscribe: "} + rd_kafka_err2str(err));
+            detail_errors::throw_kafka_error(err, std::string{"cannot subscribe: "} + rd_kafka_err2str(err),
+                                             Op::consume);
     }
 
-    // One message from librdkafka, or nothing by the deadline. Errors are classified here.
+    // Hands `m` to the application: stores its offset (committed by auto-commit or commit()) and converts it.
+    Message hand_over(const rd_kafka_message_t* m) {
+        if (auto err = rd_kafka_offset_store(m->rkt, m->partition, m->offset))
+            gracedb::detail::log_debug(std::string{"Kafka consumer: offset not stored ("} + rd_kafka_err2name(err) +
+                                       "): the partition was revoked; the message may come again");
+        return convert(m);
+    }
+
+    // Raises what will not heal by waiting: a fatal error, an authentication refusal, a TLS failure seen
+    // since `mark`. Called only when no message is at hand, so that a fetched message is never dropped.
+    void raise_unhealing(std::uint64_t mark) {
+        raise_pending();
+        if (auto e = connection_failure_since(mark, true)) std::rethrow_exception(e);
+    }
+
+    // One message from librdkafka, or nothing by the deadline. Errors are classified here. A message that
+    // was fetched is always returned: errors wait for the next call.
     std::optional<Message> poll_until(Clock::time_point deadline) {
         ensure_open();
         if (!buffered.empty()) {
@@ -178,12 +203,13 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         do {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::min(to_ms(left), 250))};
-            raise_pending<KafkaConsumerError>();
+            if (m && !m->err) return hand_over(m.get());
+            raise_unhealing(tls_mark);
+            tls_mark = connection_events();
             if (!m) {
                 if (stop_flag.load() || StopSignals::received()) return std::nullopt;
                 continue;
             }
-            if (!m->err) return convert(m.get());
             const auto err = m->err;
             const std::string what = rd_kafka_message_errstr(m.get());
             switch (err) {
@@ -193,20 +219,17 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                 case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
                     gracedb::detail::log_debug("Kafka consumer: " + what + " (waiting for the topic to appear)");
                     continue;
-                case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-                case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
-                case RD_KAFKA_RESP_ERR__AUTHENTICATION:
-                    throw KafkaAuthenticationError("Kafka consumer refused: " + what);
                 case RD_KAFKA_RESP_ERR__TRANSPORT:
                 case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
                 case RD_KAFKA_RESP_ERR__TIMED_OUT:
                     gracedb::detail::log_info("Kafka consumer: " + what + " (librdkafka retries)");
                     continue;
-                default: {
-                    if (err == RD_KAFKA_RESP_ERR__FATAL) raise_pending<KafkaConsumerError>();
-                    throw KafkaConsumerError(std::string{"Kafka consumer error ("} + rd_kafka_err2name(err) +
-                                             "): " + what);
-                }
+                default:
+                    if (err == RD_KAFKA_RESP_ERR__FATAL) raise_pending();
+                    // Authentication and authorization failures are KafkaAuthenticationError (with their code).
+                    detail_errors::throw_kafka_error(err, std::string{"Kafka consumer refused or failed ("} +
+                                                              rd_kafka_err2name(err) + "): " + what,
+                                                     Op::consume);
             }
         } while (Clock::now() < deadline && !stop_flag.load() && !StopSignals::received());
         return std::nullopt;
@@ -216,7 +239,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         ensure_open();
         const auto err = rd_kafka_commit(rk.get(), list, 0);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
-        throw KafkaConsumerError(std::string{"commit failed: "} + rd_kafka_err2str(err));
+        detail_errors::throw_kafka_error(err, std::string{"commit failed: "} + rd_kafka_err2str(err), Op::consume);
     }
 
     void close_within(std::chrono::milliseconds timeout) noexcept {
@@ -287,14 +310,16 @@ void Consumer::pause(const std::string& topic, std::int32_t partition) {
     detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
     if (auto err = rd_kafka_pause_partitions(impl().rk.get(), list.get()))
-        throw KafkaConsumerError("cannot pause " + topic + "[" + std::to_string(partition) + "]: " + rd_kafka_err2str(err));
+        detail_errors::throw_kafka_error(
+            err, "cannot pause " + topic + "[" + std::to_string(partition) + "]: " + rd_kafka_err2str(err), Op::consume);
 }
 
 void Consumer::resume(const std::string& topic, std::int32_t partition) {
     detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
     if (auto err = rd_kafka_resume_partitions(impl().rk.get(), list.get()))
-        throw KafkaConsumerError("cannot resume " + topic + "[" + std::to_string(partition) + "]: " + rd_kafka_err2str(err));
+        detail_errors::throw_kafka_error(
+            err, "cannot resume " + topic + "[" + std::to_string(partition) + "]: " + rd_kafka_err2str(err), Op::consume);
 }
 
 bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
@@ -306,8 +331,11 @@ bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
     };
     while (!has_assignment() && Clock::now() < deadline) {
         detail::KafkaMessage m{rd_kafka_consumer_poll(im.rk.get(), 100)};
-        im.raise_pending<KafkaConsumerError>();
-        if (m && !m->err) im.buffered.push_back(convert(m.get()));
+        if (m && !m->err) {
+            im.buffered.push_back(im.hand_over(m.get()));
+            continue;  // kept for poll(); a pending error waits for a call with no message at hand
+        }
+        im.raise_pending();
     }
     if (!has_assignment()) return false;
     if (im.options.auto_offset_reset != "latest") return true;

@@ -10,6 +10,8 @@
 
 #include "detail/base64.hpp"
 #include "detail/log.hpp"
+#include "detail/text.hpp"
+#include "kafka/error_map.hpp"
 #include "kafka/json_writer.hpp"
 #include "rest/impl.hpp"
 
@@ -67,43 +69,37 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
         {"skip_supervisor", o.skip_supervisor}};
     kafka::Producer& producer = *o.kafka;
     const std::string topic_pipeline = producer.default_topic() ? *producer.default_topic()
-                                       : lower(group) == "test"  ? std::string{"test"}
-                                                                 : lower(pipeline);
+                                       : detail::lower(group) == "test" ? std::string{"test"}
+                                                                        : detail::lower(pipeline);
     kafka::ProduceOptions po{.topic = topic_pipeline};
     if (graceid.is_string()) po.key = graceid.get<std::string>();
+    const std::string reserved = graceid.is_string() ? " (reserved " + graceid.get<std::string>() + ")" : "";
+    // The one own-report wait: sends at once whatever linger.ms, waits for this message's report only, and
+    // leaves other messages' errors and callback exceptions to the producer's next call. Whatever happens
+    // here, a reserved event ends published, completed over HTTP, or named in the exception.
     kafka::DeliveryReport report;
-    std::string failure;
+    std::exception_ptr error;
     try {
         const std::string text = kafka::detail_client::to_json_text(message);
-        auto delivered = std::make_shared<std::optional<kafka::DeliveryReport>>();  // outlives a timeout
-        po.on_delivery = [delivered](const kafka::DeliveryReport& r) { *delivered = r; };
-        const auto t_produce = Clock::now();
-        producer.produce(std::string_view{text}, std::move(po));
-        result.timings.emplace_back("produce", since(t_produce));
-        const auto t_ack = Clock::now();
-        const auto deadline = t_ack + producer.flush_timeout();
-        while (!*delivered && Clock::now() < deadline)
-            producer.poll(std::min<std::chrono::milliseconds>(
-                50ms, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()) + 1ms));
-        result.timings.emplace_back("acknowledge", since(t_ack));
-        if (!*delivered)
-            failure = "no delivery report within the producer's flush_timeout of " +
-                      std::to_string(producer.flush_timeout().count()) + " ms";
-        else if ((report = **delivered).error)
-            failure = *report.error;
-    } catch (const kafka::KafkaError& e) {
-        failure = e.what();
-        if (!o.http_fallback || !graceid.is_string()) {
-            const std::string where = std::string{"create_event, publish step"} +
-                                      (graceid.is_string() ? " (reserved " + graceid.get<std::string>() + ")" : "") +
-                                      ": ";
-            if (dynamic_cast<const kafka::KafkaAuthenticationError*>(&e))
-                throw kafka::KafkaAuthenticationError(where + e.what());
-            if (dynamic_cast<const kafka::KafkaConnectionError*>(&e)) throw kafka::KafkaConnectionError(where + e.what());
-            throw kafka::KafkaProducerError(where + e.what());
-        }
+        const auto t_publish = Clock::now();
+        report = producer.produce_and_wait(text, std::move(po), producer.flush_timeout());
+        result.timings.emplace_back("publish", since(t_publish));
+    } catch (...) {
+        error = std::current_exception();
     }
-    if (!failure.empty()) {
+    if (error || report.error) {
+        std::string failure;
+        if (!error) {
+            failure = *report.error;
+        } else {
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                failure = e.what();
+            } catch (...) {
+                failure = "unknown exception";
+            }
+        }
         if (o.http_fallback && graceid.is_string()) {
             detail::log_warning("create_event: publishing " + graceid.get<std::string>() + " failed (" + failure +
                                 "); completing the reserved event over HTTP");
@@ -113,10 +109,21 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
             r.timings.emplace_back("total", since(start));
             return r;
         }
-        throw kafka::KafkaMessageDeliveryError(
-            std::string{"create_event, publish step"} +
-            (graceid.is_string() ? " (reserved " + graceid.get<std::string>() + ")" : "") + ": topic " +
-            producer.topic_for(topic_pipeline) + ": " + failure);
+        const std::string where = "create_event, publish step" + reserved + ": ";
+        if (!error)
+            kafka::detail_errors::throw_kafka_error(
+                report.error_code, where + "topic " + producer.topic_for(topic_pipeline) + ": " + failure,
+                kafka::detail_errors::Op::deliver, report.rdkafka_error, false,
+                report.error_code == Errc::timed_out || report.error_code == Errc::connection_failed);
+        try {
+            std::rethrow_exception(error);
+        } catch (const kafka::KafkaError& e) {
+            std::rethrow_exception(kafka::detail_errors::with_context(e, where));
+        } catch (const std::invalid_argument&) {
+            throw;  // a bad argument (topic name): nothing was reserved under a wrong name by us
+        } catch (const std::exception& e) {
+            throw kafka::KafkaProducerError(where + e.what());
+        }
     }
     result.timings.emplace_back("total", since(start));
     result.status = 202;

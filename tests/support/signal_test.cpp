@@ -41,7 +41,8 @@ ProbeOutcome run_probe_and_signal(const std::string& probe, const std::string& m
         }
         std::this_thread::sleep_for(std::chrono::milliseconds{50});
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds{300});  // let it sit in a poll
+    // No sleep here: the probe writes the ready file after its stream installed the handlers, so the signal is
+    // seen whether it arrives before the first poll or during one (both paths end the stream "by signal").
     const auto sent = Clock::now();
     ::kill(pid, sig);
     while (Clock::now() - sent < deadline) {

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <set>
+#include <thread>
 
 #include <gracedb/testing/mock_cluster.hpp>
 #include "signal_test.hpp"
@@ -89,4 +90,36 @@ TEST(ConsumerMock, SerialSigintEndsTheStreamAndRestoresTheHandler) {
     EXPECT_TRUE(r.exited);
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("ended by signal, handlers restored"), std::string::npos) << r.output;
+}
+
+// Regression (issue 11, item 6): the stop-signal flag stayed set after a stream ended by a signal, so every
+// later poll() in the process returned at once. A poll after such a stream waits for and returns a message.
+TEST(ConsumerMock, SerialAPollAfterASignalEndedStreamIsNotCutShort) {
+    MockCluster cluster;
+    cluster.create_topic("mock.after-signal", 1);
+    const std::string bootstrap = cluster.bootstrap_servers();
+    Consumer c{{.bootstrap_servers = bootstrap,
+                .topics = {"after-signal"},
+                .instance_name = "mock",
+                .auto_offset_reset = "earliest",
+                .kafka_config = {{"security.protocol", "plaintext"}}}};
+    {
+        auto stream = c.stream(100ms);
+        std::raise(SIGTERM);  // the stream's handler only sets the flag
+        for (const auto& m : stream) ADD_FAILURE() << "no message expected: " << m.value;
+        EXPECT_EQ(stream.end_reason(), "signal");
+    }
+    // Produced 300 ms after the poll starts: a poll cut short by a stale flag would return nothing.
+    std::thread later{[&] {
+        std::this_thread::sleep_for(300ms);
+        Producer p{{.bootstrap_servers = bootstrap,
+                    .instance_name = "mock",
+                    .kafka_config = {{"security.protocol", "plaintext"}}}};
+        p.produce("after", {.topic = "after-signal"});
+        p.flush(10s);
+    }};
+    const auto m = c.poll(30s);  // one poll: it must not return before the message or its timeout
+    later.join();
+    ASSERT_TRUE(m) << "the poll after a signal-ended stream must wait for the message";
+    EXPECT_EQ(m->value, "after");
 }

@@ -6,6 +6,11 @@
 #include <gracedb/testing/mock_cluster.hpp>
 #include "rawkafka.hpp"
 
+#include <librdkafka/rdkafka_mock.h>
+
+#include <atomic>
+#include <thread>
+
 using namespace gracedb::kafka;
 using gracedb::testing::MockCluster;
 using gracedb::testing::RawClient;
@@ -22,6 +27,13 @@ std::vector<gracedb::testing::RawMessage> read_back(const MockCluster& c, const 
     RawClient consumer{RD_KAFKA_CONSUMER, {{"bootstrap.servers", c.bootstrap_servers()}, {"group.id", "read-back"}}};
     return consumer.consume_from_beginning(topic, n, 10s, partition);
 }
+// A mock cluster of our own, so that requests can be made to fail (librdkafka's mock error injection).
+struct InjectableCluster {
+    RawClient owner{RD_KAFKA_PRODUCER, {}};
+    rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(owner.get(), 1);
+    ~InjectableCluster() { rd_kafka_mock_cluster_destroy(mc); }
+    std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mc); }
+};
 }  // namespace
 
 TEST(ProducerMock, EachValueKindIsSentAsTheSpecSays) {
@@ -180,18 +192,23 @@ TEST(ProducerMock, CloseReportsWhatWasNotDelivered) {
     EXPECT_THROW(p.produce("after close", {.topic = "t"}), KafkaProducerError);
 }
 
+// A broker that refuses the message (a non-retriable error): with a broker that is down, flush() now raises
+// the connection error as soon as librdkafka reports it, which may come before the message's own timeout.
 TEST(ProducerMock, UndeliveredWithoutOnDeliveryRaisesFromFlushNamingTopicAndKey) {
-    ProducerOptions o{.bootstrap_servers = "127.0.0.1:1",
-                      .instance_name = "mock",
-                      .kafka_config = {{"security.protocol", "plaintext"}, {"message.timeout.ms", "300"}}};
-    Producer p{o};
+    InjectableCluster cluster;
+    rd_kafka_mock_push_request_errors(cluster.mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    Producer p{{.bootstrap_servers = cluster.bootstrap(),
+                .instance_name = "mock",
+                .kafka_config = {{"security.protocol", "plaintext"}}}};
     p.produce("doomed", {.topic = "t", .key = "G77"});
     try {
-        p.flush(5s);
+        p.flush(10s);
         FAIL() << "expected KafkaMessageDeliveryError";
     } catch (const KafkaMessageDeliveryError& e) {
         EXPECT_NE(std::string{e.what()}.find("mock.t"), std::string::npos) << e.what();
         EXPECT_NE(std::string{e.what()}.find("G77"), std::string::npos) << e.what();
+        EXPECT_EQ(e.code(), gracedb::Errc::authorization_failed) << e.what();
+        EXPECT_EQ(e.rdkafka_error(), "TOPIC_AUTHORIZATION_FAILED");
     }
 }
 
@@ -203,4 +220,146 @@ TEST(ProducerMock, MovedFromAndMovedTo) {
     b.produce("moved", {.topic = "move"});
     EXPECT_EQ(b.flush(10s), 0);
     EXPECT_THROW(a.produce("x", {.topic = "move"}), std::logic_error);
+}
+
+// ---- error codes, loss paths, races (issues 10, 11) ------------------------------------------------------
+
+
+TEST(ProducerMock, AFatalIdempotenceErrorIsFatalWithItsCode) {
+    InjectableCluster cluster;
+    // The idempotent producer's sequence out of sync with the broker: librdkafka's fatal error.
+    rd_kafka_mock_push_request_errors(cluster.mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    Producer p{{.bootstrap_servers = cluster.bootstrap(),
+                .instance_name = "mock",
+                .kafka_config = {{"security.protocol", "plaintext"}}}};
+    p.produce("x", {.topic = "t"});
+    try {
+        p.flush(10s);
+        FAIL() << "expected the fatal error";
+    } catch (const KafkaProducerError& e) {
+        EXPECT_TRUE(e.fatal()) << e.what();
+        EXPECT_EQ(e.code(), gracedb::Errc::producer_fatal) << e.what();
+        EXPECT_EQ(e.rdkafka_error(), "OUT_OF_ORDER_SEQUENCE_NUMBER") << e.what();
+        EXPECT_FALSE(e.retriable());
+    }
+    try {
+        p.produce("y", {.topic = "t"});
+        FAIL() << "every later call raises the fatal error again";
+    } catch (const KafkaProducerError& e) {
+        EXPECT_TRUE(e.fatal()) << e.what();
+        EXPECT_EQ(e.code(), gracedb::Errc::producer_fatal);
+    }
+}
+
+TEST(ProducerMock, CodesOfUsageErrors) {
+    MockCluster cluster;
+    Producer p{mock_options(cluster)};
+    try {
+        p.produce(std::string(1'000'001, 'A'), {.topic = "t"});
+        FAIL();
+    } catch (const KafkaProducerError& e) {
+        EXPECT_EQ(e.code(), gracedb::Errc::message_too_large);
+        EXPECT_FALSE(e.fatal());
+    }
+    p.close(1s);
+    try {
+        p.produce("x", {.topic = "t"});
+        FAIL();
+    } catch (const KafkaProducerError& e) {
+        EXPECT_EQ(e.code(), gracedb::Errc::client_closed);
+    }
+}
+
+// Regression (issue 11, loss path 1): close() raised the pending callback exception before flushing and then
+// purged every message in flight ("Purged in flight" in 0 ms). It must flush first, then report.
+TEST(ProducerMock, CloseFlushesFirstEvenWithAnUnrelatedErrorPending) {
+    InjectableCluster cluster;
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster.mc, "mock.slow", 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    Producer p{{.bootstrap_servers = cluster.bootstrap(),
+                .instance_name = "mock",
+                .kafka_config = {{"security.protocol", "plaintext"}}}};
+    p.produce("a", {.topic = "slow", .on_delivery = [](const DeliveryReport&) { throw std::runtime_error("boom"); }});
+    // The own-report wait serves a's report: its exception is kept, not raised here.
+    auto b = p.produce_and_wait("b", {.topic = "slow"}, 10s);
+    ASSERT_FALSE(b.error) << *b.error;
+    rd_kafka_mock_broker_set_rtt(cluster.mc, 1, 500);  // a slow broker: ten messages in flight for a while
+    std::atomic<int> delivered{0};
+    // Queued without waiting (a zero wait), so that the pending exception is not raised before close().
+    for (int i = 0; i < 10; ++i)
+        p.produce_and_wait("m" + std::to_string(i),
+                           {.topic = "slow", .on_delivery = [&](const DeliveryReport& r) {
+                                if (!r.error) ++delivered;
+                            }},
+                           0ms);
+    ASSERT_GE(p.pending_messages(), 10u) << "ten messages in flight when close() begins";
+    try {
+        p.close(20s);
+        FAIL() << "the pending exception must be reported";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string{e.what()}.find("boom"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(delivered.load(), 10) << "close() flushed before reporting the pending error";
+    rd_kafka_mock_broker_set_rtt(cluster.mc, 1, 0);
+    RawClient reader{RD_KAFKA_CONSUMER, {{"bootstrap.servers", cluster.bootstrap()}, {"group.id", "rb"}}};
+    EXPECT_EQ(reader.consume_from_beginning("mock.slow", 12, 10s).size(), 12u);
+}
+
+// Close purges only what is still queued at its deadline, reports it (code purged), and keeps to its timeout.
+TEST(ProducerMock, ClosePurgesAtTheDeadlineAndReportsWithinItsTimeout) {
+    ProducerOptions o{.bootstrap_servers = "127.0.0.1:1",
+                      .instance_name = "mock",
+                      .kafka_config = {{"security.protocol", "plaintext"}}};
+    Producer p{o};
+    p.produce("never", {.topic = "t", .key = "G2"});
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        p.close(1s);
+        FAIL() << "expected KafkaMessageDeliveryError";
+    } catch (const KafkaMessageDeliveryError& e) {
+        EXPECT_EQ(e.code(), gracedb::Errc::purged) << e.what();
+        EXPECT_NE(std::string{e.what()}.find("G2"), std::string::npos) << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "1 s timeout, a wide margin";
+}
+
+// Regression (issue 11, loss path 4): close() released the handles while another thread produced.
+// After close() begins, produce() raises client_closed; every produce() that returned normally is delivered
+// or reported. Run under ASan (see the report) for use-after-free.
+TEST(ProducerMock, CloseRacingProduceFromOtherThreads) {
+    MockCluster cluster;
+    cluster.create_topic("mock.race", 1);
+    for (int round = 0; round < 10; ++round) {
+        auto p = std::make_unique<Producer>(mock_options(cluster));
+        std::atomic<bool> go{false};
+        std::atomic<int> accepted{0}, reported{0}, closed_errors{0}, other_errors{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&] {
+                while (!go.load()) std::this_thread::yield();
+                for (;;) {
+                    try {
+                        p->produce("r", {.topic = "race", .on_delivery = [&](const DeliveryReport&) { ++reported; }});
+                        ++accepted;
+                    } catch (const KafkaProducerError& e) {
+                        if (e.code() == gracedb::Errc::client_closed) {
+                            ++closed_errors;
+                            return;
+                        }
+                        ++other_errors;
+                    }
+                }
+            });
+        go = true;
+        while (accepted.load() < 200) std::this_thread::yield();
+        try {
+            p->close(10s);
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "round " << round << ": " << e.what();
+        }
+        for (auto& t : threads) t.join();
+        EXPECT_EQ(closed_errors.load(), 4) << "each thread was told the producer is closed";
+        EXPECT_EQ(other_errors.load(), 0);
+        EXPECT_EQ(reported.load(), accepted.load()) << "every accepted message has its report";
+        p.reset();
+    }
 }

@@ -4,6 +4,7 @@
 
 #include <gracedb/export.hpp>
 
+#include <gracedb/error.hpp>
 #include <gracedb/kafka/auth.hpp>
 
 #include <nlohmann/json.hpp>
@@ -25,13 +26,18 @@
 
 namespace gracedb::kafka {
 
-/// The outcome of one message. `error` empty: delivered at `partition`/`offset`.
+/// The outcome of one message. `error` empty: delivered at `partition`/`offset`. When `error` is set,
+/// `error_code` says what kind of failure it was (authorization_failed for a topic the ACLs refuse,
+/// timed_out, message_too_large, purged by close(), producer_fatal, delivery_failed otherwise) and
+/// `rdkafka_error` librdkafka's name for it ("TOPIC_AUTHORIZATION_FAILED", "_MSG_TIMED_OUT", ...).
 struct GRACEDB_EXPORT DeliveryReport {
     std::string topic{};
     std::int32_t partition = -1;
     std::int64_t offset = -1;
     std::optional<std::string> key{};
     std::optional<std::string> error{};
+    gracedb::Errc error_code = gracedb::Errc::unknown;
+    std::string rdkafka_error{};
 };
 
 struct GRACEDB_EXPORT PingResult {
@@ -76,7 +82,22 @@ class GRACEDB_EXPORT Producer {
 public:
     /// Throws std::invalid_argument for bad options (both or neither of instance_name/service_url, an
     /// unknown librdkafka key or bad value, kafka_config contradicting guaranteed_delivery) and
-    /// KafkaTokenError when SASL is used and no usable token exists.
+    /// KafkaTokenError when SASL is used and no usable token exists (code token_not_found when discovery
+    /// found nothing, token_unusable when what it found is expired, malformed or not for this audience).
+    ///
+    /// Codes of the errors the calls below raise (gracedb::Error::code()):
+    ///   KafkaProducerError       client_closed (after close() began), message_too_large, queue_full,
+    ///                            producer_fatal (fatal() true: librdkafka's fatal error, e.g. the idempotent
+    ///                            producer's guarantees broken; every later call raises it again: rebuild the
+    ///                            producer), invalid_configuration (librdkafka refused an argument)
+    ///   KafkaMessageDeliveryError the cause of the first failed message: authorization_failed (topic refused
+    ///                            by the ACLs), timed_out (message.timeout.ms), purged (still queued when
+    ///                            close() gave up), message_too_large, delivery_failed (other broker errors)
+    ///   KafkaAuthenticationError authentication_failed (the broker refused the token: at once, not at the
+    ///                            timeout), authorization_failed (ping of a refused topic)
+    ///   KafkaConnectionError     tls_failed (certificate not trusted, host name mismatch, not a TLS port),
+    ///                            connection_failed (no broker reachable), timed_out (no report in time)
+    /// retriable() is true for connection_failed, timed_out and queue_full.
     explicit Producer(ProducerOptions options);
     ~Producer();
     Producer(Producer&&) noexcept;
@@ -96,16 +117,21 @@ public:
     /// Bytes, sent as they are.
     void produce(std::span<const std::byte> value, ProduceOptions options = {});
 
-    /// Produces one message and waits for its own delivery report (not for everything queued), at most
-    /// `timeout`. Returns the report; a report with `error` set means it was not delivered. A timeout gives a
-    /// report whose error says so (the message may still be delivered later).
+    /// Produces one message, sends it at once (whatever linger.ms), and waits for its own delivery report
+    /// (not for everything queued), at most `timeout`. Thread-safe: several threads may wait at once, each for
+    /// its own report. Returns the report; a report with `error` set means it was not delivered. A timeout
+    /// gives a report whose error says so (error_code timed_out; the message may still be delivered later);
+    /// an authentication refusal, a TLS failure or no reachable broker seen while waiting ends the wait at
+    /// once with a report of that code. Other messages' pending errors are left for the next call; raises
+    /// only for this message (KafkaProducerError: client_closed, producer_fatal, message_too_large, ...).
     DeliveryReport produce_and_wait(std::string_view value, ProduceOptions options,
                                     std::chrono::milliseconds timeout);
 
     /// Waits until everything queued is delivered or failed, at most `timeout`; returns how many are still
-    /// queued. Raises KafkaMessageDeliveryError for failed messages that had no on_delivery,
-    /// KafkaAuthenticationError for an authentication failure, KafkaConnectionError when it timed out while
-    /// no broker was reachable.
+    /// queued. Raises KafkaMessageDeliveryError for failed messages that had no on_delivery, an on_delivery's
+    /// exception, and, as soon as librdkafka reports them (not at the timeout): KafkaAuthenticationError
+    /// (authentication_failed), KafkaConnectionError (tls_failed; connection_failed when no broker is
+    /// reachable). Messages still queued stay queued (nothing is dropped by an error of flush).
     int flush(std::chrono::milliseconds timeout);
     /// flush() with no argument waits until the queue is empty.
     int flush();
@@ -122,8 +148,11 @@ public:
     PingResult ping(std::optional<std::string> topic = std::nullopt,
                     std::chrono::milliseconds timeout = std::chrono::seconds{10});
 
-    /// Flushes (at most `timeout`), reports what could not be delivered (KafkaMessageDeliveryError), and
-    /// releases the client. Idempotent; later produce() raises KafkaProducerError.
+    /// Flushes first (at most `timeout`, whatever error is pending), purges only what is still queued at the
+    /// deadline, releases the client, then reports: KafkaMessageDeliveryError naming what was not delivered
+    /// (code purged, or the first failure's) and, in the same message, the pending error; or the pending
+    /// error alone. Never waits much longer than `timeout`. Idempotent; once it began, produce() from any
+    /// thread raises KafkaProducerError (client_closed).
     void close(std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
     /// The instance name topics are namespaced with.

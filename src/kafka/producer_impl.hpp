@@ -1,0 +1,101 @@
+// Private: the producer's state and its three concerns, shared by producer.cpp (the public calls and ping),
+// producer_send.cpp (the per-message path: produce, delivery reports, the own-report wait) and
+// producer_close.cpp (flush, close, and what is reported when messages are not delivered).
+#pragma once
+
+#include <gracedb/kafka/errors.hpp>
+#include <gracedb/kafka/producer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kafka/client.hpp"
+
+namespace gracedb::kafka {
+
+using ProducerClock = std::chrono::steady_clock;
+
+// What produce_and_wait waits on; shared with the message's opaque so that a report arriving after the waiter
+// gave up is safe. Written once by the thread that serves the report (release), read after `done` (acquire).
+struct SyncSlot {
+    std::atomic<bool> done{false};
+    DeliveryReport report;
+};
+
+// Per-message opaque; only allocated for messages that have an on_delivery or a waiter.
+struct MessageContext {
+    std::function<void(const DeliveryReport&)> on_delivery;
+    std::shared_ptr<SyncSlot> sync;
+};
+
+struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
+    ProducerOptions options;
+    std::string instance;
+    std::size_t message_max_bytes = 1000000;
+    detail::KafkaHandle rk;
+    rd_kafka_topic_t* default_rkt = nullptr;  // the default topic's handle, made once (no lookup per message)
+    std::mutex topics_mutex;
+    std::unordered_map<std::string, rd_kafka_topic_t*> topics;  // other pipelines -> handle, destroyed before rk
+
+    // Failures kept for the next call. `failures` is set whenever one of them is: the per-message path reads
+    // one atomic and takes the mutex only when something is there.
+    std::atomic<bool> failures{false};
+    std::mutex failures_mutex;
+    std::vector<DeliveryReport> undelivered;  // failed messages that had no on_delivery
+    std::exception_ptr callback_error;        // first exception thrown by an on_delivery
+
+    // Lifecycle. `closing`: close() began, every later call raises client_closed. `active`: calls using the
+    // handles right now; close() releases them only when none is left (a produce() racing close() from
+    // another thread either gets in before and is flushed, or raises; it never touches a released handle).
+    std::atomic<bool> closing{false};
+    std::atomic<bool> released{false};
+    std::atomic<int> active{0};
+
+    explicit Impl(ProducerOptions o);
+    ~Impl() override;
+
+    /// Holds the handles for one call; raises KafkaProducerError (client_closed) once close() began.
+    class Use {
+    public:
+        explicit Use(Impl& im);
+        ~Use() { im_.active.fetch_sub(1, std::memory_order_release); }
+        Use(const Use&) = delete;
+        Use& operator=(const Use&) = delete;
+
+    private:
+        Impl& im_;
+    };
+    [[noreturn]] void throw_closed() const;
+
+    static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
+
+    // ---- sending (producer_send.cpp) ----
+    rd_kafka_topic_t* topic_handle(const std::optional<std::string>& pipeline);
+    std::string topic_for_name(const std::optional<std::string>& pipeline) const;
+    /// Queues one message. `borrowed`: `data` lives in a buffer that a callback run while serving reports
+    /// could overwrite (the thread's JSON buffer): copied before anything is served.
+    void produce_raw(const void* data, std::size_t len, ProduceOptions& o, std::shared_ptr<SyncSlot> sync = {},
+                     bool borrowed = false);
+    /// Serves waiting reports and raises what is pending (a callback's exception, a fatal or auth error).
+    void serve_and_raise();
+    /// Queues one message, sends it at once whatever linger.ms, and waits for its own report only.
+    DeliveryReport produce_and_wait(std::string_view value, ProduceOptions options, std::chrono::milliseconds timeout);
+    /// Waits for `slot` at most until `deadline`, sending at once what is queued (flush semantics: linger.ms
+    /// is ignored while waiting), and failing fast on errors that will not go away by waiting.
+    void wait_for(const SyncSlot& slot, ProducerClock::time_point deadline, std::uint64_t mark);
+
+    // ---- flushing and closing (producer_close.cpp) ----
+    void raise_callback_error();
+    /// KafkaMessageDeliveryError for the failed messages that had no on_delivery (none: returns).
+    void raise_undelivered(std::exception_ptr also = nullptr);
+    int flush_for(std::chrono::milliseconds timeout, bool forever);
+    void close(std::chrono::milliseconds timeout);
+    void release() noexcept;
+};
+
+}  // namespace gracedb::kafka
