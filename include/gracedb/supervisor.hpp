@@ -92,8 +92,8 @@ struct GRACEDB_SUPERVISOR_EXPORT SupervisorOptions {
     std::chrono::milliseconds initial_backoff = std::chrono::milliseconds{500};
     std::chrono::milliseconds max_backoff = std::chrono::seconds{30};
     std::chrono::milliseconds poll_timeout = std::chrono::milliseconds{200};
-    /// Uploads running at once (the size of the worker pool), and about how many messages are held: fetching
-    /// pauses when that many are not done and resumes when half of them are.
+    /// Uploads running at once (the size of the worker pool). Messages held in memory are bounded too: fetching
+    /// pauses when 4 x max_in_flight + 64 messages are not done, and resumes when half of them are.
     std::size_t max_in_flight = 32;
     /// How often finished offsets are committed (one commit per partition that moved).
     std::chrono::milliseconds commit_interval = std::chrono::milliseconds{500};

@@ -395,10 +395,14 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
         }
     }
 
-    // Fetching pauses when max_in_flight messages are not done, and resumes when half of them are.
+    // Messages held (taken, not done): the uploads running and a queue for the next free workers, deep enough to
+    // keep them busy across the pause that follows a resume (librdkafka refetches paused partitions, measured
+    // a few hundred ms on the mock cluster). Fetching pauses at the limit and resumes at half of it.
+    std::size_t hold_limit() const { return 4 * options.max_in_flight + 64; }
+
     void flow_control(std::size_t pending) {
-        if (!want_paused && pending >= options.max_in_flight) want_paused = true;
-        else if (want_paused && pending <= options.max_in_flight / 2) want_paused = false;
+        if (!want_paused && pending >= hold_limit()) want_paused = true;
+        else if (want_paused && pending <= hold_limit() / 2) want_paused = false;
         if (want_paused) {
             for (const auto& k : assigned)
                 if (!paused.count(k)) pause_one(k);
