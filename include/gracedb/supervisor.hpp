@@ -1,9 +1,16 @@
 // gracedb::Supervisor: the server side of event submission over Kafka. It consumes every pipeline topic of a
 // GraceDB instance (a pattern subscription: new pipelines are picked up within seconds) and completes each
-// reserved event with upload_reserved_event. At-least-once: an offset is committed only after its upload
-// succeeded or the server said it was already done (409); transient failures are retried with back-off while
-// the other partitions go on; a message that can never succeed is copied, with the reason, to the dead-letter
-// topic and committed. Several supervisors in one consumer group share the partitions.
+// reserved event with upload_reserved_event.
+//
+// Concurrent: up to `max_in_flight` uploads run at once on a fixed pool of worker threads (one GraceDB
+// connection each), across and within partitions; pings and other messages that need no upload are done at
+// once. At-least-once: an offset is committed only when every earlier message of its partition is done
+// (uploaded, already uploaded (409), skipped, or dead-lettered); commits are batched every `commit_interval` and
+// made on a thread of their own. Transient failures (HTTP 408, 429, 5xx, no answer) are retried per event with
+// back-off while everything else goes on. A message that can never succeed, whatever its bytes, is copied with
+// the reason to the dead-letter topic and committed. Errors of the consumer (poll, commit, pause, resume) are
+// logged and survived. Several supervisors in one consumer group share the partitions; the state of a partition
+// taken away in a rebalance is dropped (its offsets are never committed by this supervisor again).
 #pragma once
 
 #include <gracedb/supervisor_export.hpp>
@@ -12,7 +19,9 @@
 #include <gracedb/kafka/producer.hpp>
 #include <gracedb/rest/client.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -29,14 +38,45 @@ struct GRACEDB_SUPERVISOR_EXPORT SupervisorEvent {
     std::int32_t partition = -1;
     std::int64_t offset = -1;
     std::optional<std::string> graceid{};
-    std::string outcome{};  // "uploaded", "already-uploaded", "skipped", "dead-lettered", "retrying"
+    /// "uploaded", "already-uploaded", "skipped", "dead-lettered", "retrying", or "dropped" (its partition was
+    /// revoked while it waited for a retry: the partition's new owner does it).
+    std::string outcome{};
     std::string detail{};
     std::optional<std::chrono::duration<double>> delay{};  // now - _producer_timestamp, when known
 };
 
+/// A distribution of durations in a fixed number of logarithmic buckets (8 per doubling, from 0.1 ms to
+/// about 7 hours; ~9% resolution): constant memory however many values it has seen.
+struct GRACEDB_SUPERVISOR_EXPORT LatencySummary {
+    static constexpr int kBucketsPerDoubling = 8;
+    static constexpr int kDoublings = 28;
+    static constexpr double kSmallest = 1e-4;  // seconds: the upper bound of the first bucket
+    std::array<std::uint64_t, kBucketsPerDoubling * kDoublings + 2> buckets{};
+
+    std::uint64_t count = 0;
+    double sum_s = 0;
+    double max_s = 0;
+
+    void add(double seconds) noexcept;
+    /// The value below which a fraction `q` (0..1) of the values lie, in seconds (the middle of its bucket,
+    /// never above max_s); 0 when empty.
+    double quantile(double q) const noexcept;
+    double p50() const noexcept { return quantile(0.50); }
+    double p99() const noexcept { return quantile(0.99); }
+    double mean() const noexcept { return count ? sum_s / static_cast<double>(count) : 0; }
+};
+
 struct GRACEDB_SUPERVISOR_EXPORT SupervisorStats {
     std::uint64_t uploaded = 0, already_uploaded = 0, skipped = 0, dead_lettered = 0, retries = 0;
-    std::vector<double> delays_s{};  // produce-to-upload delay of every uploaded event
+    std::uint64_t dropped = 0;           // events waiting for a retry whose partition was revoked
+    std::uint64_t commits = 0;           // offsets committed (one per partition and batch)
+    std::uint64_t commit_failures = 0;   // commits the broker refused or that failed (tried again later)
+    std::uint64_t consumer_errors = 0;   // errors of poll/pause/resume, logged and survived
+    std::size_t in_flight = 0;           // messages taken and not done yet (uploading, waiting, dead letter)
+    LatencySummary delays{};             // produce-to-upload delay of uploaded events
+    /// The newest produce-to-upload delays (at most kRecentDelays), oldest first.
+    std::vector<double> delays_s{};
+    static constexpr std::size_t kRecentDelays = 1024;
 };
 
 struct GRACEDB_SUPERVISOR_EXPORT SupervisorOptions {
@@ -48,11 +88,22 @@ struct GRACEDB_SUPERVISOR_EXPORT SupervisorOptions {
     GraceDbOptions rest{};
     /// The dead-letter topic is "<dead_letter_prefix>.<instance>", outside the "<instance>." prefix.
     std::string dead_letter_prefix = "gracedb-deadletter";
+    /// Per event: the first retry after initial_backoff, then doubling (with jitter) up to max_backoff.
     std::chrono::milliseconds initial_backoff = std::chrono::milliseconds{500};
     std::chrono::milliseconds max_backoff = std::chrono::seconds{30};
     std::chrono::milliseconds poll_timeout = std::chrono::milliseconds{200};
+    /// Uploads running at once (the size of the worker pool). Messages held in memory are bounded too: fetching
+    /// pauses when 4 x max_in_flight + 64 messages are not done, and resumes when half of them are.
+    std::size_t max_in_flight = 32;
+    /// How often finished offsets are committed (one commit per partition that moved).
+    std::chrono::milliseconds commit_interval = std::chrono::milliseconds{500};
+    /// A commit still running after this long is reported; when stopping, the last commit is waited for at
+    /// most this long.
+    std::chrono::milliseconds commit_timeout = std::chrono::seconds{10};
+    /// When stopping, uploads already running are waited for at most this long (their offsets then committed).
+    std::chrono::milliseconds drain_timeout = std::chrono::seconds{10};
     bool handle_signals = true;  // SIGINT/SIGTERM end run() after draining
-    /// Called for every message, on the thread of run().
+    /// Called for every message, on the thread of run() / step().
     std::function<void(const SupervisorEvent&)> on_event{};
 };
 
@@ -64,11 +115,14 @@ public:
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    /// Runs until stop() (any thread) or SIGINT/SIGTERM, then drains: the message in hand is finished and
-    /// committed, retries still pending are left uncommitted (the next supervisor does them), and the
-    /// consumer leaves the group.
+    /// Runs until stop() (any thread) or SIGINT/SIGTERM, then drains: uploads already running are finished
+    /// (at most drain_timeout) and what is done is committed (at most commit_timeout); retries still pending
+    /// are left uncommitted (the next supervisor does them); the consumer leaves the group. Errors of the
+    /// consumer and of single messages never end it; a fatal error of the consumer (the client is unusable,
+    /// gracedb::Error::fatal()) is rethrown.
     void run();
-    /// One step of run(): one poll and the retries that are due. For embedding in another loop.
+    /// One step of run(): finished uploads handled, due retries started, commits scheduled, one poll. For
+    /// embedding in another loop (then the destructor drains). Throws only as run() does.
     void step();
     void stop() noexcept;
 

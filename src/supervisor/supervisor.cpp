@@ -1,30 +1,33 @@
+// The supervisor's polling thread: admits messages (decode.hpp), hands uploads to the worker pool and commits
+// to the committer (pool.hpp), tracks what is done per partition (tracker.hpp), retries, dead-letters, follows
+// rebalances and pauses fetching when its window is full. Everything here runs on the thread of run()/step()
+// (or of the destructor, for the final drain).
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/topics.hpp>
 #include <gracedb/log.hpp>
 #include <gracedb/signals.hpp>
 #include <gracedb/supervisor.hpp>
 
-
 #include <deque>
 #include <map>
 #include <mutex>
+#include <random>
+#include <set>
 
-#include "detail/base64.hpp"
+#include "supervisor/decode.hpp"
+#include "supervisor/pool.hpp"
+#include "supervisor/tracker.hpp"
 
 namespace gracedb {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+namespace sd = supervisor_detail;
+using sd::JobPtr;
+using PartKey = std::pair<std::string, std::int32_t>;
 
-enum class Outcome { uploaded, already_uploaded, skipped, dead, transient };
-
-struct Attempt {
-    Outcome outcome;
-    std::string detail;
-    std::optional<std::string> graceid;
-    std::optional<std::chrono::duration<double>> delay;
-};
+enum class Outcome { uploaded, already_uploaded, skipped, dead, transient, dropped };
 
 const char* name(Outcome o) {
     switch (o) {
@@ -33,6 +36,7 @@ const char* name(Outcome o) {
         case Outcome::skipped: return "skipped";
         case Outcome::dead: return "dead-lettered";
         case Outcome::transient: return "retrying";
+        case Outcome::dropped: return "dropped";
     }
     return "?";
 }
@@ -46,26 +50,57 @@ std::map<std::string, std::string> connection_settings(const std::map<std::strin
     return out;
 }
 
+// "topic[3]" (Consumer::assignment()) -> {"topic", 3}. Topic names cannot contain '['.
+std::optional<PartKey> parse_partition(const std::string& s) {
+    const auto open = s.rfind('[');
+    if (open == std::string::npos || s.empty() || s.back() != ']') return std::nullopt;
+    try {
+        return PartKey{s.substr(0, open), std::stoi(s.substr(open + 1, s.size() - open - 2))};
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+std::string where(const std::string& topic, std::int32_t partition) { return topic + "[" + std::to_string(partition) + "]"; }
+
+constexpr std::size_t kDeadLetterTruncation = 64 * 1024;
+
 }  // namespace
 
 struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
     SupervisorOptions options;
     std::string instance;
     std::string dead_letter;
-    std::unique_ptr<GraceDb> rest;
-    std::unique_ptr<kafka::Producer> dlq;
+    std::string rest_url;
     std::unique_ptr<kafka::Consumer> consumer;
     std::atomic<bool> stopping{false};
 
-    struct Pending {
-        kafka::Message message;
-        Clock::time_point due;
-        std::chrono::milliseconds backoff;
-        std::deque<kafka::Message> backlog;  // later messages of the same partition, held until it succeeds
-    };
-    std::map<std::pair<std::string, std::int32_t>, Pending> pending;
+    // Poll-thread state.
+    std::map<PartKey, sd::PartitionTracker> trackers;
+    std::uint64_t next_epoch = 1;
+    std::vector<JobPtr> waiting;  // retries not yet due
+    std::set<PartKey> assigned;
+    std::set<PartKey> paused;  // partitions this supervisor paused (window full)
+    bool want_paused = false;
+    Clock::time_point next_commit = Clock::now();
+    bool commit_overdue_reported = false;
+    Clock::time_point consumer_retry_at{};
+    std::chrono::milliseconds consumer_backoff{0};
+    bool drained = false;
+    std::minstd_rand jitter{std::random_device{}()};
+
+    // Dead letters: delivery reports land here (on this thread, from the producer's poll).
+    std::vector<std::pair<JobPtr, std::optional<std::string>>> dlq_reports;
+    std::size_t dlq_in_flight = 0;
+
     mutable std::mutex stats_mutex;
     SupervisorStats stats;
+    std::deque<double> recent_delays;
+
+    // Declared last: destroyed first (their threads use the members above).
+    std::unique_ptr<kafka::Producer> dlq;
+    std::unique_ptr<sd::UploadPool> pool;
+    std::unique_ptr<sd::Committer> committer;
 
     explicit Impl(SupervisorOptions o) : options{std::move(o)} {
         auto& c = options.consumer;
@@ -79,8 +114,13 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
         c.auto_offset_reset = "earliest";
         c.kafka_config["enable.auto.commit"] = "false";
         if (options.service_url.empty()) throw std::invalid_argument("the supervisor needs the GraceDB service_url");
-        options.rest.max_retries = 0;  // retried here, without blocking the other partitions
-        rest = std::make_unique<GraceDb>(options.service_url, options.rest);
+        if (options.max_in_flight == 0) throw std::invalid_argument("SupervisorOptions::max_in_flight must be at least 1");
+        if (options.max_in_flight > 1024)
+            throw std::invalid_argument("SupervisorOptions::max_in_flight is " + std::to_string(options.max_in_flight) +
+                                        ": at most 1024 (one thread and one GraceDB connection each)");
+        options.rest.max_retries = 0;  // retried here, per event, without holding a worker
+        auto first = std::make_unique<GraceDb>(options.service_url, options.rest);
+        rest_url = first->service_url();
         consumer = std::make_unique<kafka::Consumer>(c);
         instance = consumer->instance_name();
         dead_letter = kafka::make_topic_name(options.dead_letter_prefix, instance);
@@ -96,142 +136,430 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
                                  .kafka_config = connection_settings(c.kafka_config)};
         dlq = std::make_unique<kafka::Producer>(std::move(p));
         consumer->subscribe_all();
-        log(LogLevel::info, "supervisor: consuming every topic of instance \"" + instance + "\" as group \"" + *c.group_id +
-                         "\", uploading to " + rest->service_url() + ", dead letters to " + dead_letter);
+        pool = std::make_unique<sd::UploadPool>(options.max_in_flight, std::move(first), options.service_url, options.rest);
+        committer = std::make_unique<sd::Committer>(*consumer);
+        log(LogLevel::info, "supervisor: consuming every topic of instance \"" + instance + "\" as group \"" +
+                                *c.group_id + "\", uploading to " + rest_url + " (" +
+                                std::to_string(options.max_in_flight) + " at once), dead letters to " + dead_letter);
     }
 
-    Attempt attempt(const kafka::Message& m) {
-        auto body = nlohmann::json::parse(m.value, nullptr, false);
-        if (body.is_discarded()) return {Outcome::dead, "the value is not JSON", std::nullopt, std::nullopt};
-        if (!body.is_object()) return {Outcome::dead, "the value is not a JSON object", std::nullopt, std::nullopt};
-        Attempt a{Outcome::skipped, "", std::nullopt, std::nullopt};
-        if (auto ts = body.find("_producer_timestamp"); ts != body.end() && ts->is_number()) {
+    ~Impl() {
+        try {
+            drain();
+        } catch (...) {
+        }
+        pool->stop();
+        committer->stop();
+    }
+
+    // --- reporting -------------------------------------------------------------------------------------------
+
+    void report(const sd::Job& job, Outcome outcome, const std::string& detail) {
+        std::optional<std::chrono::duration<double>> delay;
+        if (job.producer_timestamp) {
             const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-            a.delay = std::chrono::duration<double>(now - ts->get<double>());
+            delay = std::chrono::duration<double>(now - *job.producer_timestamp);
         }
-        if (body.value("type", "") != "event") return {Outcome::skipped, "type is not \"event\"", std::nullopt, a.delay};
-        if (auto g = body.find("graceid"); g != body.end() && g->is_string()) a.graceid = g->get<std::string>();
-        if (body.value("gracedb_upload", true) == false) return {Outcome::skipped, "gracedb_upload is false", a.graceid, a.delay};
-        if (body.value("skip_supervisor", false) == true) return {Outcome::skipped, "skip_supervisor is true", a.graceid, a.delay};
-        auto dead = [&](const std::string& why) { return Attempt{Outcome::dead, why, a.graceid, a.delay}; };
-        if (!a.graceid) return dead("no graceid (a string) in an event to upload");
-        if (!body.contains("group") || !body["group"].is_string()) return dead("no group");
-        if (!body.contains("pipeline") || !body["pipeline"].is_string()) return dead("no pipeline");
-        const auto& file = body.value("eventFile", nlohmann::json());
-        if (!file.is_array() || file.size() != 2 || !file[0].is_string() || !file[1].is_string())
-            return dead("eventFile is not [filename, base64 contents]");
-        auto contents = detail::base64_decode(file[1].get<std::string>());
-        if (!contents) return dead("eventFile contents are not valid base64");
-        CreateEventOptions o{.filecontents = std::move(*contents)};
-        if (body.contains("search") && body["search"].is_string()) o.search = body["search"].get<std::string>();
-        o.offline = body.value("offline", false);
-        if (body.contains("labels") && body["labels"].is_array())
-            for (const auto& l : body["labels"])
-                if (l.is_string()) o.labels.push_back(l.get<std::string>());
-        try {
-            auto r = rest->upload_reserved_event(*a.graceid, body["group"], body["pipeline"], file[0], o);
-            if (r.status == 409) return {Outcome::already_uploaded, "HTTP 409", a.graceid, a.delay};
-            return {Outcome::uploaded, "HTTP " + std::to_string(r.status), a.graceid, a.delay};
-        } catch (const HTTPError& e) {
-            const long s = e.status();
-            if (s == 408 || s == 429 || s >= 500)
-                return {Outcome::transient, "HTTP " + std::to_string(s), a.graceid, a.delay};
-            return dead("HTTP " + std::to_string(s) + ": " + e.body().substr(0, 300));
-        } catch (const GraceDbError& e) {  // transport or credentials: may heal
-            return {Outcome::transient, e.what(), a.graceid, a.delay};
-        }
-    }
-
-    // Copies the message with the reason to the dead-letter topic; false if that could not be delivered.
-    bool send_dead_letter(const kafka::Message& m, const std::string& reason) {
-        kafka::ProduceOptions po{.key = m.key,
-                                 .headers = {{"dlq.reason", reason},
-                                             {"dlq.topic", m.topic},
-                                             {"dlq.partition", std::to_string(m.partition)},
-                                             {"dlq.offset", std::to_string(m.offset)}}};
-        try {
-            auto report = dlq->produce_and_wait(m.value, po, dlq->flush_timeout());
-            if (!report.error) return true;
-            log(LogLevel::error, "supervisor: dead-letter delivery failed: " + *report.error);
-        } catch (const std::exception& e) {
-            log(LogLevel::error, std::string{"supervisor: dead-letter delivery failed: "} + e.what());
-        }
-        return false;
-    }
-
-    void report(const kafka::Message& m, const Attempt& a) {
-        SupervisorEvent ev{m.topic, m.partition, m.offset, a.graceid, name(a.outcome), a.detail, a.delay};
         {
             std::lock_guard lock{stats_mutex};
-            switch (a.outcome) {
+            switch (outcome) {
                 case Outcome::uploaded:
                     ++stats.uploaded;
-                    if (a.delay) stats.delays_s.push_back(a.delay->count());
+                    if (delay) {
+                        stats.delays.add(delay->count());
+                        recent_delays.push_back(delay->count());
+                        if (recent_delays.size() > SupervisorStats::kRecentDelays) recent_delays.pop_front();
+                    }
                     break;
                 case Outcome::already_uploaded: ++stats.already_uploaded; break;
                 case Outcome::skipped: ++stats.skipped; break;
                 case Outcome::dead: ++stats.dead_lettered; break;
                 case Outcome::transient: ++stats.retries; break;
+                case Outcome::dropped: ++stats.dropped; break;
             }
         }
-        const auto line = "supervisor: " + m.topic + "[" + std::to_string(m.partition) + "]@" + std::to_string(m.offset) +
-                          " " + a.graceid.value_or("-") + " " + name(a.outcome) + " (" + a.detail + ")" +
-                          (a.delay ? ", delay " + std::to_string(a.delay->count()) + " s" : "");
-        if (a.outcome == Outcome::dead) log(LogLevel::warning, line);
-        else log(LogLevel::info, line);
+        const auto level = outcome == Outcome::dead ? LogLevel::warning : LogLevel::info;
+        if (level >= log_level())
+            log(level, "supervisor: " + where(job.topic, job.partition) + "@" + std::to_string(job.offset) + " " +
+                           job.graceid.value_or("-") + " " + name(outcome) + " (" + detail + ")" +
+                           (delay ? ", delay " + std::to_string(delay->count()) + " s" : ""));
         if (options.on_event) {
             try {
-                options.on_event(ev);
+                options.on_event(SupervisorEvent{job.topic, job.partition, job.offset, job.graceid, name(outcome), detail, delay});
             } catch (const std::exception& e) {
                 log(LogLevel::error, std::string{"supervisor: on_event threw: "} + e.what());
+            } catch (...) {
+                log(LogLevel::error, "supervisor: on_event threw");
             }
         }
     }
 
-    // Handles one message; true when its partition may go on (committed), false when it waits for a retry.
-    bool handle(const kafka::Message& m) {
-        Attempt a = attempt(m);
-        if (a.outcome == Outcome::dead && !send_dead_letter(m, a.detail))
-            a = {Outcome::transient, "dead-letter topic unreachable (" + a.detail + ")", a.graceid, a.delay};
-        report(m, a);
-        if (a.outcome == Outcome::transient) return false;
-        consumer->commit(m);
-        return true;
+    // The tracker that admitted `job`, if its partition is still ours in the same incarnation.
+    sd::PartitionTracker* tracker_of(const sd::Job& job) {
+        auto it = trackers.find({job.topic, job.partition});
+        return it != trackers.end() && it->second.epoch() == job.epoch ? &it->second : nullptr;
     }
 
-    void step() {
+    void done(const sd::Job& job) {
+        if (auto* t = tracker_of(job)) t->done(job.offset);
+    }
+
+    // A failed attempt: try again after the job's back-off, unless its partition is gone or we are stopping.
+    void retry_later(const JobPtr& job, const std::string& detail) {
+        report(*job, Outcome::transient, detail);
+        if (stopping.load() || !tracker_of(*job)) return;  // left uncommitted / for the new owner
+        job->backoff = job->backoff.count() == 0 ? options.initial_backoff : std::min(job->backoff * 2, options.max_backoff);
+        const double factor = std::uniform_real_distribution<double>{0.8, 1.2}(jitter);
+        job->due = Clock::now() + std::chrono::duration_cast<Clock::duration>(job->backoff * factor);
+        waiting.push_back(job);
+    }
+
+    // --- dead letters ----------------------------------------------------------------------------------------
+
+    void send_dead_letter(const JobPtr& job) {
+        kafka::ProduceOptions po{.key = job->key,
+                                 .headers = {{"dlq.reason", job->dead_reason},
+                                             {"dlq.topic", job->topic},
+                                             {"dlq.partition", std::to_string(job->partition)},
+                                             {"dlq.offset", std::to_string(job->offset)}}};
+        std::string_view value = job->value;
+        if (job->truncate_dead_letter && value.size() > kDeadLetterTruncation) {
+            po.headers.emplace_back("dlq.value_truncated_from", std::to_string(value.size()));
+            value = value.substr(0, kDeadLetterTruncation);
+        }
+        po.on_delivery = [this, job](const kafka::DeliveryReport& r) noexcept {
+            try {
+                dlq_reports.emplace_back(job, r.error);
+            } catch (...) {
+            }
+        };
+        try {
+            dlq->produce(value, std::move(po));
+            ++dlq_in_flight;
+        } catch (const std::exception& e) {
+            dead_letter_failed(job, e.what());
+        }
+    }
+
+    void dead_letter_failed(const JobPtr& job, const std::string& error) {
+        if (!job->truncate_dead_letter && error.find("too large") != std::string::npos) {
+            job->truncate_dead_letter = true;  // the copy does not fit: send its beginning, and say so
+            send_dead_letter(job);
+            return;
+        }
+        log(LogLevel::error, "supervisor: dead-letter delivery failed: " + error);
+        retry_later(job, "dead-letter topic unreachable (" + job->dead_reason + ")");
+    }
+
+    void serve_dead_letters() {
+        if (dlq_in_flight == 0 && dlq_reports.empty()) return;
+        try {
+            dlq->poll(0ms);
+        } catch (const std::exception& e) {
+            log(LogLevel::warning, std::string{"supervisor: dead-letter producer: "} + e.what());
+        }
+        auto reports = std::exchange(dlq_reports, {});
+        for (auto& [job, error] : reports) {
+            if (dlq_in_flight) --dlq_in_flight;
+            if (error) {
+                dead_letter_failed(job, *error);
+                continue;
+            }
+            report(*job, Outcome::dead, job->dead_reason);
+            done(*job);
+        }
+    }
+
+    // --- uploads ---------------------------------------------------------------------------------------------
+
+    void handle_results() {
+        using K = sd::AttemptResult::Kind;
+        for (auto& [job, result] : pool->take_results()) {
+            switch (result.kind) {
+                case K::uploaded:
+                case K::already_uploaded:
+                    report(*job, result.kind == K::uploaded ? Outcome::uploaded : Outcome::already_uploaded, result.detail);
+                    done(*job);
+                    break;
+                case K::transient: retry_later(job, result.detail); break;
+                case K::dead:
+                    job->dead_reason = result.detail;
+                    if (tracker_of(*job)) {
+                        send_dead_letter(job);
+                    } else {
+                        report(*job, Outcome::dropped, result.detail + "; partition revoked, left to its new owner");
+                    }
+                    break;
+            }
+        }
+    }
+
+    void start(const JobPtr& job) {
+        if (!job->dead_reason.empty()) send_dead_letter(job);
+        else pool->submit(job);
+    }
+
+    void start_due_retries() {
+        if (waiting.empty()) return;
         const auto now = Clock::now();
-        for (auto it = pending.begin(); it != pending.end();) {
-            auto& p = it->second;
-            if (p.due > now) {
+        std::vector<JobPtr> due;
+        std::erase_if(waiting, [&](const JobPtr& j) {
+            if (j->due > now) return false;
+            due.push_back(j);
+            return true;
+        });
+        for (const auto& j : due) start(j);
+    }
+
+    // --- admission -------------------------------------------------------------------------------------------
+
+    void admit(kafka::Message m) {
+        const PartKey key{m.topic, m.partition};
+        auto job = std::make_shared<sd::Job>();
+        job->topic = std::move(m.topic);
+        job->partition = m.partition;
+        job->offset = m.offset;
+        job->key = std::move(m.key);
+        auto d = sd::decode_message(m.value);
+        job->value = std::move(m.value);
+        job->graceid = std::move(d.graceid);
+        job->producer_timestamp = d.producer_timestamp;
+        const bool skip = d.kind == sd::Decoded::Kind::skip;
+        auto it = trackers.find(key);
+        if (it == trackers.end()) it = trackers.emplace(key, sd::PartitionTracker{next_epoch++}).first;
+        if (!it->second.admit(job->offset, skip)) {
+            // Delivered again from an earlier offset (the partition was revoked and assigned back, or seeked):
+            // start over; work of the old incarnation is no longer counted.
+            log(LogLevel::info, "supervisor: " + where(key.first, key.second) + " restarts at offset " +
+                                    std::to_string(job->offset) + "; its earlier state is dropped");
+            drop_waiting(key);
+            it->second = sd::PartitionTracker{next_epoch++};
+            it->second.admit(job->offset, skip);
+        }
+        job->epoch = it->second.epoch();
+        if (want_paused && !paused.count(key)) pause_one(key);
+        switch (d.kind) {
+            case sd::Decoded::Kind::skip: report(*job, Outcome::skipped, d.reason); break;
+            case sd::Decoded::Kind::dead:
+                job->dead_reason = d.reason;
+                send_dead_letter(job);
+                break;
+            case sd::Decoded::Kind::upload:
+                job->upload = std::move(d.upload);
+                pool->submit(job);
+                break;
+        }
+    }
+
+    // --- partitions: rebalances and flow control -------------------------------------------------------------
+
+    void drop_waiting(const PartKey& key) {
+        std::erase_if(waiting, [&](const JobPtr& j) {
+            if (j->topic != key.first || j->partition != key.second) return false;
+            report(*j, Outcome::dropped, "partition revoked; left to its new owner");
+            return true;
+        });
+    }
+
+    void sync_assignment() {
+        std::set<PartKey> now;
+        for (const auto& s : consumer->assignment())
+            if (auto k = parse_partition(s)) now.insert(std::move(*k));
+        if (now == assigned) return;
+        for (auto it = trackers.begin(); it != trackers.end();) {
+            if (now.count(it->first)) {
                 ++it;
                 continue;
             }
-            bool ok = handle(p.message);
-            while (ok && !p.backlog.empty()) {  // the partition's later messages, in order
-                p.message = std::move(p.backlog.front());
-                p.backlog.pop_front();
-                ok = handle(p.message);
-            }
-            if (ok) {
-                consumer->resume(it->first.first, it->first.second);
-                it = pending.erase(it);
-            } else {
-                p.backoff = std::min(p.backoff * 2, options.max_backoff);
-                p.due = Clock::now() + p.backoff;
-                ++it;
+            log(LogLevel::info, "supervisor: " + where(it->first.first, it->first.second) + " revoked with " +
+                                    std::to_string(it->second.pending()) + " message(s) not done: state dropped");
+            drop_waiting(it->first);
+            it = trackers.erase(it);
+        }
+        std::erase_if(paused, [&](const PartKey& k) { return !now.count(k); });
+        assigned = std::move(now);
+    }
+
+    std::size_t in_flight() const {
+        std::size_t n = 0;
+        for (const auto& [k, t] : trackers) n += t.pending();
+        return n;
+    }
+
+    void pause_one(const PartKey& k) {
+        try {
+            consumer->pause(k.first, k.second);
+            paused.insert(k);
+        } catch (const kafka::KafkaError& e) {
+            consumer_error(e, "pause");
+        }
+    }
+
+    // Messages held (taken, not done): the uploads running and a queue for the next free workers, deep enough to
+    // keep them busy across the pause that follows a resume (librdkafka refetches paused partitions, measured
+    // a few hundred ms on the mock cluster). Fetching pauses at the limit and resumes at half of it.
+    std::size_t hold_limit() const { return 4 * options.max_in_flight + 64; }
+
+    void flow_control(std::size_t pending) {
+        if (!want_paused && pending >= hold_limit()) want_paused = true;
+        else if (want_paused && pending <= hold_limit() / 2) want_paused = false;
+        if (want_paused) {
+            for (const auto& k : assigned)
+                if (!paused.count(k)) pause_one(k);
+        } else {
+            for (auto it = paused.begin(); it != paused.end();) {
+                try {
+                    consumer->resume(it->first, it->second);
+                    it = paused.erase(it);
+                } catch (const kafka::KafkaError& e) {
+                    consumer_error(e, "resume");
+                    ++it;
+                }
             }
         }
-        auto m = consumer->poll(options.poll_timeout);
-        if (!m) return;
-        const auto key = std::make_pair(m->topic, m->partition);
-        if (auto it = pending.find(key); it != pending.end()) {
-            it->second.backlog.push_back(std::move(*m));  // fetched before the pause took effect
+    }
+
+    void consumer_error(const kafka::KafkaError& e, const char* call) {
+        if (e.fatal()) throw;
+        {
+            std::lock_guard lock{stats_mutex};
+            ++stats.consumer_errors;
+        }
+        consumer_backoff = std::clamp(consumer_backoff * 2, std::chrono::milliseconds{100}, std::chrono::milliseconds{5000});
+        consumer_retry_at = Clock::now() + consumer_backoff;
+        log(LogLevel::warning, std::string{"supervisor: Kafka consumer "} + call + " failed (going on in " +
+                                   std::to_string(consumer_backoff.count()) + " ms): " + e.what());
+    }
+
+    // --- commits ---------------------------------------------------------------------------------------------
+
+    void handle_commit_results() {
+        for (auto& r : committer->take_results()) {
+            auto it = trackers.find({r.topic, r.partition});
+            auto* t = it != trackers.end() && it->second.epoch() == r.epoch ? &it->second : nullptr;
+            if (r.error) {
+                {
+                    std::lock_guard lock{stats_mutex};
+                    ++stats.commit_failures;
+                }
+                log(LogLevel::warning, "supervisor: commit of " + where(r.topic, r.partition) + " at " +
+                                           std::to_string(r.offset) + " failed (tried again): " + *r.error);
+                if (t) t->commit_failed(r.offset);
+            } else if (!r.skipped) {
+                std::lock_guard lock{stats_mutex};
+                ++stats.commits;
+                if (t) t->commit_confirmed(r.offset);
+            }
+        }
+    }
+
+    // Hands what moved since the last commit to the committer, every commit_interval (or now, with `force`).
+    void schedule_commits(bool force) {
+        if (committer->busy()) {
+            const auto running = committer->running_for();
+            if (running > options.commit_timeout && !commit_overdue_reported) {
+                commit_overdue_reported = true;
+                log(LogLevel::warning, "supervisor: a commit has been running for " +
+                                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(running).count()) +
+                                           " s (group coordinator unreachable?); uploads go on, commits wait");
+            }
             return;
         }
-        if (!handle(*m)) {
-            consumer->pause(m->topic, m->partition);
-            pending.emplace(key, Pending{*m, Clock::now() + options.initial_backoff, options.initial_backoff, {}});
+        commit_overdue_reported = false;
+        const auto now = Clock::now();
+        if (!force && now < next_commit) return;
+        next_commit = now + options.commit_interval;
+        std::vector<sd::CommitEntry> batch;
+        for (auto& [k, t] : trackers) {
+            if (!t.needs_commit() || !assigned.count(k)) continue;
+            const auto point = *t.commit_point();
+            t.committing(point);
+            batch.push_back({k.first, k.second, t.epoch(), point});
+        }
+        if (!batch.empty()) committer->submit(std::move(batch));
+    }
+
+    bool commit_wanted() const {
+        for (const auto& [k, t] : trackers)
+            if (t.needs_commit()) return true;
+        return false;
+    }
+
+    // --- the loop --------------------------------------------------------------------------------------------
+
+    void publish_gauges() {
+        const auto n = in_flight();
+        std::lock_guard lock{stats_mutex};
+        stats.in_flight = n;
+    }
+
+    void step() {
+        handle_results();
+        serve_dead_letters();
+        start_due_retries();
+        handle_commit_results();
+        schedule_commits(false);
+        const auto pending = in_flight();
+        // How long this step may wait: less when work is in flight, so that results are handled promptly.
+        auto wait = options.poll_timeout;
+        if (pending > 0 || pool->outstanding() > 0) wait = std::min(wait, std::chrono::milliseconds{10});
+        if (commit_wanted()) {
+            const auto to_commit = std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - Clock::now());
+            wait = std::clamp(to_commit, 0ms, wait);
+        }
+        const auto now = Clock::now();
+        if (now < consumer_retry_at) {  // backing off after a consumer error
+            pool->wait_for_result(std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(consumer_retry_at - now)));
+            publish_gauges();
+            return;
+        }
+        try {
+            flow_control(pending);
+            if (want_paused) {  // window full: wait for a result, then only serve the consumer (rebalances)
+                pool->wait_for_result(wait);
+                wait = 0ms;
+            }
+            auto m = consumer->poll(wait);
+            sync_assignment();
+            consumer_backoff = 0ms;
+            if (m) admit(std::move(*m));
+        } catch (const kafka::KafkaError& e) {
+            consumer_error(e, "poll");
+        }
+        publish_gauges();
+    }
+
+    // Stops taking messages, lets running uploads and dead letters finish (drain_timeout), commits what is
+    // done (commit_timeout) and leaves the group. Retries not yet started stay uncommitted.
+    void drain() {
+        if (drained) return;
+        drained = true;
+        stopping.store(true);
+        const auto deadline = Clock::now() + options.drain_timeout;
+        while ((pool->outstanding() > 0 || dlq_in_flight > 0) && Clock::now() < deadline) {
+            pool->wait_for_result(20ms);
+            handle_results();
+            serve_dead_letters();
+            handle_commit_results();
+        }
+        const auto unfinished = pool->outstanding() + dlq_in_flight;
+        committer->wait_idle(options.commit_timeout);
+        handle_commit_results();
+        schedule_commits(true);
+        if (!committer->wait_idle(options.commit_timeout))
+            log(LogLevel::warning, "supervisor: the last commit did not complete within " +
+                                       std::to_string(options.commit_timeout.count()) + " ms");
+        handle_commit_results();
+        publish_gauges();
+        log(LogLevel::info, "supervisor: stopping; " + std::to_string(in_flight()) + " message(s) not done (" +
+                                std::to_string(waiting.size()) + " waiting for a retry, " + std::to_string(unfinished) +
+                                " still running) stay uncommitted for the next supervisor");
+        committer->stop();
+        pool->stop();
+        try {
+            consumer->close();
+        } catch (const std::exception& e) {
+            log(LogLevel::warning, std::string{"supervisor: closing the consumer: "} + e.what());
         }
     }
 };
@@ -239,22 +567,25 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
 Supervisor::Supervisor(SupervisorOptions options) : impl_{std::make_unique<Impl>(std::move(options))} {}
 Supervisor::~Supervisor() = default;
 
-void Supervisor::step() { impl_->step(); }
+void Supervisor::step() {
+    if (impl_->drained) return;
+    impl_->step();
+}
 
 void Supervisor::run() {
     std::optional<StopSignals> signals;
     if (impl_->options.handle_signals) signals.emplace();
     while (!impl_->stopping.load() && !(signals && StopSignals::received())) impl_->step();
-    log(LogLevel::info, "supervisor: stopping; " + std::to_string(impl_->pending.size()) +
-                     " partition(s) with a pending retry stay uncommitted for the next supervisor");
-    impl_->consumer->close();
+    impl_->drain();
 }
 
 void Supervisor::stop() noexcept { impl_->stopping.store(true); }
 
 SupervisorStats Supervisor::stats() const {
     std::lock_guard lock{impl_->stats_mutex};
-    return impl_->stats;
+    SupervisorStats s = impl_->stats;
+    s.delays_s.assign(impl_->recent_delays.begin(), impl_->recent_delays.end());
+    return s;
 }
 
 const std::string& Supervisor::dead_letter_topic() const { return impl_->dead_letter; }

@@ -145,6 +145,7 @@ TEST(SupervisorBurst, MalformedMessagesAreDeadLetteredAndTheRestGoesOn) {
     raw.produce("this is not JSON", {.topic = w.pipeline, .key = "junk"});
     raw.produce(nlohmann::json{{"type", "event"}, {"graceid", "G1"}, {"gracedb_upload", true}}, {.topic = w.pipeline});
     raw.produce(nlohmann::json{{"type", "ping"}}, {.topic = w.pipeline});
+    raw.produce(std::string_view{R"({"type":false})"}, {.topic = w.pipeline, .key = "poison"});  // stopped run() before
     ASSERT_EQ(raw.flush(20s), 0);
     const auto ids = w.submit(20);
 
@@ -158,16 +159,17 @@ TEST(SupervisorBurst, MalformedMessagesAreDeadLetteredAndTheRestGoesOn) {
                   .service_url = w.standin->service_url(),
                   .handle_signals = false}};
     const auto deadline = Clock::now() + 90s;
-    while ((s.stats().uploaded < 20 || s.stats().dead_lettered < 2) && Clock::now() < deadline) s.step();
+    while ((s.stats().uploaded < 20 || s.stats().dead_lettered < 3) && Clock::now() < deadline) s.step();
     const auto st = s.stats();
     EXPECT_EQ(st.uploaded, 20u);
-    EXPECT_EQ(st.dead_lettered, 2u);
+    EXPECT_EQ(st.dead_lettered, 3u);
     EXPECT_GE(st.skipped, 1u) << "the ping is skipped, not dead-lettered";
     const char* kcat = std::getenv("KCAT");
     const auto dlq = run_command(std::string{kcat ? kcat : "kcat"} + " -C -b " + rig.plain_bootstrap + " -t " +
-                                 s.dead_letter_topic() + " -o beginning -c 2 -e -q -f '%k|%s|%h\\n'");
+                                 s.dead_letter_topic() + " -o beginning -c 3 -e -q -f '%k|%s|%h\\n'");
     EXPECT_NE(dlq.find("junk|this is not JSON|dlq.reason=the value is not JSON"), std::string::npos) << dlq;
     EXPECT_NE(dlq.find(R"("type":"event"}|dlq.reason=no group)"), std::string::npos) << dlq;
+    EXPECT_NE(dlq.find(R"(poison|{"type":false}|dlq.reason=type is a boolean, not a string)"), std::string::npos) << dlq;
     EXPECT_EQ(s.dead_letter_topic().rfind(w.instance + ".", 0), std::string::npos) << "outside the instance prefix";
 }
 
@@ -208,6 +210,8 @@ TEST(SupervisorBurst, ThroughputAndDelayAtASteadyRate) {
     ASSERT_EQ(st.uploaded, 800u);
     std::vector<double> delays(st.delays_s.begin() + static_cast<long>(before), st.delays_s.end());
     std::sort(delays.begin(), delays.end());
+    EXPECT_EQ(st.delays.count, 800u) << "every uploaded event's delay is in the bounded summary";
+    EXPECT_LE(st.delays_s.size(), SupervisorStats::kRecentDelays);
     std::cout << "supervisor: drained a backlog of 500 events in " << drain_s << " s (" << 500 / drain_s
               << " events/s uploaded); at the pipeline's pace, produce-to-upload delay over " << delays.size()
               << " events: p50 " << delays[delays.size() / 2] * 1000 << " ms, p99 "

@@ -1,0 +1,171 @@
+// The supervisor: one upload at a time (max_in_flight=1, the old behaviour) against concurrent uploads, in the
+// same run, against the in-process GraceDB stand-in.
+//   1. A burst of 64 events over 16 partitions while the supervisor runs, the stand-in answering each upload
+//      after 200 ms (a real server's database work): time until all 64 are uploaded (target <= 1.0 s; one at a
+//      time takes 64 x 200 ms = 12.8 s).
+//   2. A backlog of 1,000 events, no server latency: events/s drained (target >= 2,000/s on the mock cluster),
+//      from the first upload to the last (the group join is not counted).
+//   bench_supervisor [--bootstrap HOST:PORT --ca CA.pem] [--backlog N] [--burst N] [--latency MS]
+#include <gracedb/kafka.hpp>
+#include <gracedb/rest.hpp>
+#include <gracedb/supervisor.hpp>
+#include <gracedb/testing/standin.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "bench_common.hpp"
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Creates a topic with `partitions` partitions through the admin API (the rig's brokers create topics of one
+// partition by themselves).
+void create_topic(const bench::Target& t, const std::string& topic, int partitions) {
+    if (t.mock) return t.mock->create_topic(topic, partitions);
+    rd_kafka_t* rk = bench::raw_client(RD_KAFKA_PRODUCER, t, {});
+    char err[256];
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
+    rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+    std::string error;
+    if (!ev) error = "no answer";
+    else if (rd_kafka_event_error(ev)) error = rd_kafka_event_error_string(ev);
+    else if (const auto* res = rd_kafka_event_CreateTopics_result(ev)) {
+        size_t n = 0;
+        const rd_kafka_topic_result_t** r = rd_kafka_CreateTopics_result_topics(res, &n);
+        if (n == 1 && rd_kafka_topic_result_error(r[0])) error = rd_kafka_topic_result_error_string(r[0]);
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    if (!error.empty()) throw std::runtime_error("cannot create " + topic + ": " + error);
+}
+
+struct Run {
+    const bench::Target& target;
+    std::string instance = "bsup" + std::to_string(std::random_device{}() % 100000000);
+    gracedb::StandIn standin;
+    gracedb::GraceDb client;
+    gracedb::kafka::Producer producer;
+
+    static gracedb::StandInOptions standin_options(std::chrono::milliseconds latency) {
+        gracedb::StandInOptions o{.url_host = "localhost"};
+        o.upload_latency = latency;
+        return o;
+    }
+    gracedb::kafka::ProducerOptions producer_options() const {
+        gracedb::kafka::ProducerOptions po{.bootstrap_servers = target.bootstrap, .instance_name = instance,
+                                           .ca_cert_path = target.ca};
+        po.kafka_config = target.sasl() ? std::map<std::string, std::string>{} : bench::security(target);
+        po.kafka_config["linger.ms"] = "0";
+        return po;
+    }
+
+    Run(const bench::Target& t, std::chrono::milliseconds latency)
+        : target{t}, standin{standin_options(latency)}, client{standin.service_url(), {.force_noauth = true}},
+          producer{producer_options()} {
+        create_topic(target, instance + ".gstlal", 16);
+    }
+
+    void submit(int n) {
+        for (int i = 0; i < n; ++i)
+            client.create_event("CBC", "gstlal", "coinc.xml",
+                                {.filecontents = std::string(2000, 'c') + std::to_string(i), .kafka = &producer});
+    }
+
+    gracedb::SupervisorOptions options(std::size_t max_in_flight) const {
+        gracedb::SupervisorOptions o{.consumer = {.bootstrap_servers = target.bootstrap,
+                                                  .instance_name = instance,
+                                                  .group_id = "bench-" + instance,
+                                                  .ca_cert_path = target.ca},
+                                     .service_url = standin.service_url(),
+                                     .rest = {.force_noauth = true},
+                                     .poll_timeout = 100ms,
+                                     .handle_signals = false};
+        if (!target.sasl()) o.consumer.kafka_config = bench::security(target);
+        o.max_in_flight = max_in_flight;
+        return o;
+    }
+
+    bool wait_uploads(std::size_t n, std::chrono::seconds timeout) const {
+        const auto deadline = Clock::now() + timeout;
+        while (standin.uploads() < n && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+        return standin.uploads() >= n;
+    }
+};
+
+// Seconds until a burst of `n` events, published while the supervisor runs, is all uploaded.
+double burst(const bench::Target& t, std::size_t max_in_flight, int n, std::chrono::milliseconds latency) {
+    Run r{t, latency};
+    gracedb::Supervisor s{r.options(max_in_flight)};
+    std::thread runner{[&] { s.run(); }};
+    r.submit(1);  // the supervisor has joined its group once this one is uploaded
+    if (!r.wait_uploads(1, 120s)) throw std::runtime_error("the warm-up event was not uploaded");
+    const auto start = Clock::now();
+    r.submit(n);
+    const bool ok = r.wait_uploads(static_cast<std::size_t>(n) + 1, 300s);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    s.stop();
+    runner.join();
+    if (!ok) throw std::runtime_error("the burst was not uploaded");
+    return seconds;
+}
+
+// Events per second drained from a backlog of `n`, first upload to last.
+double backlog(const bench::Target& t, std::size_t max_in_flight, int n, gracedb::LatencySummary* delays) {
+    Run r{t, 0ms};
+    r.submit(n);
+    std::optional<Clock::time_point> first;
+    auto o = r.options(max_in_flight);
+    o.on_event = [&](const gracedb::SupervisorEvent& e) {
+        if (!first && e.outcome == "uploaded") first = Clock::now();
+    };
+    gracedb::Supervisor s{o};
+    const auto deadline = Clock::now() + 600s;
+    while (r.standin.uploads() < static_cast<std::size_t>(n) && Clock::now() < deadline) s.step();
+    const auto last = Clock::now();
+    if (r.standin.uploads() < static_cast<std::size_t>(n) || !first) throw std::runtime_error("the backlog was not drained");
+    if (delays) *delays = s.stats().delays;
+    return (n - 1) / std::chrono::duration<double>(last - *first).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    auto target = bench::parse_target(argc, argv);
+    const int burst_n = static_cast<int>(bench::arg_long(argc, argv, "--burst", 64));
+    const int backlog_n = static_cast<int>(bench::arg_long(argc, argv, "--backlog", 1000));
+    const std::chrono::milliseconds latency{bench::arg_long(argc, argv, "--latency", 200)};
+    const std::size_t window = gracedb::SupervisorOptions{}.max_in_flight;
+    gracedb::set_log_level(gracedb::LogLevel::error);
+    std::cout << "bench_supervisor: " << target.describe() << ", GraceDB stand-in on loopback, topic of 16 partitions\n";
+
+    std::printf("1. burst of %d events while the supervisor runs, each upload answered after %lld ms:\n", burst_n,
+                static_cast<long long>(latency.count()));
+    const double seq = burst(target, 1, burst_n, latency);
+    std::printf("   one at a time (max_in_flight=1)   : %6.2f s\n", seq);
+    const double conc = burst(target, window, burst_n, latency);
+    std::printf("   concurrent (max_in_flight=%zu)     : %6.2f s (target <= 1.0 s) = %.1fx faster\n", window, conc,
+                seq / conc);
+
+    std::printf("2. backlog of %d events, no server latency (first upload to last):\n", backlog_n);
+    const double b1 = backlog(target, 1, backlog_n, nullptr);
+    std::printf("   one at a time (max_in_flight=1)   : %8.0f events/s\n", b1);
+    gracedb::LatencySummary delays;
+    const double bn = backlog(target, window, backlog_n, &delays);
+    std::printf("   concurrent (max_in_flight=%zu)     : %8.0f events/s (target >= 2000/s on the mock) = %.1fx\n", window,
+                bn, bn / b1);
+    std::printf("   produce-to-upload delay in the backlog (bounded summary): p50 %.3f s, p99 %.3f s, max %.3f s\n",
+                delays.p50(), delays.p99(), delays.max_s);
+    return 0;
+} catch (const std::exception& e) {
+    std::cerr << "bench_supervisor: " << e.what() << "\n";
+    return 1;
+}
