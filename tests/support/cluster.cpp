@@ -156,6 +156,21 @@ std::map<std::int32_t, PartitionState> Cluster::partitions(const std::string& to
     return {};
 }
 
+bool Cluster::topic_exists(const std::string& topic) const {
+    RawClient& a = admin(plain_bootstrap_);
+    const auto deadline = Clock::now() + 30s;
+    do {
+        const rd_kafka_metadata_t* raw = nullptr;
+        if (rd_kafka_metadata(a.get(), 1, nullptr, &raw, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            detail::KafkaMetadata md{raw};
+            for (int i = 0; i < md->topic_cnt; ++i)
+                if (topic == md->topics[i].topic) return true;
+            return false;
+        }
+    } while (Clock::now() < deadline);
+    throw std::runtime_error("topic_exists: no metadata from the cluster within 30 s");
+}
+
 std::int32_t Cluster::wait_leader(const std::string& topic, std::int32_t p, std::int32_t not_this,
                                   std::chrono::milliseconds timeout) const {
     const auto deadline = Clock::now() + timeout;

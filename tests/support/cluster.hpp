@@ -49,6 +49,8 @@ public:
     /// Creates `topic` with `partitions` partitions, replication factor 3 (min.insync.replicas 2 from the
     /// brokers), and waits until every partition has a leader.
     void create_topic(const std::string& topic, int partitions) const;
+    /// Whether `topic` exists (a metadata request for all topics, which never creates one).
+    bool topic_exists(const std::string& topic) const;
     /// The partitions of `topic` (empty when the metadata cannot be had within `timeout`).
     std::map<std::int32_t, PartitionState> partitions(const std::string& topic,
                                                       std::chrono::milliseconds timeout = std::chrono::seconds{10}) const;
