@@ -212,6 +212,20 @@ std::int32_t Cluster::coordinator(const std::string& group) const {
     return node ? rd_kafka_Node_id(node) : -1;
 }
 
+std::map<std::int32_t, std::int64_t> Cluster::committed(const std::string& group, const std::string& topic) const {
+    const auto parts = partitions(topic, 30s);
+    RawClient c{RD_KAFKA_CONSUMER, {{"bootstrap.servers", plain_bootstrap_},
+                                    {"group.id", group},
+                                    {"enable.auto.commit", "false"},
+                                    {"log_level", "0"}}};
+    detail::PartitionList list{rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()))};
+    for (const auto& [p, s] : parts) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+    std::map<std::int32_t, std::int64_t> out;
+    if (rd_kafka_committed(c.get(), list.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+    for (int i = 0; i < list->cnt; ++i) out[list->elems[i].partition] = list->elems[i].offset;
+    return out;
+}
+
 std::vector<RawMessage> Cluster::read_all(const std::string& topic, std::chrono::milliseconds timeout) const {
     const auto parts = partitions(topic, 30s);
     if (parts.empty()) throw std::runtime_error("read_all: no metadata for " + topic);

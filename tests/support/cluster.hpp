@@ -64,6 +64,10 @@ public:
     /// The node that coordinates consumer group `group` (-1 if unknown).
     std::int32_t coordinator(const std::string& group) const;
 
+    /// The offsets consumer group `group` has committed for the partitions of `topic` (-1001: none), read
+    /// without joining the group.
+    std::map<std::int32_t, std::int64_t> committed(const std::string& group, const std::string& topic) const;
+
     /// Reads every message of every partition of `topic` from the beginning up to its high watermark, on the
     /// plaintext listeners with raw librdkafka (independent of the library under test). Throws when it cannot
     /// reach the end within `timeout`.
