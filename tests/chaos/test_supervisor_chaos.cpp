@@ -5,6 +5,7 @@
 // The pieces follow tests/integration/test_supervisor.cpp, on the replicated cluster.
 #include <gracedb/kafka.hpp>
 #include <gracedb/rest.hpp>
+#include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
