@@ -9,7 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
-#include <set>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -63,7 +63,7 @@ TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
                                              rig.ca_file, "--instance", "rig", "-t", pipeline, "-g", group,
                                              "--from-beginning", "-X", "session.timeout.ms=6000",
                                              "-X", "heartbeat.interval.ms=500"};
-    const std::map<std::string, std::string> listen_env = {{"GRACEDB_LOG_LEVEL", "warning"}};
+    const std::map<std::string, std::string> listen_env = {{"GRACEDB_LOG_LEVEL", "info"}};
     Child follower = spawn_process(listen, listen_env, out_path);
     struct Reaper {
         pid_t* pid;
@@ -109,9 +109,11 @@ TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
     } joiner{producer_thread, abandon};
     Healer healer;
 
-    auto wait_printed = [&](long lines, std::chrono::seconds timeout) {
+    // Waits until `distinct` different messages were printed.
+    auto wait_printed = [&](long distinct, std::chrono::seconds timeout) {
         const auto deadline = Clock::now() + timeout;
-        while (read_output(out_path).lines < lines && Clock::now() < deadline) {
+        auto count = [&] { return static_cast<long>(read_output(out_path).copies.size()); };
+        while (count() < distinct && Clock::now() < deadline) {
             if (const int st = wait_process(follower.pid, 0ms); st != -1) {
                 ADD_FAILURE() << "the follower exited with status " << st;
                 follower.pid = -1;
@@ -119,8 +121,17 @@ TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
             }
             std::this_thread::sleep_for(250ms);
         }
-        return read_output(out_path).lines >= lines;
+        return count() >= distinct;
     };
+    // The followers log "assigned N partition(s)" (info level) once they are in the group: a follower that is
+    // still starting has no signal handlers yet, and SIGTERM would kill it like SIGKILL.
+    auto assignments = [&] {
+        const std::string text = read_file(out_path);
+        std::size_t k = 0;
+        for (auto pos = text.find(": assigned "); pos != std::string::npos; pos = text.find(": assigned ", pos + 1)) ++k;
+        return k;
+    };
+    std::size_t assigned_before_restart = 0;
     auto committed_text = [&] {
         std::string t;
         for (const auto& [p, o] : cluster.committed(group, topic)) t += " [" + std::to_string(p) + "]@" + std::to_string(o);
@@ -132,6 +143,7 @@ TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
                   " delivered; the group's committed offsets:" + committed_text());
         ::kill(follower.pid, SIGKILL);
         wait_process(follower.pid, 10s);
+        assigned_before_restart = assignments();
         follower = spawn_process(listen, listen_env, out_path);
     };
 
@@ -141,7 +153,8 @@ TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
     ASSERT_TRUE(wait_printed(n / 2, 120s));
     const int node = cluster.coordinator(group) >= 1 ? cluster.coordinator(group) : cluster.wait_leader(topic, 0, -1, 30s);
     ASSERT_GE(node, 1);
-    chaos_log("SIGKILL node " + std::to_string(node) + " (the group's coordinator, or a leader)");
+    chaos_log("SIGKILL node " + std::to_string(node) + " (the group's coordinator, or a leader); the group's "
+              "committed offsets:" + committed_text());
     cluster.kill(node);
     EXPECT_GE(cluster.wait_leader(topic, 0, node, 90s), 1);
     cluster.start(node);
@@ -159,6 +172,9 @@ TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
         if (static_cast<long>(printed.copies.size()) >= delivered.load()) break;
         std::this_thread::sleep_for(200ms);
     }
+    // The last follower must be in the group (its handlers installed) before SIGTERM.
+    for (const auto until = Clock::now() + 60s; assignments() <= assigned_before_restart && Clock::now() < until;)
+        std::this_thread::sleep_for(200ms);
     chaos_log("the group's committed offsets at the end:" + committed_text());
     ::kill(follower.pid, SIGTERM);
     const int status = wait_process(follower.pid, 30s);

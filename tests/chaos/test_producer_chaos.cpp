@@ -6,6 +6,7 @@
 #include <gracedb/kafka.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <set>
@@ -170,7 +171,11 @@ TEST(ProducerChaos, EveryDeliveredMessageOnceInOrderAcrossLeaderKillsAndAPause) 
         ASSERT_GE(leader, 1);
         chaos_log("SIGSTOP node " + std::to_string(leader) + ", leader of " + topic + "[0]");
         cluster.pause(leader);
+        const auto t_pause = Clock::now();
         const int successor = cluster.wait_leader(topic, 0, leader, 90s);
+        chaos_log("new leader of " + topic + "[0] after " +
+                  std::to_string(std::chrono::duration<double>(Clock::now() - t_pause).count()) + " s: node " +
+                  std::to_string(successor));
         const bool flowing = wait_growth(delivered, 500, 90s);
         cluster.resume(leader);
         chaos_log("SIGCONT node " + std::to_string(leader) + "; leader meanwhile: node " + std::to_string(successor));

@@ -1,5 +1,6 @@
 #include "cluster.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -42,7 +43,10 @@ RawClient& admin(const std::string& bootstrap) {
         c = std::make_unique<RawClient>(RD_KAFKA_PRODUCER,
                                         std::map<std::string, std::string>{{"bootstrap.servers", bootstrap},
                                                                            {"log_level", "0"},
-                                                                           {"topic.metadata.refresh.interval.ms", "1000"}});
+                                                                           {"topic.metadata.refresh.interval.ms", "1000"},
+                                                                           // A paused node takes requests and
+                                                                           // never answers: drop it soon.
+                                                                           {"socket.timeout.ms", "5000"}});
     return *c;
 }
 
