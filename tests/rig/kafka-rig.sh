@@ -275,7 +275,7 @@ cluster_start() {
   done
   for n in "${NODES[@]}"; do  # one JVM at a time: 2 cores
     "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j.configuration="file:$dir/log4j.properties" \
-        -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/node$n/server.properties" \
+        -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$dir/node$n/server.properties" \
         > "$dir/node$n/format.log" 2>&1 || { cat "$dir/node$n/format.log" >&2; exit 1; }
   done
   {
@@ -327,9 +327,10 @@ case $cmd in
     make_tls
     make_issuer
     write_config "$dir" 1 "$sasl" "$plain" "$ctrl" "1@127.0.0.1:$ctrl" single
+    # --cluster-id=ID, not -t ID: a random id may begin with "-", which the tool would take for an option.
     cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
     "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j.configuration="file:$dir/log4j.properties" \
-        -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
+        -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$dir/server.properties" \
         > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; exit 1; }
     cat > "$dir/rig.env" <<ENV
 # Written by tests/rig/kafka-rig.sh; read by the tests through \$GRACEDB_RIG_ENV.
