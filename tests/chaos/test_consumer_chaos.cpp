@@ -47,7 +47,9 @@ Printed read_output(const std::string& path) {
 
 }  // namespace
 
-TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
+// The whole scenario; `check_clean_stop_commit`: also require the last follower, stopped by SIGTERM, to have
+// committed everything it printed.
+static void follower_chaos(bool check_clean_stop_commit) {
     const Cluster& cluster = Cluster::get();
     cluster.heal();
     const Rig& rig = Rig::get();
@@ -175,15 +177,29 @@ TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
     // The last follower must be in the group (its handlers installed) before SIGTERM.
     for (const auto until = Clock::now() + 60s; assignments() <= assigned_before_restart && Clock::now() < until;)
         std::this_thread::sleep_for(200ms);
-    chaos_log("the group's committed offsets at the end:" + committed_text());
     ::kill(follower.pid, SIGTERM);
     const int status = wait_process(follower.pid, 30s);
     follower.pid = -1;
+    // A clean stop leaves the group committing what was printed: a restart would resume at the end.
+    std::int64_t committed_total = 0;
+    const auto committed_at_end = cluster.committed(group, topic);
+    for (const auto& [p, o] : committed_at_end) committed_total += o > 0 ? o : 0;
+    chaos_log("the group's committed offsets after SIGTERM:" + committed_text());
     printed = read_output(out_path);
     const std::string output = read_file(out_path);
     std::size_t commit_failures = 0;
     for (auto pos = output.find("COMMITFAIL"); pos != std::string::npos; pos = output.find("COMMITFAIL", pos + 1))
         ++commit_failures;
+    {  // The followers' own account of the group (evidence when commits stall), transport noise left out.
+        std::istringstream lines{output};
+        std::string group_log;
+        for (std::string line; std::getline(lines, line);)
+            if (!line.empty() && line.front() != '{' && line.find("_TRANSPORT") == std::string::npos &&
+                line.find("librdkafka FAIL") == std::string::npos && group_log.size() < 6000)
+                group_log += "  " + line + "\n";
+        if (committed_total != n)
+            chaos_log("the followers' log (JSON lines and transport errors left out):\n" + group_log);
+    }
 
     long skipped = 0, duplicates = 0;
     for (long seq = 0; seq < n; ++seq) {
@@ -202,4 +218,19 @@ TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) {
     EXPECT_EQ(failed.load(), 0);
     EXPECT_EQ(delivered.load(), n);
     EXPECT_EQ(skipped, 0) << "a follower with a stable group resumes where it was: nothing skipped";
+    if (check_clean_stop_commit) {
+        EXPECT_EQ(committed_total, n) << "SIGTERM: the follower commits everything it printed before it leaves";
+    }
 }
+
+
+TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) { follower_chaos(false); }
+
+// KNOWN BUG (found by the scenario above; 2 failing runs of 8 here): the last follower, started after a
+// SIGKILLed predecessor and a group-coordinator failover, is SIGTERMed once it has printed everything; it logs
+// "stopped by signal 15; previous handlers restored" and exits 0, yet the group's committed offsets stay those
+// of the FIRST follower ([0]@190 [1]@189 [2]@126 of 3000 messages), so a restart with the same group replays
+// everything since. Nothing is skipped (at-least-once holds); the clean stop does not commit what was handed
+// over. A focused version (backlog, predecessor SIGKILLed, no coordinator failover; 6 stops) did not reproduce.
+// This test fails intermittently until the cause (library close/offset store, or librdkafka 2.0.2) is fixed.
+TEST(ConsumerChaos, KnownBugCleanStopAfterCoordinatorFailoverCommitsWhatWasPrinted) { follower_chaos(true); }
