@@ -80,7 +80,11 @@ std::size_t count_matches(const std::string& text, const std::regex& re) {
 
 }  // namespace
 
-TEST(SupervisorChaos, EveryEventUploadedOnceAcrossBrokerKillSupervisorKillsAnd503s) {
+// KNOWN BUG (issue 11, item 5; 1 failing run of 5 here): when the killed broker is the supervisors' group
+// coordinator, the supervisor's session times out and its next commit fails; `gracedb-kafka supervise` then exits
+// ("gracedb-kafka supervise: commit failed: Broker: Unknown member") instead of logging, backing off and going on,
+// and uploads stop (stalled at 101 of 1000). Drop "KnownBug" from the name once item 5 is fixed.
+TEST(SupervisorChaos, KnownBugItem5EveryEventUploadedOnceAcrossBrokerKillSupervisorKillsAnd503s) {
     const Cluster& cluster = Cluster::get();
     cluster.heal();
     const std::size_t n = 1000 * static_cast<std::size_t>(chaos_scale());
@@ -140,7 +144,16 @@ TEST(SupervisorChaos, EveryEventUploadedOnceAcrossBrokerKillSupervisorKillsAnd50
 
     auto at = [&](double fraction) {
         const auto target = static_cast<std::size_t>(fraction * static_cast<double>(n));
-        const bool ok = w.wait_uploads(target, 300s);
+        bool ok = false;
+        for (const auto until = Clock::now() + 300s; !ok && Clock::now() < until;) {
+            ok = w.wait_uploads(target, 1s);
+            if (const int st = sup.pid > 0 ? wait_process(sup.pid, 0ms) : -1; st != -1) {  // a service must not end on its own
+                sup.pid = -1;
+                ADD_FAILURE() << "the supervisor exited with status " << st << " after " << w.standin->uploads()
+                              << " uploads\n" << tail(log);
+                return false;
+            }
+        }
         EXPECT_TRUE(ok) << "uploads stalled at " << w.standin->uploads() << " (waiting for " << target << ")\n"
                         << tail(log);
         return ok;
