@@ -11,8 +11,9 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DGRACEDB_WARNINGS_AS_ERRORS="${GRACEDB_WARNINGS_AS_ERRORS:-OFF}"
 cmake --build "$build" -j "$(nproc)"
 
-# The broker is stopped by the rig_stop fixture; this also stops it if ctest itself is interrupted.
-trap '"$root/tests/rig/kafka-rig.sh" stop "$build/rig/broker" >/dev/null 2>&1 || true' EXIT
+# The broker is stopped by the rig_stop fixture (the chaos cluster by cluster_stop); this also stops it if ctest itself is interrupted.
+trap '"$root/tests/rig/kafka-rig.sh" stop "$build/rig/broker" >/dev/null 2>&1 || true
+      "$root/tests/rig/kafka-rig.sh" cluster-stop "$build/rig/cluster" >/dev/null 2>&1 || true' EXIT
 start=$(date +%s)
 cd "$build"
 ctest --output-on-failure -j 2 "$@"

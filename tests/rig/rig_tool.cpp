@@ -1,7 +1,8 @@
 // rig-tool: the C++ helpers of the Kafka test rig (tests/rig/kafka-rig.sh).
 //   rig-tool jwks --key issuer.key --kid rig-key-1            JWKS of the issuer's public key
 //   rig-tool mint --key issuer.key --iss ... --aud ... [...]   a signed test SciToken (to stdout or --out)
-//   rig-tool wait-ready --bootstrap 127.0.0.1:9092 [--timeout 60]   ask for metadata until the broker answers
+//   rig-tool wait-ready --bootstrap 127.0.0.1:9092 [--timeout 60] [--brokers N]   ask for metadata until the
+//                                                    broker answers (and lists at least N brokers)
 //   rig-tool acl --bootstrap ... --principal User:x --topic-prefix p. [...]   allow principals on topics
 #include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
@@ -29,7 +30,7 @@ detail::KafkaHandle admin_client(const std::string& bootstrap) {
     return rk;
 }
 
-int wait_ready(const std::string& bootstrap, int timeout_s) {
+int wait_ready(const std::string& bootstrap, int timeout_s, int min_brokers) {
     auto rk = admin_client(bootstrap);
     const auto deadline = Clock::now() + std::chrono::seconds{timeout_s};
     const auto start = Clock::now();
@@ -37,8 +38,8 @@ int wait_ready(const std::string& bootstrap, int timeout_s) {
         const rd_kafka_metadata_t* md = nullptr;
         if (rd_kafka_metadata(rk.get(), 1, nullptr, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             detail::KafkaMetadata owned{md};
-            if (md->broker_cnt > 0) {
-                std::cout << "broker ready after "
+            if (md->broker_cnt >= min_brokers) {
+                std::cout << md->broker_cnt << " broker(s) ready after "
                           << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
                           << " ms of waiting\n";
                 return 0;
@@ -118,10 +119,11 @@ int main(int argc, char** argv) try {
     mint->add_option("--out", out, "write the token to this file (mode 0600) instead of stdout");
 
     std::string bootstrap;
-    int timeout = 60;
+    int timeout = 60, min_brokers = 1;
     auto* ready = app.add_subcommand("wait-ready", "wait until the broker answers a metadata request");
     ready->add_option("--bootstrap", bootstrap)->required();
     ready->add_option("--timeout", timeout, "seconds");
+    ready->add_option("--brokers", min_brokers, "wait until the metadata lists at least this many brokers");
 
     std::vector<std::string> principals, prefixes;
     auto* acl = app.add_subcommand("acl", "allow principals everything on topic prefixes and on all groups");
@@ -147,7 +149,7 @@ int main(int argc, char** argv) try {
             testing::write_secret_file(out, token + "\n");
         return 0;
     }
-    if (*ready) return wait_ready(bootstrap, timeout);
+    if (*ready) return wait_ready(bootstrap, timeout, min_brokers);
     if (*acl) return create_acls(bootstrap, principals, prefixes);
     return 2;
 } catch (const std::exception& e) {

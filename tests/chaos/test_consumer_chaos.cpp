@@ -1,0 +1,236 @@
+// Chaos: a follower with a stable consumer group (`gracedb-kafka listen -g <group>`, a child process writing one
+// JSON line per message) is SIGKILLed mid-stream and restarted, twice, while a producer keeps publishing; a broker
+// is SIGKILLed and restarted in between. Nothing is skipped: every message delivered to the topic is printed at
+// least once. Duplicates (re-read after a kill: at-least-once) are counted and printed.
+#include <gracedb/kafka.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "cluster.hpp"
+#include "itest.hpp"
+
+using namespace gracedb;
+using namespace gracedb::testing;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Printed {
+    std::map<long, int> copies;  // seq -> times printed
+    long lines = 0, partial = 0;
+};
+
+// Reads the listeners' output: one JSON line per message; a line cut by SIGKILL is counted as partial.
+Printed read_output(const std::string& path) {
+    Printed out;
+    std::ifstream in{path};
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line.front() != '{') continue;  // the tool's own error lines, if any
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.contains("value") || !j["value"].is_object()) {
+            ++out.partial;
+            continue;
+        }
+        ++out.lines;
+        ++out.copies[j["value"]["seq"].get<long>()];
+    }
+    return out;
+}
+
+}  // namespace
+
+// The whole scenario; `check_clean_stop_commit`: also require the last follower, stopped by SIGTERM, to have
+// committed everything it printed.
+static void follower_chaos(bool check_clean_stop_commit) {
+    const Cluster& cluster = Cluster::get();
+    cluster.heal();
+    const Rig& rig = Rig::get();
+    const long n = 3000L * chaos_scale();
+    const std::string pipeline = unique_name("chaos-consumer");
+    const std::string topic = "rig." + pipeline;
+    const std::string group = unique_name("chaos-follower");
+    cluster.create_topic(topic, 3);
+    TokenEnv env;
+    env.write_token({}, 2h);
+    const auto out_path = (env.dir() / "listen.out").string();
+    const std::vector<std::string> listen = {GRACEDB_KAFKA_TOOL, "listen", "-b", rig.sasl_bootstrap, "--ca-cert",
+                                             rig.ca_file, "--instance", "rig", "-t", pipeline, "-g", group,
+                                             "--from-beginning", "-X", "session.timeout.ms=6000",
+                                             "-X", "heartbeat.interval.ms=500"};
+    const std::map<std::string, std::string> listen_env = {{"GRACEDB_LOG_LEVEL", "info"}};
+    Child follower = spawn_process(listen, listen_env, out_path);
+    struct Reaper {
+        pid_t* pid;
+        ~Reaper() {
+            if (*pid > 0) {
+                ::kill(*pid, SIGKILL);
+                wait_process(*pid, 10s);
+            }
+        }
+    } reaper{&follower.pid};
+
+    // The producer: ~100 messages/s (for ~30 s at the default scale: the faults land mid-stream), keyed, each a JSON object with its sequence number.
+    std::atomic<long> delivered{0}, failed{0};
+    std::atomic<bool> abandon{false};
+    std::string producer_error;
+    std::thread producer_thread{[&] {
+        try {
+            kafka::Producer p{{.bootstrap_servers = rig.sasl_bootstrap, .topic = pipeline, .instance_name = "rig",
+                               .ca_cert_path = rig.ca_file, .flush_timeout = 120s}};
+            auto next = Clock::now();
+            for (long seq = 0; seq < n && !abandon.load(); ++seq) {
+                p.produce(nlohmann::json{{"seq", seq}},
+                          {.key = "k" + std::to_string(seq % 8), .on_delivery = [&](const kafka::DeliveryReport& r) {
+                               if (r.error) ++failed; else ++delivered;
+                           }});
+                p.poll(0ms);
+                next += 10ms;
+                if (next < Clock::now() - 200ms) next = Clock::now();
+                std::this_thread::sleep_until(next);
+            }
+            p.flush(120s);
+        } catch (const std::exception& e) {
+            producer_error = e.what();
+        }
+    }};
+    struct Joiner {
+        std::thread& t;
+        std::atomic<bool>& abandon;
+        ~Joiner() {
+            abandon.store(true);
+            if (t.joinable()) t.join();
+        }
+    } joiner{producer_thread, abandon};
+    Healer healer;
+
+    // Waits until `distinct` different messages were printed.
+    auto wait_printed = [&](long distinct, std::chrono::seconds timeout) {
+        const auto deadline = Clock::now() + timeout;
+        auto count = [&] { return static_cast<long>(read_output(out_path).copies.size()); };
+        while (count() < distinct && Clock::now() < deadline) {
+            if (const int st = wait_process(follower.pid, 0ms); st != -1) {
+                ADD_FAILURE() << "the follower exited with status " << st;
+                follower.pid = -1;
+                return false;
+            }
+            std::this_thread::sleep_for(250ms);
+        }
+        return count() >= distinct;
+    };
+    // The followers log "assigned N partition(s)" (info level) once they are in the group: a follower that is
+    // still starting has no signal handlers yet, and SIGTERM would kill it like SIGKILL.
+    auto assignments = [&] {
+        const std::string text = read_file(out_path);
+        std::size_t k = 0;
+        for (auto pos = text.find(": assigned "); pos != std::string::npos; pos = text.find(": assigned ", pos + 1)) ++k;
+        return k;
+    };
+    std::size_t assigned_before_restart = 0;
+    auto committed_text = [&] {
+        std::string t;
+        for (const auto& [p, o] : cluster.committed(group, topic)) t += " [" + std::to_string(p) + "]@" + std::to_string(o);
+        return t;
+    };
+    auto kill_follower = [&](int which) {
+        chaos_log("SIGKILL follower " + std::to_string(which) + " (pid " + std::to_string(follower.pid) + ") after " +
+                  std::to_string(read_output(out_path).lines) + " lines printed, " + std::to_string(delivered.load()) +
+                  " delivered; the group's committed offsets:" + committed_text());
+        ::kill(follower.pid, SIGKILL);
+        wait_process(follower.pid, 10s);
+        assigned_before_restart = assignments();
+        follower = spawn_process(listen, listen_env, out_path);
+    };
+
+    ASSERT_TRUE(wait_printed(n / 4, 120s)) << "the follower printed " << read_output(out_path).lines << "\n"
+                                           << read_file(out_path).substr(0, 2000);
+    kill_follower(1);
+    ASSERT_TRUE(wait_printed(n / 2, 120s));
+    const int node = cluster.coordinator(group) >= 1 ? cluster.coordinator(group) : cluster.wait_leader(topic, 0, -1, 30s);
+    ASSERT_GE(node, 1);
+    chaos_log("SIGKILL node " + std::to_string(node) + " (the group's coordinator, or a leader); the group's "
+              "committed offsets:" + committed_text());
+    cluster.kill(node);
+    EXPECT_GE(cluster.wait_leader(topic, 0, node, 90s), 1);
+    cluster.start(node);
+    EXPECT_TRUE(cluster.wait_fully_in_sync(topic, 120s));
+    ASSERT_TRUE(wait_printed(3 * n / 4, 120s));
+    kill_follower(2);
+
+    producer_thread.join();
+    ASSERT_TRUE(producer_error.empty()) << producer_error;
+    // Wait until every delivered message was printed (or the deadline: then something was skipped).
+    const auto deadline = Clock::now() + 120s;
+    Printed printed;
+    while (Clock::now() < deadline) {
+        printed = read_output(out_path);
+        if (static_cast<long>(printed.copies.size()) >= delivered.load()) break;
+        std::this_thread::sleep_for(200ms);
+    }
+    // The last follower must be in the group (its handlers installed) before SIGTERM.
+    for (const auto until = Clock::now() + 60s; assignments() <= assigned_before_restart && Clock::now() < until;)
+        std::this_thread::sleep_for(200ms);
+    ::kill(follower.pid, SIGTERM);
+    const int status = wait_process(follower.pid, 30s);
+    follower.pid = -1;
+    // A clean stop leaves the group committing what was printed: a restart would resume at the end.
+    std::int64_t committed_total = 0;
+    const auto committed_at_end = cluster.committed(group, topic);
+    for (const auto& [p, o] : committed_at_end) committed_total += o > 0 ? o : 0;
+    chaos_log("the group's committed offsets after SIGTERM:" + committed_text());
+    printed = read_output(out_path);
+    const std::string output = read_file(out_path);
+    std::size_t commit_failures = 0;
+    for (auto pos = output.find("COMMITFAIL"); pos != std::string::npos; pos = output.find("COMMITFAIL", pos + 1))
+        ++commit_failures;
+    {  // The followers' own account of the group (evidence when commits stall), transport noise left out.
+        std::istringstream lines{output};
+        std::string group_log;
+        for (std::string line; std::getline(lines, line);)
+            if (!line.empty() && line.front() != '{' && line.find("_TRANSPORT") == std::string::npos &&
+                line.find("librdkafka FAIL") == std::string::npos && group_log.size() < 6000)
+                group_log += "  " + line + "\n";
+        if (committed_total != n)
+            chaos_log("the followers' log (JSON lines and transport errors left out):\n" + group_log);
+    }
+
+    long skipped = 0, duplicates = 0;
+    for (long seq = 0; seq < n; ++seq) {
+        auto it = printed.copies.find(seq);
+        if (it == printed.copies.end()) ++skipped;
+        else duplicates += it->second - 1;
+    }
+    std::ostringstream fig;
+    fig << "consumer chaos: produced " << n << ", delivered " << delivered << ", failed " << failed
+        << "; follower SIGKILLs survived 2, broker kills survived 1; printed " << printed.lines << " lines ("
+        << printed.copies.size() << " distinct), skipped " << skipped << ", duplicates " << duplicates
+        << ", lines cut by a kill " << printed.partial << "; commit failures logged by the followers "
+        << commit_failures;
+    chaos_log(fig.str());
+    EXPECT_EQ(status, 0) << "SIGTERM ends the follower cleanly";
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(delivered.load(), n);
+    EXPECT_EQ(skipped, 0) << "a follower with a stable group resumes where it was: nothing skipped";
+    if (check_clean_stop_commit) {
+        EXPECT_EQ(committed_total, n) << "SIGTERM: the follower commits everything it printed before it leaves";
+    }
+}
+
+
+TEST(ConsumerChaos, StableGroupSigkilledTwiceSkipsNothing) { follower_chaos(false); }
+
+// KNOWN BUG (found by the scenario above; 2 failing runs of 8 here): the last follower, started after a
+// SIGKILLed predecessor and a group-coordinator failover, is SIGTERMed once it has printed everything; it logs
+// "stopped by signal 15; previous handlers restored" and exits 0, yet the group's committed offsets stay those
+// of the FIRST follower ([0]@190 [1]@189 [2]@126 of 3000 messages), so a restart with the same group replays
+// everything since. Nothing is skipped (at-least-once holds); the clean stop does not commit what was handed
+// over. A focused version (backlog, predecessor SIGKILLed, no coordinator failover; 6 stops) did not reproduce.
+// This test fails intermittently until the cause (library close/offset store, or librdkafka 2.0.2) is fixed.
+TEST(ConsumerChaos, KnownBugCleanStopAfterCoordinatorFailoverCommitsWhatWasPrinted) { follower_chaos(true); }
