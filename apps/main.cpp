@@ -24,7 +24,9 @@ void install_log_handler() {
     set_log_handler([](LogLevel level, std::string_view message) {
         const std::string text = repair_utf8(message);
         std::lock_guard lock{g_log_mutex};
-        if (level >= LogLevel::warning && (text.starts_with("librdkafka") || text.starts_with("Kafka ")))
+        // "all brokers are down" follows the failure that explains it: keep the explanation.
+        if (level >= LogLevel::warning && (text.starts_with("librdkafka") || text.starts_with("Kafka ")) &&
+            text.find("_ALL_BROKERS_DOWN") == std::string::npos)
             g_last_warning = text;
         const std::string line = g_prefix + ": " + std::string{to_string(level)} + ": " + text + "\n";
         std::fputs(line.c_str(), stderr);
