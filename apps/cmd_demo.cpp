@@ -53,6 +53,7 @@ int run(const std::string& event_file) {
 
     GraceDb client{sandbox.service_url(), {.force_noauth = true}};
     auto producer = client.create_kafka_producer({.bootstrap_servers = sandbox.bootstrap_servers(),
+                                                  .instance_name = sandbox.instance(),
                                                   .kafka_config = gracedb::testing::Sandbox::kafka_config()});
     auto r = client.create_event("CBC", "gstlal", filename,
                                  {.search = "AllSky", .filecontents = contents, .labels = {"EM_READY"}, .kafka = &producer});
@@ -84,7 +85,7 @@ int run(const std::string& event_file) {
     std::cout << "\n";
 
     const auto fetched = client.event(graceid).json();
-    const auto file = client.get(fetched["links"]["event_file"].get<std::string>());
+    const auto file = client.get(fetched["links"]["files"].get<std::string>() + filename);
     const bool exact = file.body == contents;
     std::cout << "6. fetched back from GraceDB: " << fetched["graceid"].get<std::string>() << ", group "
               << fetched["group"].get<std::string>() << ", pipeline " << fetched["pipeline"].get<std::string>()

@@ -16,7 +16,8 @@ int run() {
     gracedb::testing::Sandbox box;
     std::cout << "bootstrap_servers: " << box.bootstrap_servers() << "\nservice_url: " << box.service_url()
               << "\nexport GRACEDB_KAFKA_BOOTSTRAP=" << box.bootstrap_servers()
-              << " GRACEDB_SERVICE_URL=" << box.service_url() << " GRACEDB_KAFKA_PROTOCOL=plaintext\n"
+              << " GRACEDB_SERVICE_URL=" << box.service_url() << " GRACEDB_KAFKA_PROTOCOL=plaintext"
+              << " GRACEDB_KAFKA_INSTANCE=" << box.instance() << "\n"
               << "(Kafka is librdkafka's mock cluster: plaintext, no SciToken needed; GraceDB stand-in: no "
                  "authentication. Ctrl-C stops.)\n";
     std::cout.flush();

@@ -20,7 +20,8 @@ void add_connection_options(CLI::App& sub, Connection& c, const ConnectionSpec& 
     // --instance wins over --service-url ($GRACEDB_SERVICE_URL may be set in the environment).
     sub.add_option("--instance", c.instance,
                    spec.service_url_required ? "Kafka instance name, instead of the one the service URL names"
-                                             : "instance name, instead of the one --service-url names");
+                                             : "instance name, instead of the one --service-url names")
+        ->envname("GRACEDB_KAFKA_INSTANCE");
     sub.add_option("--ca-cert", c.ca, "CA bundle for the brokers' TLS")->envname("GRACEDB_KAFKA_CA");
     sub.add_option("--protocol", c.protocol, "sasl_ssl (default), sasl_plaintext, ssl or plaintext (any case)")
         ->envname("GRACEDB_KAFKA_PROTOCOL")
