@@ -70,6 +70,10 @@ std::string make_topic_name(std::string_view instance, std::string_view pipeline
     if (pipeline.empty())
         throw std::invalid_argument("cannot make a topic name for instance " + quoted(instance) +
                                     ": the pipeline name is empty");
+    // "." and ".." are no pipelines: "<instance>.." would be a legal topic, but not of any pipeline.
+    if (pipeline == "." || pipeline == "..")
+        throw std::invalid_argument("illegal pipeline name " + quoted(pipeline) + " for instance " + quoted(instance) +
+                                    ": \".\" and \"..\" are reserved names; give the pipeline's name, e.g. \"gstlal\"");
     if (instance.find('.') != std::string_view::npos)
         throw std::invalid_argument("instance name " + quoted(instance) +
                                     " contains a dot; the dot separates instance and pipeline in a topic name");

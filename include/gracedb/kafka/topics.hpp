@@ -21,8 +21,8 @@ inline constexpr std::size_t max_topic_name_length = 249;
 GRACEDB_EXPORT std::string derive_instance_name(std::string_view service_url);
 
 /// "<instance>.<pipeline>". Throws std::invalid_argument at once when the result would not be a legal,
-/// namespaced Kafka topic: an empty part, a dot in the instance, a character outside [A-Za-z0-9._-], or
-/// more than max_topic_name_length characters.
+/// namespaced Kafka topic: an empty part, a dot in the instance, a pipeline named "." or "..", a character
+/// outside [A-Za-z0-9._-], or more than max_topic_name_length characters.
 GRACEDB_EXPORT std::string make_topic_name(std::string_view instance, std::string_view pipeline);
 
 /// Splits a namespaced topic at its first dot: "gracedb-dev.gstlal" -> {"gracedb-dev", "gstlal"}.

@@ -1,0 +1,345 @@
+// gracedb-kafka check: walks the path a publisher depends on, step by step with timings, and says where it
+// first breaks and what to do. Steps: the Kafka token, the broker reachable (TCP), TLS verified, SASL
+// accepted and the topic allowed (a ping), the GraceDB API root, the GraceDB token accepted for reservations.
+// Exit status 0 only when every step passed. The token is never printed: only where it was found and its claims.
+
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "detail/text.hpp"
+#include "output.hpp"
+#include "probes.hpp"
+#include "tool.hpp"
+
+namespace gracedb::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct CheckArgs {
+    Connection conn;
+    std::string gracedb_ca, topic = "test";
+    bool no_auth = false;
+};
+
+enum class Status { ok, fail, skip };
+
+// Prints each step as it ends, and counts.
+class Report {
+public:
+    void step(const std::string& name, Status s, std::optional<double> ms, const std::string& detail,
+              const std::string& advice = {}) {
+        ++number_;
+        std::ostringstream line;
+        line << std::setw(2) << number_ << ". " << std::left << std::setw(14) << name << std::setw(5)
+             << (s == Status::ok ? "ok" : s == Status::fail ? "FAIL" : "skip") << std::right << std::setw(10);
+        if (ms) {
+            line << std::fixed << std::setprecision(1) << *ms << " ms";
+        } else {
+            line << "" << "   ";  // no timing of its own
+        }
+        line << "  " << detail << "\n";
+        if (!advice.empty()) line << "                                    what to do: " << advice << "\n";
+        std::cout << repair_utf8(line.str());
+        std::cout.flush();
+        if (s == Status::fail) {
+            ++failed_;
+            if (first_failure_.empty()) first_failure_ = "step " + std::to_string(number_) + " (" + name + "): " + detail;
+        }
+    }
+    int failed() const { return failed_; }
+    int steps() const { return number_; }
+    const std::string& first_failure() const { return first_failure_; }
+
+private:
+    int number_ = 0;
+    int failed_ = 0;
+    std::string first_failure_;
+};
+
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::string duration_words(std::chrono::seconds s) {
+    const auto n = s.count();
+    std::ostringstream out;
+    if (n < 0) return "expired";
+    if (n >= 86400) out << n / 86400 << " d ";
+    if (n >= 3600) out << (n % 86400) / 3600 << " h ";
+    out << (n % 3600) / 60 << " min " << n % 60 << " s";
+    return out.str();
+}
+
+// --- token discovery ----------------------------------------------------------------------------------------
+
+std::string describe_token(const FoundToken& t) {
+    const auto& c = t.claims;
+    std::string s = t.source + ": sub \"" + c.sub + "\", scope \"" + c.scope + "\", aud " + detail::join_quoted(c.aud);
+    if (c.exp) {
+        const auto left = std::chrono::duration_cast<std::chrono::seconds>(*c.exp - std::chrono::system_clock::now());
+        s += ", expires in " + duration_words(left);
+    }
+    return s;
+}
+
+std::string places_text(const TokenSearch& s) {
+    std::string out;
+    for (const auto& p : s.places) out += (out.empty() ? "" : "; ") + p.place + ": " + p.finding;
+    return out;
+}
+
+// --- the steps ----------------------------------------------------------------------------------------------
+
+bool is_authorization(const Error& e) {
+    if (e.code() == Errc::authorization_failed) return true;
+    if (e.rdkafka_error().find("AUTHORIZATION") != std::string::npos) return true;
+    // Until every Kafka error carries its code, the delivery report's text is the only witness.
+    const std::string_view what = e.what();
+    return e.code() == Errc::unknown && (what.find("uthorization failed") != std::string_view::npos ||
+                                         what.find("AUTHORIZATION_FAILED") != std::string_view::npos);
+}
+
+int run(const CheckArgs& a) {
+    Report report;
+    const auto timeout = to_ms(a.conn.timeout_s);
+    const std::string service_url = a.conn.service_url;
+    std::cout << "gracedb-kafka check: the path from this machine to GraceDB over Kafka (each step at most "
+              << a.conn.timeout_s << " s)\n";
+
+    // 1. A token for the brokers.
+    bool token_ok = true;
+    if (!uses_sasl(a.conn)) {
+        report.step("kafka-token", Status::skip, std::nullopt,
+                    "--protocol " + a.conn.protocol + " sends no token");
+    } else {
+        const auto t0 = Clock::now();
+        const TokenRequirements req{a.conn.audience.empty() ? kafka::default_kafka_audience(a.conn.bootstrap)
+                                                            : a.conn.audience,
+                                    a.conn.scope};
+        const auto search = find_scitoken(req);
+        const double ms = ms_since(t0);
+        if (search.token && search.token->matches) {
+            report.step("kafka-token", Status::ok, ms, describe_token(*search.token));
+        } else if (search.token) {
+            token_ok = false;
+            report.step("kafka-token", Status::fail, ms,
+                        "no token for audience \"" + req.audience + "\" and scope \"" + req.scope + "\"; found " +
+                            describe_token(*search.token),
+                        "get a token with that audience and scope (e.g. htgettoken --audience " + req.audience +
+                            " --scopes " + req.scope + "), or say which the brokers expect with --token-audience/--token-scope");
+        } else {
+            token_ok = false;
+            report.step("kafka-token", Status::fail, ms, "no usable SciToken: " + places_text(search),
+                        "get one (e.g. htgettoken --audience " + req.audience + " --scopes " + req.scope +
+                            ") or point $BEARER_TOKEN_FILE at it; an expired token must be renewed");
+        }
+    }
+
+    // 2. The brokers reachable.
+    const auto brokers = parse_bootstrap(a.conn.bootstrap);
+    std::optional<Broker> reached;
+    Fd socket;
+    {
+        const auto t0 = Clock::now();
+        std::string failures;
+        for (const auto& b : brokers) {
+            std::string error;
+            Fd s = connect_tcp(b, timeout, error);
+            if (s.fd >= 0) {
+                reached = b;
+                socket = std::move(s);
+                break;
+            }
+            failures += (failures.empty() ? "" : "; ") + b.text() + ": " + error;
+        }
+        const double ms = ms_since(t0);
+        if (reached) {
+            report.step("broker", Status::ok, ms,
+                        reached->text() + " accepts TCP connections" + (failures.empty() ? "" : " (" + failures + ")"));
+        } else {
+            report.step("broker", Status::fail, ms, "no broker reachable: " + failures,
+                        "check -b (host:port of the brokers' listener for your protocol), the network, a firewall; "
+                        "is the broker up?");
+        }
+    }
+
+    // 3. TLS verified.
+    bool tls_ok = reached.has_value();
+    if (!reached) {
+        report.step("tls", Status::skip, std::nullopt, "not run: no broker reachable");
+    } else if (!uses_tls(a.conn)) {
+        report.step("tls", Status::skip, std::nullopt, "--protocol " + a.conn.protocol + " does not use TLS");
+    } else {
+        const auto t0 = Clock::now();
+        const auto out = check_tls(socket.fd, *reached, a.conn.ca, a.conn.skip_hostname);
+        tls_ok = out.ok;
+        report.step("tls", out.ok ? Status::ok : Status::fail, ms_since(t0), out.detail, out.advice);
+    }
+    socket = Fd{};
+
+    // 4 and 5. SASL accepted, the topic allowed: one ping tells both.
+    if (!reached || !tls_ok || !token_ok) {
+        const std::string why = !reached ? "no broker reachable" : !tls_ok ? "TLS failed" : "no usable token";
+        if (uses_sasl(a.conn)) report.step("sasl", Status::skip, std::nullopt, "not run: " + why);
+        report.step("topic", Status::skip, std::nullopt, "not run: " + why);
+    } else {
+        const auto t0 = Clock::now();
+        std::string topic_name;
+        try {
+            auto options = producer_options(a.conn);
+            kafka::Producer p{options};
+            topic_name = p.topic_for(a.topic);
+            try {
+                const auto r = p.ping(a.topic, timeout);
+                const double ms = ms_since(t0);
+                close_producer(p, timeout);
+                if (uses_sasl(a.conn)) {
+                    const auto c = p.token_claims();
+                    report.step("sasl", Status::ok, std::nullopt,
+                                "the broker accepted the token (OAUTHBEARER" +
+                                    (c ? ", principal User:" + c->sub : std::string{}) + "), as the ping shows");
+                }
+                report.step("topic", Status::ok, ms,
+                            "ping delivered to " + r.topic + " partition " + std::to_string(r.partition) + " offset " +
+                                std::to_string(r.offset));
+            } catch (...) {
+                close_producer(p, milliseconds{0});
+                throw;
+            }
+        } catch (const kafka::KafkaTokenError& e) {
+            report.step("sasl", Status::fail, ms_since(t0), e.what(), "get a usable token (see step 1)");
+            report.step("topic", Status::skip, std::nullopt, "not run: no token");
+        } catch (const Error& e) {
+            const double ms = ms_since(t0);
+            const std::string what = with_client_cause(e.what());
+            if (is_authorization(e)) {
+                if (uses_sasl(a.conn)) report.step("sasl", Status::ok, std::nullopt, "the broker accepted the token");
+                report.step("topic", Status::fail, ms, "the broker refused the topic " + topic_name + ": " + what,
+                            "this principal may not write " + topic_name +
+                                ": check the pipeline (-t) and instance (--service-url/--instance), or ask the "
+                                "Kafka administrators for write access to it");
+            } else if (uses_sasl(a.conn) &&
+                       (e.code() == Errc::authentication_failed || e.code() == Errc::token_unusable ||
+                        dynamic_cast<const kafka::KafkaAuthenticationError*>(&e))) {
+                report.step("sasl", Status::fail, ms, "the broker refused the token: " + what,
+                            "the brokers check the token's signature, issuer, audience (--token-audience) and "
+                            "expiry: get a fresh token for these brokers");
+                report.step("topic", Status::skip, std::nullopt, "not run: SASL failed");
+            } else {
+                const std::string step = uses_sasl(a.conn) ? "sasl" : "topic";
+                report.step(step, Status::fail, ms, what,
+                            "the broker took the connection but the ping did not get through: see the message; "
+                            "--log-level debug shows the Kafka client's log");
+                if (step == "sasl") report.step("topic", Status::skip, std::nullopt, "not run: the ping failed");
+            }
+        } catch (const std::invalid_argument& e) {
+            report.step("topic", Status::fail, ms_since(t0), e.what(), "fix the option it names");
+        }
+    }
+
+    // 6. The GraceDB API root.
+    nlohmann::json root;
+    {
+        const auto t0 = Clock::now();
+        try {
+            // GraceDB lets anyone read its root; a server that wants credentials for it gets the token, but only
+            // over https.
+            const bool anonymous = a.no_auth || !service_url.starts_with("https://");
+            GraceDb client{service_url, {.force_noauth = anonymous, .ca_cert_path = opt(a.gracedb_ca),
+                                         .timeout = timeout, .max_retries = 0}};
+            root = client.api_root();
+            report.step("gracedb-api", Status::ok, ms_since(t0),
+                        client.service_url() + " answered with its API root" +
+                            (service_url.starts_with("http://") ? " (plain http: no token will be sent to it)" : ""));
+        } catch (const HTTPError& e) {
+            report.step("gracedb-api", Status::fail, ms_since(t0), e.what(),
+                        "is --service-url GraceDB's API root (https://<host>/api/)?");
+        } catch (const std::exception& e) {
+            report.step("gracedb-api", Status::fail, ms_since(t0), e.what(),
+                        "check --service-url, the network (proxy, firewall) and whether GraceDB is up; for HTTPS "
+                        "with a private CA pass --gracedb-ca-cert");
+        }
+    }
+
+    // 7. The GraceDB token, accepted for reservations.
+    if (a.no_auth) {
+        report.step("gracedb-token", Status::skip, std::nullopt, "--no-auth: no credentials are sent to GraceDB");
+    } else if (root.is_null()) {
+        report.step("gracedb-token", Status::skip, std::nullopt, "not run: GraceDB's API root is out of reach");
+    } else {
+        const auto t0 = Clock::now();
+        const TokenRequirements req{gracedb_token_audience(service_url), "gracedb.read"};
+        const auto search = find_scitoken(req);
+        const auto link = root.contains("links") && root["links"].contains("reservations") &&
+                                  root["links"]["reservations"].is_string()
+                              ? root["links"]["reservations"].get<std::string>()
+                              : std::string{};
+        if (!search.token) {
+            report.step("gracedb-token", Status::fail, ms_since(t0), "no usable SciToken for GraceDB: " + places_text(search),
+                        "get one with audience " + req.audience + " and scope gracedb.read (e.g. htgettoken)");
+        } else if (link.empty()) {
+            report.step("gracedb-token", Status::fail, ms_since(t0),
+                        "this GraceDB's API root has no \"reservations\" link: it cannot take events over Kafka",
+                        "use --transport http with create-event, or a GraceDB that supports reservations");
+        } else if (!link.starts_with("https://")) {
+            report.step("gracedb-token", Status::fail, ms_since(t0),
+                        "not sent: " + link + " is not https, the token would travel in clear text",
+                        "use GraceDB's https:// service URL (or --no-auth for a server without authentication)");
+        } else {
+            const auto answer = post_empty_form(link, search.token->token, a.gracedb_ca, timeout);
+            const double ms = ms_since(t0);
+            const std::string who = describe_token(*search.token);
+            if (!answer.error.empty()) {
+                report.step("gracedb-token", Status::fail, ms, "POST " + link + " failed: " + answer.error,
+                            "check the network and --gracedb-ca-cert");
+            } else if (answer.status == 400 || answer.status == 201) {
+                report.step("gracedb-token", Status::ok, ms,
+                            "GraceDB accepted the token for reservations (" + who + ")" +
+                                (answer.status == 400 ? "; the empty test request was refused as intended, nothing reserved"
+                                                      : "; the server reserved a graceid for the empty request"));
+            } else if (answer.status == 401 || answer.status == 403) {
+                report.step("gracedb-token", Status::fail, ms,
+                            "GraceDB did not accept the token (HTTP " + std::to_string(answer.status) + ": " +
+                                answer.body.substr(0, 200) + "); token: " + who,
+                            "GraceDB wants audience " + req.audience +
+                                ", scope gracedb.read, a trusted issuer and a known user: get such a token");
+            } else {
+                report.step("gracedb-token", Status::fail, ms,
+                            "POST " + link + " answered HTTP " + std::to_string(answer.status) + ": " +
+                                answer.body.substr(0, 200),
+                            "is this GraceDB's API root? tell its operators what it answered");
+            }
+        }
+    }
+
+    if (report.failed() == 0) {
+        std::cout << "all " << report.steps() << " steps passed\n";
+        return 0;
+    }
+    std::cout << report.failed() << " of " << report.steps() << " steps failed\n";
+    std::cerr << "gracedb-kafka check: failed at " << repair_utf8(report.first_failure()) << "\n";
+    return 1;
+}
+
+}  // namespace
+
+Command add_check(CLI::App& parent) {
+    auto a = std::make_shared<CheckArgs>();
+    auto* sub = parent.add_subcommand(
+        "check",
+        "walk the whole publishing path (Kafka token, broker, TLS, SASL, topic, GraceDB, GraceDB token) step by "
+        "step, with timings and what to do; exit status 0 only when every step passed. Run it first when "
+        "something does not work");
+    add_connection_options(*sub, a->conn,
+                           {.scope = "kafka.produce", .service_url_required = true, .timeout = true});
+    add_gracedb_ca_option(*sub, a->gracedb_ca);
+    sub->add_option("-t,--topic", a->topic, "pipeline to ping (default: test)");
+    sub->add_flag("--no-auth", a->no_auth, "GraceDB without credentials (skips the GraceDB token step)");
+    return {sub, [a] { return run(*a); }};
+}
+
+}  // namespace gracedb::app

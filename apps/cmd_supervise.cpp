@@ -1,0 +1,48 @@
+// gracedb-kafka supervise: run the supervisor, which completes reserved uploads from Kafka.
+#include <gracedb/supervisor.hpp>
+
+#include <iostream>
+#include <memory>
+
+#include "tool.hpp"
+
+namespace gracedb::app {
+namespace {
+
+struct SuperviseArgs {
+    Connection conn;
+    std::string gracedb_ca, group_id, dead_letter = "gracedb-deadletter";
+    bool no_auth = false;
+};
+
+int run(const SuperviseArgs& a) {
+    if (a.conn.service_url.empty())
+        throw std::invalid_argument("the supervisor needs --service-url (or $GRACEDB_SERVICE_URL)");
+    auto co = consumer_options(a.conn);
+    if (!a.group_id.empty()) co.group_id = a.group_id;
+    Supervisor s{{.consumer = co,
+                  .service_url = a.conn.service_url,
+                  .rest = {.force_noauth = a.no_auth, .ca_cert_path = opt(a.gracedb_ca)},
+                  .dead_letter_prefix = a.dead_letter}};
+    s.run();  // until SIGINT/SIGTERM (gracedb::StopSignals)
+    const auto st = s.stats();
+    std::cerr << "supervisor stopped: uploaded " << st.uploaded << ", already uploaded " << st.already_uploaded
+              << ", skipped " << st.skipped << ", dead-lettered " << st.dead_lettered << ", retries " << st.retries
+              << "\n";
+    return 0;
+}
+
+}  // namespace
+
+Command add_supervise(CLI::App& parent) {
+    auto a = std::make_shared<SuperviseArgs>();
+    auto* sub = parent.add_subcommand("supervise", "run the supervisor: complete reserved uploads from Kafka");
+    add_connection_options(*sub, a->conn, {.scope = "kafka.consume"});
+    add_gracedb_ca_option(*sub, a->gracedb_ca);
+    sub->add_option("-g,--group-id", a->group_id, "consumer group (default gracedb-supervisor-<instance>)");
+    sub->add_option("--dead-letter-prefix", a->dead_letter, "dead-letter topic is <prefix>.<instance>");
+    sub->add_flag("--no-auth", a->no_auth, "send no credentials to GraceDB");
+    return {sub, [a] { return run(*a); }};
+}
+
+}  // namespace gracedb::app
