@@ -94,14 +94,7 @@ std::string places_text(const TokenSearch& s) {
 
 // --- the steps ----------------------------------------------------------------------------------------------
 
-bool is_authorization(const Error& e) {
-    if (e.code() == Errc::authorization_failed) return true;
-    if (e.rdkafka_error().find("AUTHORIZATION") != std::string::npos) return true;
-    // Until every Kafka error carries its code, the delivery report's text is the only witness.
-    const std::string_view what = e.what();
-    return e.code() == Errc::unknown && (what.find("uthorization failed") != std::string_view::npos ||
-                                         what.find("AUTHORIZATION_FAILED") != std::string_view::npos);
-}
+bool is_authorization(const Error& e) { return e.code() == Errc::authorization_failed; }
 
 int run(const CheckArgs& a) {
     Report report;

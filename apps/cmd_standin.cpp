@@ -19,6 +19,7 @@ struct StandInArgs {
                 store, tls_cert, tls_key, client_ca;
     std::vector<std::string> principals;
     double upload_latency_s = 0;
+    int throttle_rate = 0;
 };
 
 std::string read_text_file(const std::string& path, const std::string& what) {
@@ -43,6 +44,7 @@ int run(const StandInArgs& a) {
     o.tls_key_file = opt(a.tls_key);
     o.client_ca_file = opt(a.client_ca);
     o.upload_latency = to_ms(a.upload_latency_s);
+    o.creations_per_second = a.throttle_rate;
     if (o.tls_cert_file.has_value() != o.tls_key_file.has_value())
         throw std::invalid_argument("--tls-cert and --tls-key go together");
     StandIn standin{std::move(o)};
@@ -77,6 +79,10 @@ Command add_standin(CLI::App& parent) {
     sub->add_option("--upload-latency", a->upload_latency_s,
                     "seconds each event creation and reserved upload takes (default 0)")
         ->check(seconds_in(0, 3600));
+    sub->add_option("--throttle-rate", a->throttle_rate,
+                    "event creations allowed per user per second, then 429 with Retry-After (default 0: off; the "
+                    "real GraceDB: 25)")
+        ->check(CLI::Range(0, 100000));
     sub->add_option("--tls-cert", a->tls_cert, "serve HTTPS with this certificate (PEM)")->check(CLI::ExistingFile);
     sub->add_option("--tls-key", a->tls_key, "the certificate's private key (PEM)")->check(CLI::ExistingFile);
     sub->add_option("--client-ca", a->client_ca, "require client certificates from this CA (X.509 authentication)")

@@ -41,7 +41,16 @@ inline std::string read_event_file(const std::string& filename, const CreateEven
     return ss.str();
 }
 
+// A graceid goes into a URL path: only letters and digits (G123, T45, S230101ab), so no message can make a
+// caller (the supervisor uploads what a Kafka message names) reach another path such as "../../x".
 inline std::string fill_template(std::string tmpl, const std::string& graceid) {
+    const bool plain = !graceid.empty() && graceid.size() <= 64 &&
+                       std::all_of(graceid.begin(), graceid.end(), [](char c) {
+                           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                       });
+    if (!plain)
+        throw std::invalid_argument("not a graceid: \"" + graceid.substr(0, 64) +
+                                    "\" (a graceid is letters and digits, e.g. G123456 or T42)");
     const auto pos = tmpl.find("{graceid}");
     if (pos == std::string::npos) throw GraceDbError("the API template \"" + tmpl + "\" has no {graceid}");
     return tmpl.replace(pos, 9, graceid);

@@ -206,3 +206,18 @@ TEST(RestClient, TheApiRootIsFetchedOnceAndNeverReplacedUnderReaders) {
     for (auto& t : threads) t.join();
     for (const auto* p : seen) EXPECT_EQ(p, seen.front()) << "every reader holds the same, never reassigned, root";
 }
+
+// Regression (found reviewing the supervisor): the graceid was pasted into the URL as it came, so a Kafka
+// message naming "../../x" made the supervisor POST to another path of the server.
+TEST(RestClient, AGraceidThatIsNotLettersAndDigitsIsRefusedBeforeAnyRequest) {
+    StandIn standin;
+    GraceDb client{standin.service_url(), {.force_noauth = true}};
+    for (const std::string& bad : std::vector<std::string>{"../../x", "G1/../../events", "G1?x=1", "G 1", "", std::string(65, 'G')}) {
+        const auto msg = invalid_argument_message([&] { client.event(bad); });
+        EXPECT_NE(msg.find("not a graceid"), std::string::npos) << bad << ": " << msg;
+        const auto up = invalid_argument_message(
+            [&] { client.upload_reserved_event(bad, "Test", "gstlal", "x.xml", {.filecontents = "<x/>"}); });
+        EXPECT_NE(up.find("not a graceid"), std::string::npos) << bad << ": " << up;
+    }
+    EXPECT_EQ(standin.uploads(), 0u);
+}
