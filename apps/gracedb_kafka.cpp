@@ -18,7 +18,7 @@
 
 #include "detail/text.hpp"
 #include "sample_event.hpp"
-#include "sandbox.hpp"
+#include <gracedb/testing/sandbox.hpp>
 
 using namespace gracedb;
 using namespace std::chrono_literals;
@@ -150,7 +150,7 @@ int cmd_token(const KafkaArgs& a, const std::string& service_url) {
 int cmd_demo(const std::string& event_file) {
     std::cout << "gracedb-kafka demo: the whole create-event flow on the embedded sandbox\n";
     const auto t0 = Clock::now();
-    app::Sandbox sandbox;
+    gracedb::testing::Sandbox sandbox;
     std::cout << "1. sandbox up in " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
               << " ms: Kafka (librdkafka mock cluster) " << sandbox.bootstrap_servers() << ", GraceDB stand-in "
               << sandbox.service_url() << ", supervisor consuming \"" << sandbox.instance() << ".*\"\n";
@@ -171,12 +171,12 @@ int cmd_demo(const std::string& event_file) {
     kafka::Consumer follower{{.bootstrap_servers = sandbox.bootstrap_servers(),
                               .topics = {"gstlal"},
                               .instance_name = sandbox.instance(),
-                              .kafka_config = app::Sandbox::kafka_config()}};
+                              .kafka_config = gracedb::testing::Sandbox::kafka_config()}};
     if (!follower.wait_for_assignment(20s)) throw std::runtime_error("the follow-up consumer got no partition");
 
     GraceDb client{sandbox.service_url(), {.force_noauth = true}};
     auto producer = client.create_kafka_producer({.bootstrap_servers = sandbox.bootstrap_servers(),
-                                                  .kafka_config = app::Sandbox::kafka_config()});
+                                                  .kafka_config = gracedb::testing::Sandbox::kafka_config()});
     auto r = client.create_event("CBC", "gstlal", filename,
                                  {.search = "AllSky", .filecontents = contents, .labels = {"EM_READY"}, .kafka = &producer});
     const auto body = r.json();
@@ -389,7 +389,7 @@ int main(int argc, char** argv) {
         }
         if (*sandbox) {
             install_signals();
-            app::Sandbox box;
+            gracedb::testing::Sandbox box;
             std::cout << "bootstrap_servers: " << box.bootstrap_servers() << "\nservice_url: " << box.service_url()
                       << "\nexport GRACEDB_KAFKA_BOOTSTRAP=" << box.bootstrap_servers()
                       << " GRACEDB_SERVICE_URL=" << box.service_url() << " GRACEDB_KAFKA_PROTOCOL=plaintext\n"

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "detail/mock_cluster.hpp"
+#include <gracedb/testing/mock_cluster.hpp>
 
 namespace bench {
 
@@ -23,7 +23,7 @@ struct Target {
     std::string bootstrap;
     std::optional<std::string> ca;  // set: SASL_SSL with a SciToken found by discovery
     std::string instance = "bench";
-    std::unique_ptr<gracedb::detail::MockCluster> mock;
+    std::unique_ptr<gracedb::testing::MockCluster> mock;
     bool sasl() const { return ca.has_value(); }
     std::string describe() const { return sasl() ? "real broker (SASL_SSL) at " + bootstrap : "mock cluster"; }
 };
@@ -92,7 +92,7 @@ inline Target parse_target(int argc, char** argv) {
         if (a == "--instance" && i + 1 < argc) t.instance = argv[++i];
     }
     if (t.bootstrap.empty()) {
-        t.mock = std::make_unique<gracedb::detail::MockCluster>();
+        t.mock = std::make_unique<gracedb::testing::MockCluster>();
         t.bootstrap = t.mock->bootstrap_servers();
         t.ca.reset();
     }

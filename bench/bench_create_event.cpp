@@ -3,6 +3,7 @@
 //   bench_create_event [--bootstrap HOST:PORT --ca CA.pem] [--calls N] [--data ../shared/data]
 #include <gracedb/kafka.hpp>
 #include <gracedb/rest.hpp>
+#include <gracedb/testing/standin.hpp>
 
 #include <cstdio>
 #include <fstream>

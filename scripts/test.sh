@@ -7,7 +7,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${GRACEDB_BUILD_DIR:-$root/build}
 
 "$root/scripts/install-deps.sh"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DGRACEDB_WARNINGS_AS_ERRORS="${GRACEDB_WARNINGS_AS_ERRORS:-OFF}"
 cmake --build "$build" -j "$(nproc)"
 
 # The broker is stopped by the rig_stop fixture; this also stops it if ctest itself is interrupted.

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -25,9 +26,11 @@ std::atomic<LogLevel>& level_ref() {
     return level;
 }
 
+// The handler is shared, never called under the slot's lock: a handler may log, or produce through the
+// library, or be replaced, while another thread is inside it.
 struct HandlerSlot {
     std::mutex mutex;
-    LogHandler handler;
+    std::shared_ptr<const LogHandler> handler;
 };
 HandlerSlot& slot() {
     static HandlerSlot s;
@@ -48,23 +51,24 @@ std::string_view to_string(LogLevel level) {
 }
 
 void set_log_handler(LogHandler handler) {
+    auto next = handler ? std::make_shared<const LogHandler>(std::move(handler)) : nullptr;
     std::lock_guard lock{slot().mutex};
-    slot().handler = std::move(handler);
+    slot().handler = std::move(next);
 }
 
 void set_log_level(LogLevel level) { level_ref().store(level); }
 LogLevel log_level() { return level_ref().load(); }
 
-namespace detail {
-
-bool log_enabled(LogLevel level) { return level != LogLevel::off && level >= level_ref().load(); }
-
 void log(LogLevel level, std::string_view message) noexcept {
-    if (!log_enabled(level)) return;
+    if (level == LogLevel::off || level < level_ref().load()) return;
     try {
-        std::lock_guard lock{slot().mutex};
-        if (slot().handler) {
-            slot().handler(level, message);
+        std::shared_ptr<const LogHandler> handler;
+        {
+            std::lock_guard lock{slot().mutex};
+            handler = slot().handler;
+        }
+        if (handler) {
+            (*handler)(level, message);
         } else {
             std::fprintf(stderr, "gracedb [%s] %.*s\n", to_string(level).data(), static_cast<int>(message.size()),
                          message.data());
@@ -74,5 +78,4 @@ void log(LogLevel level, std::string_view message) noexcept {
     }
 }
 
-}  // namespace detail
 }  // namespace gracedb

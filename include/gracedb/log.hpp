@@ -3,6 +3,8 @@
 // Tokens never appear in log messages: only their sub, scope, exp and a short fingerprint.
 #pragma once
 
+#include <gracedb/export.hpp>
+
 #include <functional>
 #include <string_view>
 
@@ -11,17 +13,22 @@ namespace gracedb {
 enum class LogLevel { debug = 0, info = 1, warning = 2, error = 3, off = 4 };
 
 /// Receives every message at or above the threshold. May be called from librdkafka's threads and from
-/// background threads of the library, concurrently: make it thread-safe. It must not throw.
+/// background threads of the library, concurrently: make it thread-safe. It must not throw. It is called
+/// outside every lock of the library: it may itself log or use the library (mind unbounded recursion).
 using LogHandler = std::function<void(LogLevel level, std::string_view message)>;
 
 /// Replaces the handler; an empty handler restores the default (standard error). Thread-safe.
-void set_log_handler(LogHandler handler);
+GRACEDB_EXPORT void set_log_handler(LogHandler handler);
 
 /// Messages below `level` are dropped before formatting reaches the handler. Thread-safe.
-void set_log_level(LogLevel level);
-LogLevel log_level();
+GRACEDB_EXPORT void set_log_level(LogLevel level);
+GRACEDB_EXPORT LogLevel log_level();
 
 /// "debug", "info", "warning", "error", "off".
-std::string_view to_string(LogLevel level);
+GRACEDB_EXPORT std::string_view to_string(LogLevel level);
+
+/// Sends `message` through the library's handler at `level` (dropped below the threshold). For the
+/// companion libraries (supervisor, testing) and applications that want one log. Thread-safe; never throws.
+GRACEDB_EXPORT void log(LogLevel level, std::string_view message) noexcept;
 
 }  // namespace gracedb

@@ -3,5 +3,4 @@
 
 #include <gracedb/rest/client.hpp>
 #include <gracedb/rest/errors.hpp>
-#include <gracedb/standin.hpp>
 #include <gracedb/version.hpp>

@@ -3,6 +3,8 @@
 // Shared by the Kafka classes and the REST client. A token is a secret: nothing here prints it.
 #pragma once
 
+#include <gracedb/export.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -13,7 +15,7 @@
 namespace gracedb {
 
 /// The claims of a JWT that matter to a client.
-struct TokenClaims {
+struct GRACEDB_EXPORT TokenClaims {
     std::string iss{};
     std::string sub{};
     std::vector<std::string> aud{};  // "aud" as a string becomes a list of one
@@ -36,19 +38,19 @@ struct TokenClaims {
 /// malformed (never quoting the token): not three parts, bad base64url, payload not a JSON object, or a
 /// time claim that is not a number. Time claims saturate to [1970-01-01, 2200-01-01] (the clock holds no more;
 /// exp=9999999999, a common "never", reads as 2200).
-TokenClaims parse_token_claims(std::string_view jwt);
+GRACEDB_EXPORT TokenClaims parse_token_claims(std::string_view jwt);
 
 /// A short, non-reversible fingerprint of a token (first 8 hex digits of its SHA-256), safe to log.
-std::string token_fingerprint(std::string_view token);
+GRACEDB_EXPORT std::string token_fingerprint(std::string_view token);
 
 /// What a use needs of a token.
-struct TokenRequirements {
+struct GRACEDB_EXPORT TokenRequirements {
     std::string audience{};
     std::string scope{};
 };
 
 /// A token found by discovery. Print `describe()`, never `token`.
-struct FoundToken {
+struct GRACEDB_EXPORT FoundToken {
     std::string token{};
     TokenClaims claims{};
     std::string source{};  // "$BEARER_TOKEN", or the file it was read from
@@ -59,13 +61,13 @@ struct FoundToken {
 
 /// One place discovery looked at, and what it found there ("unset", "missing", "empty", "malformed: ...",
 /// "expired at ...", "audience [...] lacks X", "usable", ...).
-struct TokenPlace {
+struct GRACEDB_EXPORT TokenPlace {
     std::string place{};
     std::string finding{};
 };
 
 /// The outcome of WLCG bearer-token discovery.
-struct TokenSearch {
+struct GRACEDB_EXPORT TokenSearch {
     std::optional<FoundToken> token{};  // the token to use, if any
     std::vector<TokenPlace> places{};   // every place looked at, in order
 
@@ -79,7 +81,7 @@ struct TokenSearch {
 /// has not expired wins. If none fits, the first place holding a JWT with a numeric exp that has not expired
 /// is used with `matches == false` (the Python client's fallback: the server has the last word). Expired,
 /// malformed and exp-less tokens are never returned. Never throws for what it finds; see `places`.
-TokenSearch find_scitoken(const TokenRequirements& requirements,
+GRACEDB_EXPORT TokenSearch find_scitoken(const TokenRequirements& requirements,
                           std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 }  // namespace gracedb

@@ -6,6 +6,8 @@
 // topic and committed. Several supervisors in one consumer group share the partitions.
 #pragma once
 
+#include <gracedb/supervisor_export.hpp>
+
 #include <gracedb/kafka/consumer.hpp>
 #include <gracedb/kafka/producer.hpp>
 #include <gracedb/rest/client.hpp>
@@ -22,7 +24,7 @@
 namespace gracedb {
 
 /// What happened to one message.
-struct SupervisorEvent {
+struct GRACEDB_SUPERVISOR_EXPORT SupervisorEvent {
     std::string topic{};
     std::int32_t partition = -1;
     std::int64_t offset = -1;
@@ -32,12 +34,12 @@ struct SupervisorEvent {
     std::optional<std::chrono::duration<double>> delay{};  // now - _producer_timestamp, when known
 };
 
-struct SupervisorStats {
+struct GRACEDB_SUPERVISOR_EXPORT SupervisorStats {
     std::uint64_t uploaded = 0, already_uploaded = 0, skipped = 0, dead_lettered = 0, retries = 0;
     std::vector<double> delays_s{};  // produce-to-upload delay of every uploaded event
 };
 
-struct SupervisorOptions {
+struct GRACEDB_SUPERVISOR_EXPORT SupervisorOptions {
     /// Kafka side. `topics` is ignored (the whole instance is consumed); group_id defaults to
     /// "gracedb-supervisor-<instance>"; auto-commit is turned off (commits follow uploads).
     kafka::ConsumerOptions consumer{};
@@ -54,7 +56,7 @@ struct SupervisorOptions {
     std::function<void(const SupervisorEvent&)> on_event{};
 };
 
-class Supervisor {
+class GRACEDB_SUPERVISOR_EXPORT Supervisor {
 public:
     /// Connects the consumer, the dead-letter producer and the REST client; throws as they do.
     explicit Supervisor(SupervisorOptions options);

@@ -167,7 +167,7 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
             return;
         }
         if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) self->all_brokers_down_.store(true);
-        gracedb::detail::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? LogLevel::info : LogLevel::warning,
+        gracedb::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? LogLevel::info : LogLevel::warning,
                              std::string{"Kafka "} + self->role_ + ": " + text);
         std::lock_guard lock{self->mutex_};
         self->last_error_ = text;
@@ -183,7 +183,7 @@ void ClientCore::on_log(const rd_kafka_t*, int level, const char* fac, const cha
                                                        : level <= 6 ? LogLevel::info
                                                                     : LogLevel::debug;
         if (!gracedb::detail::log_enabled(l)) return;
-        gracedb::detail::log(l, redact_tokens(std::string{"librdkafka "} + (fac ? fac : "") + ": " + (buf ? buf : "")));
+        gracedb::log(l, redact_tokens(std::string{"librdkafka "} + (fac ? fac : "") + ": " + (buf ? buf : "")));
     } catch (...) {
     }
 }

@@ -1,6 +1,7 @@
 #include <gracedb/kafka/consumer.hpp>
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/topics.hpp>
+#include <gracedb/signals.hpp>
 
 #include <unistd.h>
 
@@ -13,7 +14,7 @@
 
 #include "detail/log.hpp"
 #include "kafka/client.hpp"
-#include "kafka/signals.hpp"
+#include "detail/signals.hpp"
 
 namespace gracedb::kafka {
 using detail_client::to_ms;
@@ -78,7 +79,7 @@ nlohmann::json Message::json() const {
     }
 }
 
-struct Consumer::Impl final : detail_client::ClientCore {
+struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     ConsumerOptions options;
     std::string instance;
     std::string group;
@@ -179,7 +180,7 @@ struct Consumer::Impl final : detail_client::ClientCore {
             detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::min(to_ms(left), 250))};
             raise_pending<KafkaConsumerError>();
             if (!m) {
-                if (stop_flag.load() || detail_client::stop_signal_received()) return std::nullopt;
+                if (stop_flag.load() || StopSignals::received()) return std::nullopt;
                 continue;
             }
             if (!m->err) return convert(m.get());
@@ -207,7 +208,7 @@ struct Consumer::Impl final : detail_client::ClientCore {
                                              "): " + what);
                 }
             }
-        } while (Clock::now() < deadline && !stop_flag.load() && !detail_client::stop_signal_received());
+        } while (Clock::now() < deadline && !stop_flag.load() && !StopSignals::received());
         return std::nullopt;
     }
 
@@ -354,7 +355,7 @@ Consumer::Stream Consumer::stream(std::chrono::milliseconds timeout, std::option
 
 Consumer::Stream::Stream(Consumer& consumer, std::chrono::milliseconds timeout, std::optional<std::size_t> count)
     : consumer_{&consumer}, timeout_{timeout}, count_{count} {
-    detail_client::acquire_stop_signals();
+    gracedb::detail::acquire_stop_signals();
     owns_signals_ = true;
 }
 
@@ -369,7 +370,7 @@ Consumer::Stream::Stream(Stream&& other) noexcept
       end_reason_{std::move(other.end_reason_)} {}
 
 Consumer::Stream::~Stream() {
-    if (owns_signals_) detail_client::release_stop_signals();
+    if (owns_signals_) gracedb::detail::release_stop_signals();
 }
 
 Consumer::Stream::iterator Consumer::Stream::begin() {
@@ -392,7 +393,7 @@ void Consumer::Stream::advance() {
             end_reason_ = "stop";
             return;
         }
-        if (detail_client::stop_signal_received()) {
+        if (StopSignals::received()) {
             end_reason_ = "signal";
             return;
         }

@@ -64,7 +64,7 @@ void refuse_contradictions(const std::map<std::string, std::string>& cfg) {
 
 }  // namespace
 
-struct Producer::Impl final : detail_client::ClientCore {
+struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     ProducerOptions options;
     std::string instance;
     std::size_t message_max_bytes = 1000000;

@@ -125,7 +125,7 @@ std::chrono::microseconds since(Clock::time_point t) {
 
 std::string gracedb_token_audience(const std::string& service_url) { return "https://" + service_host(service_url); }
 
-struct GraceDb::Impl {
+struct GRACEDB_NO_EXPORT GraceDb::Impl {
     std::string url;
     GraceDbOptions options;
     std::string user_agent;

@@ -1,5 +1,5 @@
 #include <gracedb/scitoken.hpp>
-#include <gracedb/standin.hpp>
+#include <gracedb/testing/standin.hpp>
 
 #include <httplib.h>
 #include <jwt.h>
@@ -88,7 +88,7 @@ std::optional<std::string> field(const httplib::Request& req, const std::string&
 
 }  // namespace
 
-struct StandIn::Impl {
+struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
     StandInOptions options;
     std::string audience;
     std::vector<std::string> public_keys;  // PEM

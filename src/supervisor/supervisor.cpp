@@ -1,5 +1,7 @@
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/topics.hpp>
+#include <gracedb/log.hpp>
+#include <gracedb/signals.hpp>
 #include <gracedb/supervisor.hpp>
 
 
@@ -8,8 +10,6 @@
 #include <mutex>
 
 #include "detail/base64.hpp"
-#include "detail/log.hpp"
-#include "kafka/signals.hpp"
 
 namespace gracedb {
 namespace {
@@ -48,7 +48,7 @@ std::map<std::string, std::string> connection_settings(const std::map<std::strin
 
 }  // namespace
 
-struct Supervisor::Impl {
+struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
     SupervisorOptions options;
     std::string instance;
     std::string dead_letter;
@@ -96,7 +96,7 @@ struct Supervisor::Impl {
                                  .kafka_config = connection_settings(c.kafka_config)};
         dlq = std::make_unique<kafka::Producer>(std::move(p));
         consumer->subscribe_all();
-        detail::log_info("supervisor: consuming every topic of instance \"" + instance + "\" as group \"" + *c.group_id +
+        log(LogLevel::info, "supervisor: consuming every topic of instance \"" + instance + "\" as group \"" + *c.group_id +
                          "\", uploading to " + rest->service_url() + ", dead letters to " + dead_letter);
     }
 
@@ -152,9 +152,9 @@ struct Supervisor::Impl {
         try {
             auto report = dlq->produce_and_wait(m.value, po, dlq->flush_timeout());
             if (!report.error) return true;
-            detail::log_error("supervisor: dead-letter delivery failed: " + *report.error);
+            log(LogLevel::error, "supervisor: dead-letter delivery failed: " + *report.error);
         } catch (const std::exception& e) {
-            detail::log_error(std::string{"supervisor: dead-letter delivery failed: "} + e.what());
+            log(LogLevel::error, std::string{"supervisor: dead-letter delivery failed: "} + e.what());
         }
         return false;
     }
@@ -177,13 +177,13 @@ struct Supervisor::Impl {
         const auto line = "supervisor: " + m.topic + "[" + std::to_string(m.partition) + "]@" + std::to_string(m.offset) +
                           " " + a.graceid.value_or("-") + " " + name(a.outcome) + " (" + a.detail + ")" +
                           (a.delay ? ", delay " + std::to_string(a.delay->count()) + " s" : "");
-        if (a.outcome == Outcome::dead) detail::log_warning(line);
-        else detail::log_info(line);
+        if (a.outcome == Outcome::dead) log(LogLevel::warning, line);
+        else log(LogLevel::info, line);
         if (options.on_event) {
             try {
                 options.on_event(ev);
             } catch (const std::exception& e) {
-                detail::log_error(std::string{"supervisor: on_event threw: "} + e.what());
+                log(LogLevel::error, std::string{"supervisor: on_event threw: "} + e.what());
             }
         }
     }
@@ -242,17 +242,10 @@ Supervisor::~Supervisor() = default;
 void Supervisor::step() { impl_->step(); }
 
 void Supervisor::run() {
-    if (impl_->options.handle_signals) kafka::detail_client::acquire_stop_signals();
-    struct Release {
-        bool on;
-        ~Release() {
-            if (on) kafka::detail_client::release_stop_signals();
-        }
-    } release{impl_->options.handle_signals};
-    while (!impl_->stopping.load() &&
-           !(impl_->options.handle_signals && kafka::detail_client::stop_signal_received()))
-        impl_->step();
-    detail::log_info("supervisor: stopping; " + std::to_string(impl_->pending.size()) +
+    std::optional<StopSignals> signals;
+    if (impl_->options.handle_signals) signals.emplace();
+    while (!impl_->stopping.load() && !(signals && StopSignals::received())) impl_->step();
+    log(LogLevel::info, "supervisor: stopping; " + std::to_string(impl_->pending.size()) +
                      " partition(s) with a pending retry stay uncommitted for the next supervisor");
     impl_->consumer->close();
 }

@@ -1,5 +1,6 @@
 // The gracedb-kafka tool against the real broker, as a user runs it: processes, pipes and signals.
 #include <gracedb/rest.hpp>
+#include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
 
 #include <csignal>

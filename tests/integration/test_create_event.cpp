@@ -2,6 +2,7 @@
 // verified against the rig's JWKS) and the real broker.
 #include <gracedb/kafka.hpp>
 #include <gracedb/rest.hpp>
+#include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -3,6 +3,7 @@
 // malformed messages go to the dead-letter topic without stopping the others.
 #include <gracedb/kafka.hpp>
 #include <gracedb/rest.hpp>
+#include <gracedb/testing/standin.hpp>
 #include <gracedb/supervisor.hpp>
 #include <gtest/gtest.h>
 

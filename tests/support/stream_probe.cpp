@@ -10,7 +10,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "detail/mock_cluster.hpp"
+#include <gracedb/testing/mock_cluster.hpp>
 #include "testrig.hpp"
 
 namespace {
@@ -34,10 +34,10 @@ int main(int argc, char** argv) try {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
 
-    std::unique_ptr<gracedb::detail::MockCluster> cluster;
+    std::unique_ptr<gracedb::testing::MockCluster> cluster;
     gracedb::kafka::ConsumerOptions o{.topics = {"probe"}, .instance_name = "rig"};
     if (std::strcmp(argv[1], "mock") == 0) {
-        cluster = std::make_unique<gracedb::detail::MockCluster>();
+        cluster = std::make_unique<gracedb::testing::MockCluster>();
         o.bootstrap_servers = cluster->bootstrap_servers();
         o.kafka_config = {{"security.protocol", "plaintext"}};
     } else {

@@ -1,4 +1,4 @@
-// Test support: minting SciTokens for the test issuer, and finding the real broker the CTest fixture started.
+// Test support: files, and finding the real broker the CTest fixture started.
 // Test-only code; never installed.
 #pragma once
 
@@ -9,29 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <gracedb/testing/tokens.hpp>
+
 namespace gracedb::testing {
-
-/// The claims of a test SciToken. Times are seconds since the epoch; unset ones are left out of the token.
-struct TokenSpec {
-    std::string iss{};
-    std::string sub = "pipeline";
-    std::vector<std::string> aud{};  // one entry: "aud" is a string; several: a list; none: no "aud"
-    std::optional<std::string> scope = "kafka.produce kafka.consume gracedb.read";
-    std::optional<std::int64_t> exp{};
-    std::optional<std::int64_t> iat{};
-    std::optional<std::int64_t> nbf{};
-    std::optional<std::string> ver = "scitoken:2.0";
-    std::string kid = "rig-key-1";
-};
-
-/// Seconds since the epoch, now.
-std::int64_t now_seconds();
-
-/// Signs `spec` with RS256 using the PEM private key in `private_key_pem`; returns the compact JWT.
-std::string mint_token(const std::string& private_key_pem, const TokenSpec& spec);
-
-/// The JSON Web Key Set (one RSA key, use "sig", alg RS256) for the public half of `private_key_pem`.
-std::string jwks_for(const std::string& private_key_pem, const std::string& kid);
 
 std::string read_file(const std::filesystem::path& path);
 /// Writes `contents` to `path` with mode 0600, atomically (write a sibling, then rename).

@@ -5,11 +5,11 @@
 #include <csignal>
 #include <set>
 
-#include "detail/mock_cluster.hpp"
+#include <gracedb/testing/mock_cluster.hpp>
 #include "signal_test.hpp"
 
 using namespace gracedb::kafka;
-using gracedb::detail::MockCluster;
+using gracedb::testing::MockCluster;
 using namespace std::chrono_literals;
 
 TEST(ConsumerMock, OptionsAreChecked) {

@@ -1,10 +1,10 @@
 // The fast fixture: librdkafka's mock cluster, in process, plaintext only.
 #include <gtest/gtest.h>
 
-#include "detail/mock_cluster.hpp"
+#include <gracedb/testing/mock_cluster.hpp>
 #include "rawkafka.hpp"
 
-using gracedb::detail::MockCluster;
+using gracedb::testing::MockCluster;
 using gracedb::testing::RawClient;
 
 TEST(MockCluster, ProducesAndConsumesBack) {

@@ -3,11 +3,11 @@
 #include <gracedb/kafka.hpp>
 #include <gtest/gtest.h>
 
-#include "detail/mock_cluster.hpp"
+#include <gracedb/testing/mock_cluster.hpp>
 #include "rawkafka.hpp"
 
 using namespace gracedb::kafka;
-using gracedb::detail::MockCluster;
+using gracedb::testing::MockCluster;
 using gracedb::testing::RawClient;
 using namespace std::chrono_literals;
 

@@ -1,5 +1,6 @@
 // The GraceDB stand-in without a broker: HTTP on loopback, no authentication configured.
 #include <gracedb/rest.hpp>
+#include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
 #include <unistd.h>
 

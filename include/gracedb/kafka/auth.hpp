@@ -1,6 +1,8 @@
 // SciToken authentication for Kafka (SASL OAUTHBEARER): the spec's "Authentication" and "Token reloading".
 #pragma once
 
+#include <gracedb/export.hpp>
+
 #include <gracedb/scitoken.hpp>
 
 #include <chrono>
@@ -18,7 +20,7 @@ class TokenProvider;
 namespace gracedb::kafka {
 
 /// What an OAUTHBEARER client hands to the broker: the token, when it stops being valid, and who it names.
-struct OAuthToken {
+struct GRACEDB_EXPORT OAuthToken {
     std::string token;
     std::chrono::system_clock::time_point expiry;
     std::string principal;
@@ -30,16 +32,16 @@ using OAuthCallback = std::function<OAuthToken(std::string_view oauthbearer_conf
 
 /// The audience a Kafka token must carry when none is given: the first broker's host name
 /// ("kafka-dev.ligo.org:9092,other:9092" -> "kafka-dev.ligo.org").
-std::string default_kafka_audience(std::string_view bootstrap_servers);
+GRACEDB_EXPORT std::string default_kafka_audience(std::string_view bootstrap_servers);
 
 /// Discovers a SciToken for Kafka (see gracedb::find_scitoken): one whose audience (default: the broker's
 /// host name) and scope fit, else, with a warning in the log, the first unexpired JWT found.
 /// Throws KafkaTokenError listing every place looked at and what was there (never the token).
-std::string get_scitoken_for_kafka(std::string_view broker_url, std::string_view scope = "kafka.produce",
+GRACEDB_EXPORT std::string get_scitoken_for_kafka(std::string_view broker_url, std::string_view scope = "kafka.produce",
                                    std::optional<std::string> audience = std::nullopt);
 
 /// A callback that discovers a token on every call (no caching), with the token's exp as expiry.
-OAuthCallback create_oauth_callback(std::string_view broker_url, std::string_view scope = "kafka.produce",
+GRACEDB_EXPORT OAuthCallback create_oauth_callback(std::string_view broker_url, std::string_view scope = "kafka.produce",
                                     std::optional<std::string> audience = std::nullopt);
 
 /// Keeps a long-running client supplied with a valid token: it re-reads the token from disk
@@ -47,7 +49,7 @@ OAuthCallback create_oauth_callback(std::string_view broker_url, std::string_vie
 /// a second), so that a token renewed on disk by another process is picked up without a restart. A failed
 /// re-read keeps the last good token until it expires and retries with back-off (1 s doubling to 30 s).
 /// Thread-safe: librdkafka's background thread and the application may call it at once.
-class SciTokenRefreshManager {
+class GRACEDB_EXPORT SciTokenRefreshManager {
 public:
     /// Discovers the first token now; throws KafkaTokenError if there is none.
     explicit SciTokenRefreshManager(std::string broker_url, std::string scope = "kafka.produce",

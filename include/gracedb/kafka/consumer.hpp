@@ -2,6 +2,8 @@
 // subscriptions, live streaming or replay, persistent position, clean shutdown on SIGINT/SIGTERM.
 #pragma once
 
+#include <gracedb/export.hpp>
+
 #include <gracedb/kafka/auth.hpp>
 
 #include <nlohmann/json.hpp>
@@ -22,7 +24,7 @@
 namespace gracedb::kafka {
 
 /// Field names and order follow the Python keyword arguments. Exactly one of instance_name / service_url.
-struct ConsumerOptions {
+struct GRACEDB_EXPORT ConsumerOptions {
     std::string bootstrap_servers{};
     std::vector<std::string> topics{};       // pipeline names; namespaced for you; subscribed at construction
     std::optional<std::string> instance_name{};
@@ -40,7 +42,7 @@ struct ConsumerOptions {
 };
 
 /// One Kafka message, as Python's message dict.
-struct Message {
+struct GRACEDB_EXPORT Message {
     std::string topic{};  // the Kafka topic, namespaced: "gracedb-dev.gstlal"
     std::int32_t partition = -1;
     std::int64_t offset = -1;
@@ -54,7 +56,7 @@ struct Message {
 };
 
 /// Move-only. The destructor closes with a deadline and never throws.
-class Consumer {
+class GRACEDB_EXPORT Consumer {
 public:
     class Stream;
 
@@ -122,7 +124,7 @@ private:
 };
 
 /// The range returned by Consumer::stream(). Move-only; it must not outlive its consumer.
-class Consumer::Stream {
+class GRACEDB_EXPORT Consumer::Stream {
 public:
     class iterator {
     public:

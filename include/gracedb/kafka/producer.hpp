@@ -2,6 +2,8 @@
 // TLS), topic namespacing, guaranteed delivery, ping.
 #pragma once
 
+#include <gracedb/export.hpp>
+
 #include <gracedb/kafka/auth.hpp>
 
 #include <nlohmann/json.hpp>
@@ -24,7 +26,7 @@
 namespace gracedb::kafka {
 
 /// The outcome of one message. `error` empty: delivered at `partition`/`offset`.
-struct DeliveryReport {
+struct GRACEDB_EXPORT DeliveryReport {
     std::string topic{};
     std::int32_t partition = -1;
     std::int64_t offset = -1;
@@ -32,7 +34,7 @@ struct DeliveryReport {
     std::optional<std::string> error{};
 };
 
-struct PingResult {
+struct GRACEDB_EXPORT PingResult {
     std::string topic{};
     std::int32_t partition = -1;
     std::int64_t offset = -1;
@@ -40,7 +42,7 @@ struct PingResult {
 };
 
 /// Field names and order follow the Python keyword arguments. Exactly one of instance_name / service_url.
-struct ProducerOptions {
+struct GRACEDB_EXPORT ProducerOptions {
     std::string bootstrap_servers{};
     std::optional<std::string> topic{};          // default pipeline, namespaced for you
     std::optional<std::string> instance_name{};
@@ -58,7 +60,7 @@ struct ProducerOptions {
 };
 
 /// Python: produce(value, topic, key, headers, partition, on_delivery).
-struct ProduceOptions {
+struct GRACEDB_EXPORT ProduceOptions {
     std::optional<std::string> topic{};  // pipeline name, namespaced for you; default: the producer's topic
     std::optional<std::string> key{};
     std::vector<std::pair<std::string, std::string>> headers{};
@@ -70,7 +72,7 @@ struct ProduceOptions {
 
 /// Move-only; the destructor closes with `flush_timeout`, never throws, and logs what was left undelivered.
 /// produce() may be called from several threads; flush(), poll(), ping() and close() from one at a time.
-class Producer {
+class GRACEDB_EXPORT Producer {
 public:
     /// Throws std::invalid_argument for bad options (both or neither of instance_name/service_url, an
     /// unknown librdkafka key or bad value, kafka_config contradicting guaranteed_delivery) and

@@ -2,6 +2,8 @@
 // over Kafka (reserve a graceid over HTTP, publish the event file over Kafka, fall back to HTTP).
 #pragma once
 
+#include <gracedb/export.hpp>
+
 #include <gracedb/kafka/producer.hpp>
 #include <gracedb/rest/errors.hpp>
 
@@ -21,7 +23,7 @@ namespace kafka {
 class Producer;
 }
 
-struct GraceDbOptions {
+struct GRACEDB_EXPORT GraceDbOptions {
     std::optional<std::string> api_version{};   // "v1" or "v2": the API root becomes <service_url><version>/
     std::optional<std::string> cred_cert{};     // X.509 client certificate (PEM); with cred_key: no token
     std::optional<std::string> cred_key{};
@@ -39,7 +41,7 @@ struct GraceDbOptions {
 };
 
 /// Python: create_event(..., search, filecontents, offline, labels, kafka, http_fallback, ...).
-struct CreateEventOptions {
+struct GRACEDB_EXPORT CreateEventOptions {
     std::optional<std::string> search{};
     std::optional<std::string> filecontents{};  // when set, sent instead of reading `filename` from disk
     bool offline = false;
@@ -52,7 +54,7 @@ struct CreateEventOptions {
 
 /// One answer. `status` is the HTTP status (202 for an event published over Kafka: accepted, completed by
 /// the supervisor); `timings` says where the time went ("reserve", "produce", "acknowledge", "http", "total").
-struct Response {
+struct GRACEDB_EXPORT Response {
     long status = 0;
     std::string body{};
     std::vector<std::pair<std::string, std::chrono::microseconds>> timings{};
@@ -65,10 +67,10 @@ struct Response {
 
 /// The audience a GraceDB SciToken must carry: "https://<host of the service URL>".
 /// Throws std::invalid_argument for a URL without a host.
-std::string gracedb_token_audience(const std::string& service_url);
+GRACEDB_EXPORT std::string gracedb_token_audience(const std::string& service_url);
 
 /// Thread-safe: requests are serialised on one connection (libcurl reuses it).
-class GraceDb {
+class GRACEDB_EXPORT GraceDb {
 public:
     /// Throws std::invalid_argument for a malformed URL or half an X.509 pair, CredentialError for an
     /// unreadable certificate. A missing SciToken is not an error: requests go without credentials.

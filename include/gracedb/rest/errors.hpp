@@ -1,20 +1,22 @@
 // Errors of the REST client. HTTP statuses and transport failures are kept apart (like cpr's Response).
 #pragma once
 
+#include <gracedb/export.hpp>
+
 #include <stdexcept>
 #include <string>
 
 namespace gracedb {
 
 /// Root of the REST client's failures.
-class GraceDbError : public std::runtime_error {
+class GRACEDB_EXPORT GraceDbError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
     ~GraceDbError() override;
 };
 
 /// The server answered with a final 4xx/5xx (Python: requests.HTTPError). Carries the status and the body.
-class HTTPError : public GraceDbError {
+class GRACEDB_EXPORT HTTPError : public GraceDbError {
 public:
     HTTPError(long status, std::string body, const std::string& what);
     ~HTTPError() override;
@@ -27,14 +29,14 @@ private:
 };
 
 /// No HTTP answer at all: connection refused, DNS, TLS handshake, timeout. Says which and where.
-class TransportError : public GraceDbError {
+class GRACEDB_EXPORT TransportError : public GraceDbError {
 public:
     using GraceDbError::GraceDbError;
     ~TransportError() override;
 };
 
 /// Credentials that cannot be used: an X.509 file that cannot be read, a SciToken that expired.
-class CredentialError : public GraceDbError {
+class GRACEDB_EXPORT CredentialError : public GraceDbError {
 public:
     using GraceDbError::GraceDbError;
     ~CredentialError() override;

@@ -1,24 +1,31 @@
-// The embedded sandbox: librdkafka's mock cluster, the GraceDB stand-in and a supervisor in one process.
+// gracedb::testing::Sandbox: a whole GraceDB-over-Kafka system in one process, for demos and for users' own
+// tests: librdkafka's mock cluster (plaintext, no SASL), the GraceDB stand-in and a supervisor that uploads
+// what pipelines publish. Clients use `bootstrap_servers()`, `service_url()` and `kafka_config()`.
 #pragma once
 
-#include <gracedb/kafka.hpp>
-#include <gracedb/rest.hpp>
+#include <gracedb/kafka/producer.hpp>
 #include <gracedb/supervisor.hpp>
+#include <gracedb/testing/export.hpp>
+#include <gracedb/testing/mock_cluster.hpp>
+#include <gracedb/testing/standin.hpp>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
-#include "detail/mock_cluster.hpp"
+namespace gracedb::testing {
 
-namespace gracedb::app {
-
-class Sandbox {
+class GRACEDB_TESTING_EXPORT Sandbox {
 public:
-    /// Starts everything; the supervisor runs on a thread of its own.
+    /// Starts everything; the supervisor runs on a thread of its own. Throws std::runtime_error when a part
+    /// cannot start (e.g. no free port).
     Sandbox();
     ~Sandbox();
+    Sandbox(const Sandbox&) = delete;
+    Sandbox& operator=(const Sandbox&) = delete;
 
     const std::string& bootstrap_servers() const { return cluster_->bootstrap_servers(); }
     std::string service_url() const { return standin_->service_url(); }
@@ -32,7 +39,7 @@ public:
     std::string failure() const;
 
 private:
-    std::unique_ptr<detail::MockCluster> cluster_;
+    std::unique_ptr<MockCluster> cluster_;
     std::string instance_ = "gracedb-sandbox";
     std::unique_ptr<kafka::Producer> alerts_;
     std::unique_ptr<StandIn> standin_;
@@ -43,4 +50,4 @@ private:
     std::thread thread_;
 };
 
-}  // namespace gracedb::app
+}  // namespace gracedb::testing

@@ -1,8 +1,7 @@
-#include "sandbox.hpp"
+#include <gracedb/log.hpp>
+#include <gracedb/testing/sandbox.hpp>
 
-#include "detail/log.hpp"
-
-namespace gracedb::app {
+namespace gracedb::testing {
 
 namespace {
 // Pipelines whose topics exist from the start, with many partitions: the mock cluster keeps only the newest
@@ -12,7 +11,7 @@ constexpr int kPartitions = 16;
 }  // namespace
 
 Sandbox::Sandbox() {
-    cluster_ = std::make_unique<detail::MockCluster>(1);
+    cluster_ = std::make_unique<MockCluster>(1);
     for (const char* p : kPipelines) cluster_->create_topic(instance_ + "." + p, kPartitions);
     cluster_->create_topic(alerts_topic(), 1);
     cluster_->create_topic("gracedb-deadletter." + instance_, 1);
@@ -25,7 +24,7 @@ Sandbox::Sandbox() {
     so.on_alert = [this](const nlohmann::json& alert) {
         // The stand-in's "new" alerts, like igwn-alert's, on a topic outside the instance's prefix.
         auto report = alerts_->produce_and_wait(alert.dump(), {.key = alert.value("uid", "")}, std::chrono::seconds{5});
-        if (report.error) detail::log_warning("sandbox: alert not delivered: " + *report.error);
+        if (report.error) gracedb::log(LogLevel::warning, "sandbox: alert not delivered: " + *report.error);
     };
     standin_ = std::make_unique<StandIn>(std::move(so));
 
@@ -44,7 +43,7 @@ Sandbox::Sandbox() {
             } catch (const std::exception& e) {
                 std::lock_guard lock{failure_mutex_};
                 failure_ = e.what();
-                detail::log_error(std::string{"sandbox: the supervisor failed: "} + e.what());
+                gracedb::log(LogLevel::error, std::string{"sandbox: the supervisor failed: "} + e.what());
                 return;
             }
         }
@@ -64,4 +63,4 @@ std::string Sandbox::failure() const {
     return failure_;
 }
 
-}  // namespace gracedb::app
+}  // namespace gracedb::testing
