@@ -1,0 +1,90 @@
+// ThreadSanitizer builds only (GRACEDB_SANITIZE=thread, linked into every target by the top CMakeLists.txt).
+//
+// librdkafka runs its threads and locks through C11's <threads.h>. glibc implements those on top of its
+// internal pthread functions, without going through the symbols TSan intercepts: TSan would never learn of
+// librdkafka's threads (it crashes or misreports when they call back into instrumented code: delivery
+// reports, token refresh, logs) nor of the locks and condition variables that order what they hand to us,
+// and would report every hand-over as a race in our code. These definitions take precedence over glibc's for
+// librdkafka (the executable and the libraries it loads first are searched before libc) and forward each call
+// to the pthread function TSan intercepts. glibc defines the C11 types as the pthread ones (same size and
+// layout: mtx_t is a pthread_mutex_t, cnd_t a pthread_cond_t, thrd_t a pthread_t, once_flag a pthread_once_t).
+#include <pthread.h>
+#include <threads.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <ctime>
+
+#define GRACEDB_INTERPOSE extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+struct Start {
+    thrd_start_t func;
+    void* arg;
+};
+
+void* trampoline(void* p) {
+    const Start s = *static_cast<Start*>(p);
+    std::free(p);
+    return reinterpret_cast<void*>(static_cast<std::intptr_t>(s.func(s.arg)));
+}
+
+int result(int rc) { return rc == 0 ? thrd_success : rc == ENOMEM ? thrd_nomem : rc == EBUSY ? thrd_busy
+                                                     : rc == ETIMEDOUT ? thrd_timedout : thrd_error; }
+
+pthread_mutex_t* mutex(mtx_t* m) { return reinterpret_cast<pthread_mutex_t*>(m); }
+pthread_cond_t* cond(cnd_t* c) { return reinterpret_cast<pthread_cond_t*>(c); }
+
+static_assert(sizeof(mtx_t) == sizeof(pthread_mutex_t) && sizeof(cnd_t) == sizeof(pthread_cond_t) &&
+              sizeof(thrd_t) == sizeof(pthread_t) && sizeof(once_flag) == sizeof(pthread_once_t));
+
+}  // namespace
+
+GRACEDB_INTERPOSE int thrd_create(thrd_t* thr, thrd_start_t func, void* arg) {
+    auto* s = static_cast<Start*>(std::malloc(sizeof(Start)));
+    if (!s) return thrd_nomem;
+    *s = {func, arg};
+    const int rc = pthread_create(reinterpret_cast<pthread_t*>(thr), nullptr, trampoline, s);
+    if (rc != 0) std::free(s);
+    return result(rc);
+}
+
+GRACEDB_INTERPOSE int thrd_join(thrd_t thr, int* res) {
+    void* value = nullptr;
+    const int rc = pthread_join(static_cast<pthread_t>(thr), &value);
+    if (rc == 0 && res) *res = static_cast<int>(reinterpret_cast<std::intptr_t>(value));
+    return result(rc);
+}
+
+GRACEDB_INTERPOSE int thrd_detach(thrd_t thr) { return result(pthread_detach(static_cast<pthread_t>(thr))); }
+
+GRACEDB_INTERPOSE int mtx_init(mtx_t* m, int type) {
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    if (type & mtx_recursive) pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    const int rc = pthread_mutex_init(mutex(m), &attr);
+    pthread_mutexattr_destroy(&attr);
+    return result(rc);
+}
+GRACEDB_INTERPOSE int mtx_lock(mtx_t* m) { return result(pthread_mutex_lock(mutex(m))); }
+GRACEDB_INTERPOSE int mtx_trylock(mtx_t* m) { return result(pthread_mutex_trylock(mutex(m))); }
+GRACEDB_INTERPOSE int mtx_timedlock(mtx_t* m, const struct timespec* t) {
+    return result(pthread_mutex_timedlock(mutex(m), t));
+}
+GRACEDB_INTERPOSE int mtx_unlock(mtx_t* m) { return result(pthread_mutex_unlock(mutex(m))); }
+GRACEDB_INTERPOSE void mtx_destroy(mtx_t* m) { pthread_mutex_destroy(mutex(m)); }
+
+GRACEDB_INTERPOSE int cnd_init(cnd_t* c) { return result(pthread_cond_init(cond(c), nullptr)); }
+GRACEDB_INTERPOSE int cnd_signal(cnd_t* c) { return result(pthread_cond_signal(cond(c))); }
+GRACEDB_INTERPOSE int cnd_broadcast(cnd_t* c) { return result(pthread_cond_broadcast(cond(c))); }
+GRACEDB_INTERPOSE int cnd_wait(cnd_t* c, mtx_t* m) { return result(pthread_cond_wait(cond(c), mutex(m))); }
+GRACEDB_INTERPOSE int cnd_timedwait(cnd_t* c, mtx_t* m, const struct timespec* t) {
+    return result(pthread_cond_timedwait(cond(c), mutex(m), t));
+}
+GRACEDB_INTERPOSE void cnd_destroy(cnd_t* c) { pthread_cond_destroy(cond(c)); }
+
+GRACEDB_INTERPOSE void call_once(once_flag* flag, void (*func)(void)) {
+    pthread_once(reinterpret_cast<pthread_once_t*>(flag), func);
+}
