@@ -17,7 +17,7 @@ targets=()
 while (($#)); do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
-    --build) build=$2; shift 2 ;;
+    --build) build=$(realpath -m "$2"); shift 2 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -63,6 +63,6 @@ for t in "${targets[@]}"; do
   corpus=$(ls "$dir/corpus/$t" | wc -l)
   if ((rc == 0)); then result=clean; else result="FINDING (exit $rc, log $log)"; failed=1; fi
   printf '%-20s %12s %10s %8s  %s\n' "$t" "${runs:-?}" "${speed:-?}" "$corpus" "$result"
-  if ((rc != 0)); then grep -E "ERROR|runtime error|Test unit written|abort" "$log" | head -5 | sed 's/^/    /'; fi
+  if ((rc != 0)); then grep -E "ERROR|runtime error|Test unit written|abort" "$log" | head -5 | sed 's/^/    /' || true; fi
 done
 exit $failed

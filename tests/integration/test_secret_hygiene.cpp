@@ -186,7 +186,7 @@ TEST(SecretHygiene, TheToolsTokenAndPingCommandsAtDebugAll) {
     const auto token = env.write_token();
     const std::string tool = GRACEDB_KAFKA_TOOL;
     const std::string common = " -b " + rig.sasl_bootstrap + " --ca-cert " + rig.ca_file + " --instance rig";
-    const auto out_token = run_command(tool + " --log-level debug token" + common + " 2>&1");
+    const auto out_token = run_command(tool + " --log-level debug token -b " + rig.sasl_bootstrap + " 2>&1");
     EXPECT_NE(out_token.find("sub"), std::string::npos) << out_token;
     const auto out_ping = run_command(tool + " --log-level debug ping" + common + " -X debug=all 2>&1");
     EXPECT_NE(out_ping.find("ping delivered"), std::string::npos) << out_ping;

@@ -1,4 +1,4 @@
-// ThreadSanitizer builds only (GRACEDB_SANITIZE=thread, linked into every target by the top CMakeLists.txt).
+// Sanitizer builds only (GRACEDB_SANITIZE set; linked into every target by the top CMakeLists.txt).
 //
 // librdkafka runs its threads and locks through C11's <threads.h>. glibc implements those on top of its
 // internal pthread functions, without going through the symbols TSan intercepts: TSan would never learn of
