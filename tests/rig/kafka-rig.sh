@@ -179,7 +179,9 @@ case $cmd in
     make_tls
     make_issuer
     write_config "$sasl" "$plain" "$ctrl"
-    cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    # A cluster id starting with '-' reads as an option to StorageTool ("expected one argument"): 1 start in 64.
+    cluster_id=-
+    while [[ $cluster_id == -* ]]; do cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
     "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j.configuration="file:$dir/log4j.properties" \
         -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
         > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; exit 1; }
