@@ -58,7 +58,7 @@ run_ctest() {
     summary+=("ok       $name: ${counts:-?} ($(( $(date +%s) - t_part )) s)")
   else
     failed=1
-    summary+=("FAILED   $name: ${counts:-?} (log $dir/ctest.log)")
+    summary+=("FAILED   $name: ${counts:-?} ($(( $(date +%s) - t_part )) s; log $dir/ctest.log)")
     grep -E "ERROR: (Address|Leak)Sanitizer|runtime error|WARNING: ThreadSanitizer|SUMMARY: |\*\*\*Failed|Timeout" \
       "$dir/ctest.log" | sort | uniq -c | sort -rn | head -20 || true
   fi
