@@ -235,7 +235,7 @@ TEST(TokenClaims, FarFutureAndFarPastTimesSaturate) {
     using nlohmann::json;
     using std::chrono::system_clock;
     const auto year_2200 = system_clock::time_point{std::chrono::seconds{7258118400}};
-    for (const json exp : {json(9999999999), json(9999999999.5), json(1e300), json(std::numeric_limits<std::int64_t>::max()),
+    for (const json& exp : {json(9999999999), json(9999999999.5), json(1e300), json(std::numeric_limits<std::int64_t>::max()),
                            json(std::numeric_limits<std::uint64_t>::max()), json(7258118400)}) {
         const auto c = parse_token_claims(fake_jwt({{"exp", exp}, {"nbf", exp}, {"iat", exp}}));
         ASSERT_TRUE(c.exp && c.nbf && c.iat) << exp;
@@ -244,7 +244,7 @@ TEST(TokenClaims, FarFutureAndFarPastTimesSaturate) {
         EXPECT_EQ(*c.iat, year_2200) << exp;
         EXPECT_NE(c.describe().find("exp=2200-01-01T00:00:00Z"), std::string::npos) << c.describe();
     }
-    for (const json past : {json(-9999999999), json(-1e300), json(std::numeric_limits<std::int64_t>::min()), json(-1)}) {
+    for (const json& past : {json(-9999999999), json(-1e300), json(std::numeric_limits<std::int64_t>::min()), json(-1)}) {
         const auto c = parse_token_claims(fake_jwt({{"exp", past}}));
         ASSERT_TRUE(c.exp) << past;
         EXPECT_EQ(*c.exp, system_clock::time_point{}) << past;
