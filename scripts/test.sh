@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone on a fresh machine: installs the dependencies, builds, starts the
-# real Kafka broker (a CTest fixture), runs unit, integration and package tests, and stops the broker.
+# real Kafka broker (a CTest fixture), runs unit, integration and package tests, and stops the broker; then
+# the hardening checks (scripts/check-hardening.sh: ASan+UBSan and TSan test runs, short fuzz runs).
 # Usage: scripts/test.sh [extra ctest arguments, e.g. -L unit]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,3 +19,10 @@ start=$(date +%s)
 cd "$build"
 ctest --output-on-failure -j 2 "$@"
 echo "test.sh: the suite took $(( $(date +%s) - start )) s"
+
+# Sanitizer builds of the tests and short fuzz runs (issue 12): on the whole suite only, not on a part of it.
+if (($#)); then
+  echo "test.sh: NOTE: hardening checks not run for a partial suite; run scripts/check-hardening.sh \"$build\""
+else
+  "$root/scripts/check-hardening.sh" "$build"
+fi

@@ -36,7 +36,14 @@ std::optional<Clock::time_point> time_claim(const nlohmann::json& payload, const
         throw std::invalid_argument(std::string{"its \""} + name + "\" claim is not a number of seconds");
     const double seconds = it->get<double>();
     if (!std::isfinite(seconds)) throw std::invalid_argument(std::string{"its \""} + name + "\" claim is not finite");
-    return Clock::time_point{std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>{seconds})};
+    // The clock counts nanoseconds in 64 bits (up to 2262): exp=9999999999, a common "never", overflowed the
+    // conversion (undefined behaviour; it read as expired in 1677). Saturate to [1970, 2200]: 2200 is "never"
+    // for any token, and leaves room for the arithmetic done on an expiry (refresh due times, lifetimes).
+    constexpr double latest = 7258118400.0;  // 2200-01-01T00:00:00Z
+    const double clamped = std::clamp(seconds, 0.0, latest);
+    const double whole = std::floor(clamped);  // whole seconds exactly, then the fraction (no 512 ns drift)
+    return Clock::time_point{std::chrono::seconds{static_cast<std::int64_t>(whole)}} +
+           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>{clamped - whole});
 }
 
 std::string string_claim(const nlohmann::json& payload, const char* name) {

@@ -36,7 +36,8 @@ struct GRACEDB_EXPORT TokenClaims {
 
 /// Reads the claims of a compact JWT (three base64url parts). Throws std::invalid_argument saying what is
 /// malformed (never quoting the token): not three parts, bad base64url, payload not a JSON object, or a
-/// time claim that is not a number.
+/// time claim that is not a number. Time claims saturate to [1970-01-01, 2200-01-01] (the clock holds no more;
+/// exp=9999999999, a common "never", reads as 2200).
 GRACEDB_EXPORT TokenClaims parse_token_claims(std::string_view jwt);
 
 /// A short, non-reversible fingerprint of a token (first 8 hex digits of its SHA-256), safe to log.

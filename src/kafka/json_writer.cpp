@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -15,6 +16,9 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // Strings are checked for UTF-8 only when they hold a byte >= 0x80 (pure ASCII is valid by construction).
+// RFC 3629, as nlohmann's dump() checks it: no overlong forms, no surrogates (U+D800-DFFF), nothing above
+// U+10FFFF. Our own and bounded: RapidJSON 1.1.0's UTF8::Validate takes every continuation byte a lead byte
+// announces without looking at the end, a heap over-read when the last byte starts an incomplete character.
 bool valid_utf8(const std::string& s) {
     std::uint64_t high = 0;
     std::size_t i = 0;
@@ -25,10 +29,36 @@ bool valid_utf8(const std::string& s) {
     }
     for (; i < s.size(); ++i) high |= static_cast<unsigned char>(s[i]);
     if (!(high & 0x8080808080808080ULL)) return true;
-    rapidjson::StringStream in{s.c_str()};
-    rapidjson::GenericStringBuffer<rapidjson::UTF8<>> sink;
-    while (static_cast<std::size_t>(in.Tell()) < s.size())
-        if (!rapidjson::UTF8<>::Validate(in, sink)) return false;
+
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    for (i = 0; i < n;) {
+        const unsigned char c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;  // overlong
+            if (c == 0xED) hi = 0x9F;  // surrogates
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;  // overlong
+            if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+        } else {
+            return false;  // a continuation byte first, an overlong lead (C0, C1), or F5-FF
+        }
+        if (n - i < len) return false;  // incomplete at the end
+        if (p[i + 1] < lo || p[i + 1] > hi) return false;
+        for (std::size_t k = 2; k < len; ++k)
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+        i += len;
+    }
     return true;
 }
 

@@ -57,3 +57,46 @@ TEST(JsonWriter, RandomStringsAndKeysMatchDump) {
         ASSERT_EQ(text.size(), v.dump().size()) << text;
     }
 }
+
+// Issue 12: RapidJSON 1.1.0's UTF8::Validate takes every continuation byte its lead byte announces without
+// looking at the end, so a string whose last byte starts an incomplete character was read past its end (a heap
+// over-read that ASan reports; without ASan the result was right by luck: the NUL after the text fails the
+// check). Every incomplete tail, at lengths that put the string on the heap with no spare capacity.
+TEST(JsonWriter, IncompleteCharacterAtTheEndIsRefusedWithoutReadingPastIt) {
+    const std::vector<std::string> tails = {"\xC3", "\xE2", "\xE2\x82", "\xF0", "\xF0\x9F", "\xF0\x9F\x9A",
+                                            "\xC3\xA9\xF0"};
+    for (std::size_t n : {0u, 1u, 7u, 16u, 24u, 31u, 64u}) {
+        for (const auto& tail : tails) {
+            // Built by assign into a fresh string: the allocation holds exactly size() + 1 bytes.
+            const std::string s = std::string(n, 'a') + tail;
+            const std::string exact{s.data(), s.size()};
+            EXPECT_THROW(to_json_text(json(exact)), std::invalid_argument) << n << " + " << json(tail.size());
+            EXPECT_THROW(to_json_text(json{{exact, 1}}), std::invalid_argument) << "as a key";
+        }
+    }
+    // The same characters complete are fine, and what dump() writes.
+    const std::string ok = std::string(24, 'a') + "\xC3\xA9\xF0\x9F\x9A\x80";
+    EXPECT_EQ(to_json_text(json(ok)), json(ok).dump());
+}
+
+// The validator agrees with nlohmann's (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+TEST(JsonWriter, Utf8ValidityAgreesWithDump) {
+    const std::vector<std::string> cases = {
+        "\xC0\x80", "\xC1\xBF", "\xC2\x80", "\xDF\xBF", "\xE0\x9F\xBF", "\xE0\xA0\x80", "\xED\x9F\xBF",
+        "\xED\xA0\x80", "\xED\xBF\xBF", "\xEE\x80\x80", "\xEF\xBF\xBF", "\xF0\x8F\xBF\xBF", "\xF0\x90\x80\x80",
+        "\xF4\x8F\xBF\xBF", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xFF", "\x80", "\xC3\x28", "\xE2\x28\xA1",
+        "\xF0\x28\x8C\xBC", "\xF0\x90\x28\xBC", "\xF0\x90\x8C\x28"};
+    for (const auto& c : cases) {
+        const json v = "x" + c + "y";
+        bool dump_ok = true;
+        try {
+            (void)v.dump();
+        } catch (const json::type_error&) {
+            dump_ok = false;
+        }
+        if (dump_ok)
+            EXPECT_EQ(to_json_text(v), v.dump());
+        else
+            EXPECT_THROW(to_json_text(v), std::invalid_argument) << json::binary({c.begin(), c.end()}).dump();
+    }
+}

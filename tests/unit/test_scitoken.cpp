@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -226,6 +227,45 @@ TEST(TokenClaims, ParseRejectsWithReasons) {
     EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(c.exp->time_since_epoch()).count(), 2000000000500);
     EXPECT_TRUE(c.nbf);
     EXPECT_FALSE(c.iat);
+}
+
+// Issue 12: exp=9999999999 (a common "never") overflowed the seconds-to-nanoseconds conversion (undefined
+// behaviour; it read as "expired at 1677-09-21"). Times past what the clock holds saturate at 2200-01-01.
+TEST(TokenClaims, FarFutureAndFarPastTimesSaturate) {
+    using nlohmann::json;
+    using std::chrono::system_clock;
+    const auto year_2200 = system_clock::time_point{std::chrono::seconds{7258118400}};
+    for (const json& exp : {json(9999999999), json(9999999999.5), json(1e300), json(std::numeric_limits<std::int64_t>::max()),
+                           json(std::numeric_limits<std::uint64_t>::max()), json(7258118400)}) {
+        const auto c = parse_token_claims(fake_jwt({{"exp", exp}, {"nbf", exp}, {"iat", exp}}));
+        ASSERT_TRUE(c.exp && c.nbf && c.iat) << exp;
+        EXPECT_EQ(*c.exp, year_2200) << exp;
+        EXPECT_EQ(*c.nbf, year_2200) << exp;
+        EXPECT_EQ(*c.iat, year_2200) << exp;
+        EXPECT_NE(c.describe().find("exp=2200-01-01T00:00:00Z"), std::string::npos) << c.describe();
+    }
+    for (const json& past : {json(-9999999999), json(-1e300), json(std::numeric_limits<std::int64_t>::min()), json(-1)}) {
+        const auto c = parse_token_claims(fake_jwt({{"exp", past}}));
+        ASSERT_TRUE(c.exp) << past;
+        EXPECT_EQ(*c.exp, system_clock::time_point{}) << past;
+    }
+    // In range: unchanged, to the nanosecond the double holds.
+    const auto c = parse_token_claims(fake_jwt({{"exp", 7258118399}}));
+    EXPECT_EQ(c.exp->time_since_epoch(), std::chrono::seconds{7258118399});
+}
+
+TEST_F(Discovery, ATokenThatNeverExpiresIsUsable) {
+    auto claims = claims_for("kafka.example.org", "kafka.produce", 600);
+    claims["exp"] = 9999999999;
+    ::setenv("BEARER_TOKEN", fake_jwt(claims).c_str(), 1);
+    const auto s = find_scitoken(kafka_produce);
+    ASSERT_TRUE(s.token) << s.describe_places();
+    EXPECT_TRUE(s.token->matches) << s.describe_places();
+    EXPECT_NE(s.places[0].finding.find("usable"), std::string::npos) << s.places[0].finding;
+    // And the refresh arithmetic built on it stays in range (re-read due 300 s before 2200).
+    detail::TokenProvider p{kafka_produce, 300s, true, "test"};
+    EXPECT_GT(p.next_refresh(), std::chrono::system_clock::now() + 24h * 365 * 100);
+    EXPECT_EQ(p.current().expiry - p.next_refresh(), 300s);
 }
 
 TEST(TokenClaims, AudienceAsStringListAnyAndWlcgAny) {

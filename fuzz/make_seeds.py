@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Writes the seed corpora under fuzz/corpus/<target>/ (committed; rerun after changing this file).
+
+Seeds are small (a few hundred bytes): the specification's examples (service URLs, topics), short snippets of
+the shared data files (../shared/data: cut here, never copied whole), and shapes that reached bugs (issue 12).
+Usage: /usr/bin/python3 fuzz/make_seeds.py [path/to/shared/data]
+"""
+import base64
+import json
+import pathlib
+import sys
+
+root = pathlib.Path(__file__).resolve().parent
+data = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent.parent / "shared" / "data"
+
+
+def snippet(rel, start, length):
+    p = data / rel
+    if not p.exists():
+        print(f"make_seeds: {p} not found: seeds from it are left out", file=sys.stderr)
+        return b""
+    return p.read_bytes()[start:start + length]
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwt(claims, header=None):
+    header = header or {"alg": "RS256", "typ": "JWT", "kid": "key-rs256"}
+    h = b64url(json.dumps(header, separators=(",", ":")).encode())
+    p = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{h}.{p}.{b64url(b'not-a-signature-' * 2)}"
+
+
+base_claims = {"iss": "https://scitokens.org/ligo", "sub": "pipeline", "aud": "kafka.example.org",
+               "scope": "kafka.produce gracedb.read", "ver": "scitoken:2.0", "iat": 1764172800,
+               "nbf": 1764172800, "exp": 4102444800}
+tokens = [
+    jwt(base_claims),
+    jwt({**base_claims, "aud": ["https://gracedb-dev.ligo.org", "ANY"]}),
+    jwt({**base_claims, "exp": 9999999999}),              # a common "never" (issue 12: read as 1677)
+    jwt({**base_claims, "exp": 1.5e300, "nbf": -1e300}),
+    jwt({**base_claims, "exp": "soon"}),
+    jwt({k: v for k, v in base_claims.items() if k != "exp"}),
+    jwt({**base_claims, "aud": "https://wlcg.cern.ch/jwt/v1/any", "scope": "kafka.produce:/gracedb"}),
+    "a.b", "a.b.c.d", "..", "e30.e30.", "e30.W10.x", "not a token",
+]
+corpora = {
+    "fuzz_token_claims": tokens,
+    "fuzz_token_file": ["  " + tokens[0] + "\n", tokens[2] + "\r\n", "\n\n", tokens[4], "x" * 40 + "." + "y"],
+    "fuzz_topics": ["gracedb-dev.gstlal", "gracedb-test.test", "gracedb.cwb", "gracedb-dev.gstlal.extra",
+                    "gracedb-dev\0gstlal", "gracedb-test\0test", "x\0.", ".", "..", "a" * 250,
+                    "gracedb-sandbox.mbta", "gracedb dev\0gst/lal"],
+    "fuzz_service_url": ["https://gracedb-dev.ligo.org/api/", "https://gracedb-test.ligo.org/api/",
+                         "https://gracedb.ligo.org/api/", "http://gracedb-sandbox.localhost:8080/api/",
+                         "https://user:secret@gracedb-dev.ligo.org/api/", "https:///api/", "gracedb.ligo.org/api/",
+                         "https://[::1]:8443/api/", "https://GraceDB-Dev.LIGO.org", "SASL_SSL://kafka:9092,b:9093",
+                         "https://.ligo.org/", "https://xn--grcdb-bsa.example/"],
+}
+
+response = snippet("gracedb/event-creation-response.json", 0, 360)
+event = snippet("events/cbc-mbta.xml", 0, 200)
+cwb = snippet("events/burst-cwb.txt", 0, 160)
+message = {"graceid": "G123456", "group": "CBC", "pipeline": "gstlal", "search": "AllSky", "offline": False,
+           "labels": [], "eventFile": ["coinc.xml", base64.b64encode(event).decode()],
+           "_producer_timestamp": 1764172800.123}
+json_seeds = [
+    b"\x01" + json.dumps(message).encode(),
+    b"\x01" + json.dumps({"unicode": "\u00e9 \u4e2d\u6587 \U0001F680", "ctl": "\x01\x1f\x7f\"\\"}).encode(),
+    b"\x01[1e300,-2.5e-8,5e-324,1.7976931348623157e308,0.1,-0,18446744073709551615,-9223372036854775808]",
+    b"\x00" + b"a" * 24 + b"\xc3\xa9\xf0",                 # issue 12: incomplete character at the end
+    b"\x00\x06\x1b" + "héllo \ud800".encode("utf-8", "surrogatepass"),
+    b"\x00\x08\x02\x10key\x06\x05value",
+]
+if response:
+    json_seeds.append(b"\x01" + response.rsplit(b",", 1)[0] + b"}}")  # cut at a comma, closed again
+corpora["fuzz_json_writer"] = json_seeds
+corpora["fuzz_base64"] = [event, cwb, b"", b"\x00", b"\xff\xfe", b"PD94bWw=", b"PD94bWw", b"a-_b", b"====",
+                          base64.b64encode(cwb[:90])]
+
+for target, seeds in corpora.items():
+    d = root / "corpus" / target
+    d.mkdir(parents=True, exist_ok=True)
+    for old in d.glob("seed-*"):
+        old.unlink()
+    for i, s in enumerate(x for x in seeds if x != b""):
+        (d / f"seed-{i:02d}").write_bytes(s if isinstance(s, bytes) else s.encode())
+    print(f"{target}: {len(list(d.glob('seed-*')))} seeds")

@@ -1,0 +1,203 @@
+// Secret hygiene (issue 12): every component at its most verbose — librdkafka's debug=all and the library's
+// debug log — through every path that touches a token: discovery, ping, refresh, the consumer, the REST
+// client, the broker refusing a token (another audience, an untrusted signer), an expired token, and the
+// tool's `token` and `ping`. The token's text, its payload and its signature appear nowhere: not in any log
+// line, not in any exception text, not in the tool's output.
+#include <gracedb/kafka.hpp>
+#include <gracedb/log.hpp>
+#include <gracedb/rest.hpp>
+#include <gracedb/testing/standin.hpp>
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "itest.hpp"
+
+using namespace gracedb;
+using namespace gracedb::kafka;
+using namespace gracedb::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Captures every log line at debug level for the test's lifetime.
+class Capture {
+public:
+    Capture() {
+        set_log_level(LogLevel::debug);
+        set_log_handler([this](LogLevel, std::string_view m) {
+            std::lock_guard lock{mutex_};
+            text_.append(m).append("\n");
+        });
+    }
+    ~Capture() {
+        set_log_handler(nullptr);
+        set_log_level(LogLevel::warning);
+    }
+    void add(const std::string& s) {
+        std::lock_guard lock{mutex_};
+        text_ += s + "\n";
+    }
+    std::string text() {
+        std::lock_guard lock{mutex_};
+        return text_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::string text_;
+};
+
+// The parts of a token that must never show: the whole, the payload (the claims as base64url: they say
+// more than the log's sub/scope/exp summary and, with the header, rebuild the signed text), the signature.
+void expect_absent(const std::string& text, const std::string& token, const std::string& where) {
+    const auto first = token.find('.'), last = token.rfind('.');
+    ASSERT_TRUE(first != std::string::npos && last > first) << "not a JWT";
+    const auto payload = token.substr(first + 1, last - first - 1);
+    const auto signature = token.substr(last + 1);
+    EXPECT_EQ(text.find(token), std::string::npos) << "the token appears in " << where;
+    EXPECT_EQ(text.find(payload), std::string::npos) << "the token's payload appears in " << where;
+    EXPECT_EQ(text.find(signature), std::string::npos) << "the token's signature appears in " << where;
+    // Also any 32-character piece of the signature (a truncated line still leaks it).
+    for (std::size_t i = 0; i + 32 <= signature.size(); i += 32)
+        EXPECT_EQ(text.find(signature.substr(i, 32)), std::string::npos) << "a piece of the signature in " << where;
+}
+
+const std::map<std::string, std::string> debug_all = {{"debug", "all"}, {"message.timeout.ms", "15000"},
+                                                       {"reconnect.backoff.max.ms", "1000"}};
+
+ProducerOptions verbose_producer(std::chrono::milliseconds reload_buffer = 300s) {
+    const Rig& rig = Rig::get();
+    return {.bootstrap_servers = rig.sasl_bootstrap, .instance_name = "rig", .ca_cert_path = rig.ca_file,
+            .reload_buffer = reload_buffer, .flush_timeout = 5s, .kafka_config = debug_all};
+}
+
+}  // namespace
+
+TEST(SecretHygiene, DiscoveryPingRefreshAndTheConsumerAtDebugAll) {
+    Capture log;
+    TokenEnv env;
+    const auto first = env.write_token({}, 12s);  // re-read at 80% of its life (the buffer is longer)
+    std::string second;
+    {
+        Producer p{verbose_producer()};
+        const auto pipeline = unique_name("hygiene");
+        const auto r = p.ping(pipeline, 20s);
+        EXPECT_GE(r.offset, 0);
+        second = env.write_token();
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (p.token_refresh_count() == 0 && std::chrono::steady_clock::now() < deadline) p.poll(100ms);
+        ASSERT_GE(p.token_refresh_count(), 1u) << "the producer never re-read the token";
+        const auto again = p.ping(pipeline, 20s);  // on the renewed token (the first has expired by now)
+        EXPECT_GT(again.offset, r.offset);
+
+        Consumer c{{.bootstrap_servers = Rig::get().sasl_bootstrap, .topics = {pipeline}, .instance_name = "rig",
+                    .ca_cert_path = Rig::get().ca_file, .auto_offset_reset = "earliest", .kafka_config = {{"debug", "all"}}}};
+        std::size_t n = 0;
+        for (const auto& m : c.stream(10s, 2)) {
+            (void)m;
+            ++n;
+        }
+        EXPECT_EQ(n, 2u);
+    }
+    const auto text = log.text();
+    EXPECT_GT(text.size(), 10000u) << "debug=all should have said a lot; was the log captured?";
+    EXPECT_NE(text.find("fingerprint"), std::string::npos) << "the token is named by its fingerprint";
+    expect_absent(text, first, "the log");
+    expect_absent(text, second, "the log");
+}
+
+TEST(SecretHygiene, RefusedAndExpiredTokensInErrorsAndLogs) {
+    const Rig& rig = Rig::get();
+    Capture log;
+    TokenEnv env;
+    std::vector<std::string> tokens;
+
+    TokenSpec other_audience;
+    other_audience.aud = {"https://kafka.elsewhere.example"};  // the fallback token; the broker refuses it
+    tokens.push_back(env.write_token(other_audience));
+    try {
+        Producer p{verbose_producer()};
+        p.ping(unique_name("hygiene-aud"), 10s);
+        ADD_FAILURE() << "the broker accepted a token for another audience";
+    } catch (const std::exception& e) {
+        log.add(std::string{"exception: "} + e.what());
+    }
+
+    TokenSpec untrusted;  // signed by a key the broker does not trust
+    untrusted.iss = rig.issuer;
+    untrusted.aud = {rig.audience};
+    untrusted.kid = rig.kid;
+    untrusted.iat = now_seconds();
+    untrusted.exp = now_seconds() + 600;
+    tokens.push_back(mint_token(read_file(rig.other_key_file), untrusted));
+    write_secret_file(env.token_file(), tokens.back());
+    try {
+        Producer p{verbose_producer()};
+        p.ping(unique_name("hygiene-key"), 10s);
+        ADD_FAILURE() << "the broker accepted a token signed by an untrusted key";
+    } catch (const std::exception& e) {
+        log.add(std::string{"exception: "} + e.what());
+    }
+
+    TokenSpec expired;
+    expired.iat = now_seconds() - 600;
+    expired.exp = now_seconds() - 5;
+    tokens.push_back(env.write_token(expired));
+    try {
+        Producer p{verbose_producer()};
+        ADD_FAILURE() << "a producer was made with an expired token";
+    } catch (const std::exception& e) {
+        log.add(std::string{"exception: "} + e.what());
+    }
+
+    // The REST client against the stand-in: a good token, then one it refuses.
+    StandIn standin{{.jwks = read_file(rig.dir + "/issuer/jwks.json"), .audience = "https://localhost",
+                     .issuer = rig.issuer}};
+    TokenSpec rest;
+    rest.aud = {"https://localhost"};
+    tokens.push_back(env.write_token(rest));
+    try {
+        GraceDb client{standin.service_url()};
+        EXPECT_TRUE(client.api_root().contains("links"));
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+    }
+    TokenSpec rest_refused = rest;
+    rest_refused.scope = "kafka.produce";  // no gracedb.read: the stand-in answers 401
+    tokens.push_back(env.write_token(rest_refused));
+    try {
+        GraceDb client{standin.service_url()};
+        client.api_root();
+        ADD_FAILURE() << "the stand-in accepted a token without gracedb.read";
+    } catch (const std::exception& e) {
+        log.add(std::string{"exception: "} + e.what());
+    }
+
+    const auto text = log.text();
+    EXPECT_NE(text.find("exception: "), std::string::npos);
+    for (const auto& t : tokens) expect_absent(text, t, "the log or an exception");
+}
+
+TEST(SecretHygiene, TheToolsTokenAndPingCommandsAtDebugAll) {
+    const Rig& rig = Rig::get();
+    TokenEnv env;
+    const auto token = env.write_token();
+    const std::string tool = GRACEDB_KAFKA_TOOL;
+    const std::string common = " -b " + rig.sasl_bootstrap + " --ca-cert " + rig.ca_file + " --instance rig";
+    const auto out_token = run_command(tool + " --log-level debug token -b " + rig.sasl_bootstrap + " 2>&1");
+    EXPECT_NE(out_token.find("sub"), std::string::npos) << out_token;
+    const auto out_ping = run_command(tool + " --log-level debug ping" + common + " -X debug=all 2>&1");
+    EXPECT_NE(out_ping.find("ping delivered"), std::string::npos) << out_ping;
+    EXPECT_GT(out_ping.size(), 10000u) << "debug=all should have said a lot";
+    expect_absent(out_token, token, "`gracedb-kafka token`");
+    expect_absent(out_ping, token, "`gracedb-kafka ping -X debug=all`");
+
+    TokenSpec other_audience;  // and an error path of the tool
+    other_audience.aud = {"https://kafka.elsewhere.example"};
+    const auto refused = env.write_token(other_audience);
+    const auto out_refused = run_command(tool + " --log-level debug ping" + common +
+                                         " --timeout 10 -X debug=all 2>&1; true");
+    expect_absent(out_refused, refused, "`gracedb-kafka ping` refused");
+}
