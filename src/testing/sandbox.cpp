@@ -20,9 +20,10 @@ Sandbox::Sandbox() {
                                                                        .topic = instance_,
                                                                        .instance_name = "gracedb-alerts",
                                                                        .kafka_config = kafka_config()});
-    // "localhost" resolves for every client (getaddrinfo knows no "*.localhost" here); the instance is not
-    // derived from the URL but named explicitly (instance(), GRACEDB_KAFKA_INSTANCE in the tool's export line).
-    StandInOptions so{.url_host = "localhost"};
+    // "localhost" resolves for every client (getaddrinfo knows no "*.localhost" here), and the instance is the
+    // one every client derives from that URL, so the specification's examples work as written with just the
+    // service URL (a consumer may not be given both a service URL and an instance name).
+    StandInOptions so{.url_host = instance_};
     so.on_alert = [this](const nlohmann::json& alert) {
         // The stand-in's "new" alerts, like igwn-alert's, on a topic outside the instance's prefix.
         auto report = alerts_->produce_and_wait(alert.dump(), {.key = alert.value("uid", "")}, std::chrono::seconds{5});

@@ -24,7 +24,7 @@ for line in lines:
     m = json.loads(line)
     assert set(m) == {"topic", "partition", "offset", "timestamp", "key", "key_encoding", "headers", "value",
                       "value_encoding"}, m.keys()
-    assert m["topic"] == "gracedb-sandbox.bytes", m["topic"]
+    assert m["topic"] == "localhost.bytes", m["topic"]
     msgs[m["value_encoding"]] = m
 b, j, t = msgs["base64"], msgs["json"], msgs["text"]
 assert base64.b64decode(b["value"]) == open(sys.argv[2], "rb").read(), "binary value changed"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # listen-pattern.sh TOOL: "listen -t '^.*'" stays within the instance. On the sandbox, a message on
-# other.pattern (instance "other"), then one on gracedb-sandbox.pattern; listen --instance gracedb-sandbox
+# other.pattern (instance "other"), then one on localhost.pattern; listen --instance localhost
 # -t '^.*' must show the second and never the first (it used to subscribe across instances).
 set -u
 tool=$1
@@ -16,5 +16,5 @@ sleep 3  # a message of the other instance, if subscribed, is as old and as near
 kill -INT $pid; wait $pid
 cat "$dir/lines"
 grep -q '"topic":"other\.' "$dir/lines" && fail "listen showed another instance's topic"
-grep -q '"topic":"gracedb-sandbox.pattern"' "$dir/lines" || fail "no message of gracedb-sandbox.pattern"
+grep -q '"topic":"localhost.pattern"' "$dir/lines" || fail "no message of localhost.pattern"
 echo "listen-pattern: ok"

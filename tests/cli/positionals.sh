@@ -16,5 +16,5 @@ grep -q '"headers":\[\["origin","cli"\]\],"value":{"graceid":"G1"},"value_encodi
 echo '<LIGO_LW/>' > "$dir/coinc.xml"
 out=$("$tool" create-event --label EM_READY CBC gstlal "$dir/coinc.xml" --no-auth 2>&1) || { echo "$out"; fail "create-event with --label first"; }
 echo "$out"
-echo "$out" | grep -q '^graceid: G[0-9]* (HTTP 202, published to gracedb-sandbox.gstlal)' || fail "no graceid"
+echo "$out" | grep -q '^graceid: G[0-9]* (HTTP 202, published to localhost.gstlal)' || fail "no graceid"
 echo "positionals: ok"

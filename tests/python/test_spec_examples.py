@@ -91,7 +91,7 @@ def test_creating_and_producing(sb):
     with follower(sb) as c:
         msg = read_until(c, lambda m: isinstance(m["value"], dict) and m["value"].get("run") == run)
     assert msg["value"] == {"graceid": "G12345", "group": "CBC", "run": run}
-    assert msg["topic"] == "gracedb-sandbox.test"
+    assert msg["topic"] == "localhost.test"
 
 
 def test_producer_as_context_manager(sb):
@@ -116,7 +116,7 @@ def test_ping(sb):
     result = producer.ping(topic="test")
     print(result)
     assert set(result) == {"topic", "partition", "offset", "message"}
-    assert result["topic"] == "gracedb-sandbox.test"
+    assert result["topic"] == "localhost.test"
     assert result["offset"] >= 0 and result["partition"] >= 0
     assert result["message"]["type"] == "ping"
     assert result["message"]["sub"] is None  # plaintext: no token, so no claims
@@ -132,7 +132,7 @@ def test_class_reference_produce_examples(sb):
         **sb.kafka_config,
     )
     producer.produce(value={"graceid": "G12345"})
-    # Message is published to gracedb-sandbox.test
+    # Message is published to localhost.test
     producer.produce(
         value={"graceid": "G12345"},
         topic="gstlal",
@@ -142,7 +142,7 @@ def test_class_reference_produce_examples(sb):
     producer.close()
     with follower(sb, "gstlal") as c:
         msg = read_until(c, lambda m: m["key"] == "G12345")
-    assert msg["topic"] == "gracedb-sandbox.gstlal"
+    assert msg["topic"] == "localhost.gstlal"
 
 
 # --- Uploading events with Kafka ----------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def test_create_event_basic_example(sb, event_dir, capsys):
         search="AllSky",
         kafka=producer,
     )
-    # Message is published to gracedb-sandbox.gstlal
+    # Message is published to localhost.gstlal
     print(response.json()["graceid"])   # e.g. "G123456"
 
     producer.close()
@@ -171,7 +171,7 @@ def test_create_event_basic_example(sb, event_dir, capsys):
     graceid = capsys.readouterr().out.strip()
     assert graceid.startswith("G")
     assert response.status_code == 202  # accepted: the supervisor completes the upload
-    assert {"reserve", "produce", "total"} <= set(response.timings)
+    assert {"reserve", "publish", "total"} <= set(response.timings)
     # The sandbox's supervisor uploads it: the stand-in then holds the event and the file, byte-exact.
     wait_until(lambda: sb.standin.event(graceid) is not None, what=f"upload of {graceid} by the supervisor")
     assert sb.standin.event_file(graceid) == (event_dir / "coinc.xml").read_bytes()
@@ -197,7 +197,7 @@ def test_flush_timeout_and_factory_and_fallback(sb, event_dir):
         ca_cert_path=certifi.where(),
         **SANDBOX,
     )
-    assert factory.instance_name == "gracedb-sandbox" and factory.default_topic == "test"
+    assert factory.instance_name == "localhost" and factory.default_topic == "test"
 
     response = client.create_event(
         "CBC", "gstlal", "coinc.xml",

@@ -62,7 +62,8 @@ struct GRACEDB_EXPORT CreateEventOptions {
 };
 
 /// One answer. `status` is the HTTP status (202 for an event published over Kafka: accepted, completed by
-/// the supervisor); `timings` says where the time went ("reserve", "produce", "acknowledge", "http", "total").
+/// the supervisor); `timings` says where the time went ("reserve", "publish": produce and acknowledgement,
+/// "http", "total").
 struct GRACEDB_EXPORT Response {
     long status = 0;
     std::string body{};

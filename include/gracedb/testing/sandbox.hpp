@@ -1,6 +1,8 @@
 // gracedb::testing::Sandbox: a whole GraceDB-over-Kafka system in one process, for demos and for users' own
 // tests: librdkafka's mock cluster (plaintext, no SASL), the GraceDB stand-in and a supervisor that uploads
-// what pipelines publish. Clients use `bootstrap_servers()`, `service_url()` and `kafka_config()`.
+// what pipelines publish. Clients use `bootstrap_servers()`, `service_url()` and `kafka_config()`. The service
+// URL is http://localhost:<port>/api/ (it resolves for every client on the machine), so the instance, which
+// clients derive from it, is "localhost": topics "localhost.<pipeline>".
 #pragma once
 
 #include <gracedb/kafka/producer.hpp>
@@ -40,7 +42,7 @@ public:
 
 private:
     std::unique_ptr<MockCluster> cluster_;
-    std::string instance_ = "gracedb-sandbox";
+    std::string instance_ = "localhost";  // = derive_instance_name(service_url()): "http://localhost:<port>/api/"
     std::unique_ptr<kafka::Producer> alerts_;
     std::unique_ptr<StandIn> standin_;
     std::unique_ptr<Supervisor> supervisor_;
