@@ -15,11 +15,6 @@ void curl_global_init_once() {
     (void)initialised;
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 namespace {
 
 std::string get_part(CURLU* u, CURLUPart part) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "detail/text.hpp"  // lower()
+
 namespace gracedb::detail {
 
 struct UrlParts {
@@ -19,8 +21,5 @@ UrlParts parse_url(std::string_view url);
 
 /// The URL with any "user:password@" replaced by "***@": for every message and log line that shows a URL.
 std::string redact_url(std::string_view url);
-
-/// ASCII lower case.
-std::string lower(std::string s);
 
 }  // namespace gracedb::detail

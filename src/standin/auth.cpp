@@ -1,5 +1,7 @@
 #include "standin/auth.hpp"
 
+#include "detail/text.hpp"
+
 #include <gracedb/scitoken.hpp>
 
 #include <jwt.h>
@@ -47,11 +49,6 @@ std::string rsa_jwk_to_pem(const json& jwk) {
     char* data = nullptr;
     const long len = BIO_get_mem_data(bio.get(), &data);
     return std::string(data, static_cast<std::size_t>(len));
-}
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
 }
 
 }  // namespace
@@ -127,7 +124,7 @@ std::optional<std::string> Authenticator::token_user(const std::string& token) c
     if (issuer_ && c.iss != *issuer_) return anonymous("untrusted issuer");
     if (!scope_.empty() && !c.has_scope(scope_)) return anonymous("scope missing");
     if (c.sub.empty()) return anonymous("no subject");
-    return lower(c.sub);
+    return detail::lower(c.sub);
 }
 
 }  // namespace gracedb::standin

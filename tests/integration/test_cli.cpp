@@ -132,7 +132,7 @@ TEST(Cli, CreateEventOverKafkaPrintsTheGraceidAndTimings) {
     EXPECT_NE(out.find("graceid: G"), std::string::npos) << out;
     EXPECT_NE(out.find("published to localhost.gstlal"), std::string::npos) << out;
     EXPECT_NE(out.find("reserve:"), std::string::npos) << out;
-    EXPECT_NE(out.find("acknowledge:"), std::string::npos) << out;
+    EXPECT_NE(out.find("publish:"), std::string::npos) << out;
     const auto http = run_command(std::string{GRACEDB_KAFKA_TOOL} + " create-event Test gstlal " + file.string() +
                                   " --transport http --service-url " + standin.service_url() + " 2>&1");
     EXPECT_NE(http.find("graceid: T"), std::string::npos) << http;
