@@ -152,8 +152,9 @@ int run_callgrind(const bench::Target& t, const std::string& variant, const std:
         rd_kafka_t* rk = bench::raw_client(RD_KAFKA_PRODUCER, t, kGuaranteed);
         rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
         auto one = [&] {
-            while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                    const_cast<char*>(payload.data()), payload.size(), nullptr, 0, nullptr) == -1)
+            char* value = const_cast<char*>(payload.data());
+            while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value, payload.size(),
+                                    nullptr, 0, nullptr) == -1)
                 rd_kafka_poll(rk, 1);
             rd_kafka_poll(rk, 0);
         };
@@ -170,7 +171,8 @@ int run_callgrind(const bench::Target& t, const std::string& variant, const std:
     auto options = ours_options(t);
     if (variant == "bytes-default") options.topic = pipeline;
     gracedb::kafka::Producer p{options};
-    const std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(payload.data()), payload.size()};
+    const std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(payload.data()),
+                                           payload.size()};
     auto measure = [&](auto&& one) {
         for (long i = 0; i < warm; ++i) one();
         p.flush(60s);
@@ -223,17 +225,18 @@ int main(int argc, char** argv) try {
         }
         bytes_ratio.push_back(bytes.back() / raw.back());
         json_ratio.push_back(json.back() / raw.back());
-        std::printf("  round %ld: raw %.0f/s, ours(bytes) %.0f/s = %.2f of raw, ours(json) %.0f/s = %.2f of raw\n",
+        std::printf("  round %ld: raw %.0f/s, ours(bytes) %.0f/s = %.2f of raw, ours(json) %.0f/s = %.2f of "
+                    "raw\n",
                     r + 1, raw.back(), bytes.back(), bytes_ratio.back(), json.back(), json_ratio.back());
     }
     for (long r = 0; r < std::min<long>(rounds, 3); ++r) py.push_back(run_python(target, python, topic, n / 2));
 
     const double a = bench::median(raw), b = bench::median(bytes), c = bench::median(json), e = bench::median(py);
     std::printf("(a) raw librdkafka, 1 KiB bytes     : %10.0f msg/s\n", a);
-    std::printf("(b) ours produce(bytes)             : %10.0f msg/s  = %.2f of raw (target >= 0.90; median of the"
-                " rounds' ratios %.2f)\n", b, b / a, bench::median(bytes_ratio));
-    std::printf("(c) ours produce(json), 1 KiB object: %10.0f msg/s  = %.2f of raw (target >= 0.40; median of the"
-                " rounds' ratios %.2f), %.1fx python (target >= 2.5)\n",
+    std::printf("(b) ours produce(bytes)             : %10.0f msg/s  = %.2f of raw (target >= 0.90; "
+                "median of the rounds' ratios %.2f)\n", b, b / a, bench::median(bytes_ratio));
+    std::printf("(c) ours produce(json), 1 KiB object: %10.0f msg/s  = %.2f of raw (target >= 0.40; "
+                "median of the rounds' ratios %.2f), %.1fx python (target >= 2.5)\n",
                 c, c / a, bench::median(json_ratio), e > 0 ? c / e : 0.0);
     std::printf("(e) python3-confluent-kafka json.dumps: %8.0f msg/s  = %.2f of raw\n", e, e / a);
 

@@ -149,7 +149,7 @@ void produce(PyProducer& self, const py::object& value, const py::object& topic,
     std::string_view data;
     PyObject* v = value.ptr();
     if (PyDict_Check(v)) {
-        // Sized like this thread's previous message: one allocation, no regrowth, for a stream of like events.
+        // Sized like this thread's previous message: one allocation, no regrowth, for like events.
         thread_local std::size_t usual = 256;
         json.reserve(usual);
         append_json(json, value);

@@ -93,7 +93,8 @@ rd_kafka_topic_t* Producer::Impl::topic_handle(const std::optional<std::string>&
         detail_errors::throw_kafka_error(rd_kafka_last_error(), "cannot use topic \"" + full + "\": " +
                                                                     rd_kafka_err2str(rd_kafka_last_error()),
                                          Op::produce);
-    topics.store(new NamedTopic{*pipeline, rkt, topics.load(std::memory_order_relaxed)}, std::memory_order_release);
+    auto* node = new NamedTopic{*pipeline, rkt, topics.load(std::memory_order_relaxed)};
+    topics.store(node, std::memory_order_release);
     return rkt;
 }
 
@@ -105,7 +106,8 @@ void Producer::Impl::on_main_queue_event(rd_kafka_t*, void* opaque) {
 void Producer::Impl::serve_and_raise() {
     // Cleared before polling (inside rd_kafka_poll's queue lock at the latest): a report queued after the
     // poll took the queue's content sets it again, so nothing waits unnoticed.
-    if (reports_waiting.load(std::memory_order_relaxed) && reports_waiting.exchange(false, std::memory_order_acq_rel))
+    if (reports_waiting.load(std::memory_order_relaxed) &&
+        reports_waiting.exchange(false, std::memory_order_acq_rel))
         rd_kafka_poll(rk.get(), 0);
     if (failures.load(std::memory_order_acquire)) raise_callback_error();
     raise_pending();
@@ -130,7 +132,7 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
     std::unique_ptr<MessageContext> ctx;
     if (o.on_delivery || sync) ctx.reset(new MessageContext{std::move(o.on_delivery), std::move(sync)});
     if (o.headers.empty()) {
-        // The common case, by librdkafka's leanest call (no argument list to parse, no topic reference taken).
+        // The common case, by librdkafka's leanest call (no argument list to parse, no topic reference).
         // On failure nothing was queued: the general path below retries and reports exactly as before.
         if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, const_cast<void*>(data), len,
                              o.key ? o.key->data() : nullptr, o.key ? o.key->size() : 0, ctx.get()) == 0) {

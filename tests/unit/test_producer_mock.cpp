@@ -364,7 +364,7 @@ TEST(ProducerMock, CloseRacingProduceFromOtherThreads) {
     }
 }
 
-// ---- the per-message path (issue 13): reports served and errors raised by produce() alone --------------------
+// ---- the per-message path (issue 13): reports served and errors raised by produce() alone ----------
 // produce() polls librdkafka only when its main queue has something (the queue's own notification): these
 // prove that nothing waits unnoticed when the application calls nothing but produce().
 
@@ -446,8 +446,9 @@ TEST(ProducerMock, ManyPipelinesFromManyThreadsLandWhereSent) {
                 p.produce("t" + std::to_string(t) + "-" + std::to_string(i),
                           {.topic = "pipe" + std::to_string(pipe), .key = "k" + std::to_string(pipe),
                            .partition = 1, .on_delivery = [&failed, pipe](const DeliveryReport& r) {
-                               if (r.error || r.topic != "mock.pipe" + std::to_string(pipe) || r.partition != 1)
-                                   ++failed;
+                               const bool wrong_place =
+                                   r.topic != "mock.pipe" + std::to_string(pipe) || r.partition != 1;
+                               if (r.error || wrong_place) ++failed;
                            }});
             }
         });
