@@ -57,13 +57,15 @@ def throughput_gracedb_cpp(bootstrap, kafka_config, topic, obj, n):
     p = GraceDbKafkaProducer(bootstrap, topic=topic, instance_name="bench", **kafka_config)
     p.ping(timeout=30)  # connected before the clock starts
     start = time.perf_counter()
+    cpu = time.thread_time()
     for _ in range(n):
         p.produce(obj)
+    cpu = time.thread_time() - cpu
     left = p.flush(120)
     elapsed = time.perf_counter() - start
     p.close()
     assert left == 0
-    return n / elapsed
+    return n / elapsed, cpu / n * 1e6
 
 
 def throughput_confluent(bootstrap, topic, obj, n, callback):
@@ -76,6 +78,7 @@ def throughput_confluent(bootstrap, topic, obj, n, callback):
     p.produce(topic, b"warm-up")
     p.flush(30)
     start = time.perf_counter()
+    cpu = time.thread_time()
     for _ in range(n):
         while True:
             try:
@@ -87,10 +90,11 @@ def throughput_confluent(bootstrap, topic, obj, n, callback):
             except BufferError:
                 p.poll(0.001)
         p.poll(0)
+    cpu = time.thread_time() - cpu
     left = p.flush(120)
     elapsed = time.perf_counter() - start
     assert left == 0 and delivered[1] == 0
-    return n / elapsed
+    return n / elapsed, cpu / n * 1e6
 
 
 class PythonCreateEvent:
@@ -152,7 +156,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=100000, help="messages per throughput run")
     ap.add_argument("--events", type=int, default=300, help="create_event calls per client")
-    ap.add_argument("--rounds", type=int, default=3, help="throughput runs per client (best kept)")
+    ap.add_argument("--rounds", type=int, default=3, help="throughput runs per client (alternated)")
     ap.add_argument("--bootstrap", help="a plaintext Kafka listener to use instead of the sandbox's")
     a = ap.parse_args()
 
@@ -165,24 +169,35 @@ def main():
         # --- 1. produce(dict) throughput ----------------------------------------------------------------
         obj = event_like_dict()
         print(f"\nproduce(dict) throughput, {a.messages} messages of {len(json.dumps(obj))} bytes, "
-              f"best of {a.rounds}, until all delivered:")
-        best = {"gracedb_cpp produce(dict)": 0.0, "confluent json.dumps": 0.0,
-                "confluent json.dumps + on_delivery": 0.0}
+              f"{a.rounds} alternated rounds, until all delivered:")
+        names = ("gracedb_cpp produce(dict)", "confluent json.dumps", "confluent json.dumps + on_delivery")
+        rates = {k: [] for k in names}
+        cpus = {k: [] for k in names}
         for r in range(a.rounds):  # interleaved, so that a busy moment of the machine hits all three
             topic = f"tp-{uuid.uuid4().hex[:8]}"
-            best["gracedb_cpp produce(dict)"] = max(best["gracedb_cpp produce(dict)"], throughput_gracedb_cpp(
-                bootstrap, kafka_config, topic + "-cpp", obj, a.messages))
-            best["confluent json.dumps"] = max(best["confluent json.dumps"], throughput_confluent(
-                bootstrap, f"bench.{topic}-ck", obj, a.messages, callback=False))
-            best["confluent json.dumps + on_delivery"] = max(
-                best["confluent json.dumps + on_delivery"],
-                throughput_confluent(bootstrap, f"bench.{topic}-ckcb", obj, a.messages, callback=True))
-        for name, rate in best.items():
-            print(f"  {name:38s} {rate:10.0f} msg/s")
-        ours = best["gracedb_cpp produce(dict)"]
-        print(f"  ratio gracedb_cpp / confluent json.dumps:               {ours / best['confluent json.dumps']:.2f}")
-        print(f"  ratio gracedb_cpp / confluent json.dumps + on_delivery: "
-              f"{ours / best['confluent json.dumps + on_delivery']:.2f}")
+            runs = ((names[0], lambda: throughput_gracedb_cpp(bootstrap, kafka_config, topic + "-cpp", obj,
+                                                               a.messages)),
+                    (names[1], lambda: throughput_confluent(bootstrap, f"bench.{topic}-ck", obj, a.messages,
+                                                            callback=False)),
+                    (names[2], lambda: throughput_confluent(bootstrap, f"bench.{topic}-ckcb", obj, a.messages,
+                                                            callback=True)))
+            for k in range(3):  # rotated: no client always runs first
+                name, run = runs[(r + k) % 3]
+                rate, cpu = run()
+                rates[name].append(rate)
+                cpus[name].append(cpu)
+            print(f"  round {r + 1}: " + ", ".join(f"{n} {rates[n][-1]:.0f}/s" for n in names) +
+                  f"; ratios {rates[names[0]][-1] / rates[names[1]][-1]:.2f} and "
+                  f"{rates[names[0]][-1] / rates[names[2]][-1]:.2f}")
+        print("  best of the rounds, and the calling thread's CPU time per produce() call (median; the Python "
+              "side's share, the broker threads excluded):")
+        for name in names:
+            print(f"  {name:38s} {max(rates[name]):10.0f} msg/s   {statistics.median(cpus[name]):6.2f} us/msg CPU")
+        for base in names[1:]:
+            ratios = [o / b for o, b in zip(rates[names[0]], rates[base])]
+            print(f"  gracedb_cpp / {base + ':':36s} {max(rates[names[0]]) / max(rates[base]):.2f} (best), "
+                  f"{statistics.median(ratios):.2f} (median of the rounds' ratios); CPU per message "
+                  f"{statistics.median(cpus[names[0]]) / statistics.median(cpus[base]):.2f} of it")
 
         # --- 2. create_event latency --------------------------------------------------------------------
         path = event_file()

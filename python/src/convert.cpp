@@ -1,5 +1,6 @@
 #include "convert.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 
@@ -58,7 +59,9 @@ void append_int(std::string& out, py::handle value) {
     const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
     if (overflow == 0) {
         if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
-        out += std::to_string(v);
+        char digits[24];
+        const auto r = std::to_chars(digits, digits + sizeof digits, v);
+        out.append(digits, r.ptr);
         return;
     }
     out += py::str(value).cast<std::string>();  // arbitrary precision, as json.dumps writes it

@@ -66,6 +66,8 @@ Producer::Impl::Impl(ProducerOptions o) : options{std::move(o)} {
         message_max_bytes = std::stoul(buf);
     rd_kafka_conf_set_dr_msg_cb(conf.get(), &Impl::on_delivery);
     rk = create(RD_KAFKA_PRODUCER, std::move(conf));
+    main_queue = rd_kafka_queue_get_main(rk.get());
+    rd_kafka_queue_cb_event_enable(main_queue, &Impl::on_main_queue_event, this);
     if (options.topic) {
         const auto full = make_topic_name(instance, *options.topic);
         default_rkt = rd_kafka_topic_new(rk.get(), full.c_str(), nullptr);
@@ -136,6 +138,7 @@ int Producer::flush() { return impl().flush_for(0ms, true); }
 int Producer::poll(std::chrono::milliseconds timeout) {
     auto& im = impl();
     Impl::Use use{im};
+    im.reports_waiting.store(false, std::memory_order_relaxed);  // before polling: a later report sets it
     const int served = rd_kafka_poll(im.rk.get(), to_ms(timeout));
     if (im.failures.load(std::memory_order_acquire)) im.raise_callback_error();
     im.raise_pending();

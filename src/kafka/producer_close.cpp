@@ -130,9 +130,16 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
 void Producer::Impl::release() noexcept {
     if (released.exchange(true)) return;
     {
+        // No call is using the handles any more (close() waited for `active`, or the destructor runs).
         std::lock_guard lock{topics_mutex};
-        for (auto& [name, rkt] : topics) rd_kafka_topic_destroy(rkt);
-        topics.clear();
+        for (NamedTopic* t = topics.exchange(nullptr); t;) {
+            rd_kafka_topic_destroy(t->rkt);
+            delete std::exchange(t, t->next);
+        }
+    }
+    if (main_queue) {
+        rd_kafka_queue_cb_event_enable(main_queue, nullptr, nullptr);
+        rd_kafka_queue_destroy(std::exchange(main_queue, nullptr));
     }
     if (default_rkt) rd_kafka_topic_destroy(std::exchange(default_rkt, nullptr));
     // Nothing is left to wait for: the flush and the purge above had their time.

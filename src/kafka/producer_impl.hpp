@@ -11,7 +11,6 @@
 #include <exception>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "kafka/client.hpp"
@@ -39,8 +38,22 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     std::size_t message_max_bytes = 1000000;
     detail::KafkaHandle rk;
     rd_kafka_topic_t* default_rkt = nullptr;  // the default topic's handle, made once (no lookup per message)
+    // Other pipelines' handles: a list that only grows (pushed at the front under topics_mutex) until
+    // release(), so that produce() finds a handle without a lock (a few pipelines per producer).
+    struct NamedTopic {
+        std::string pipeline;
+        rd_kafka_topic_t* rkt;
+        NamedTopic* next;
+    };
     std::mutex topics_mutex;
-    std::unordered_map<std::string, rd_kafka_topic_t*> topics;  // other pipelines -> handle, destroyed before rk
+    std::atomic<NamedTopic*> topics{nullptr};
+
+    // The main queue (delivery reports, errors, logs) tells us when it stops being empty: produce() polls
+    // only then (rd_kafka_poll on an empty queue costs a lock and a clock read per message). Starts true:
+    // whatever was queued before the notification was set up is served by the first call.
+    rd_kafka_queue_t* main_queue = nullptr;
+    std::atomic<bool> reports_waiting{true};
+    static void on_main_queue_event(rd_kafka_t*, void* opaque);
 
     // Failures kept for the next call. `failures` is set whenever one of them is: the per-message path reads
     // one atomic and takes the mutex only when something is there.

@@ -81,20 +81,34 @@ rd_kafka_topic_t* Producer::Impl::topic_handle(const std::optional<std::string>&
             "produce() needs a topic: pass ProduceOptions{.topic = \"<pipeline>\"} or construct the producer "
             "with a default topic");
     }
+    // Without a lock: nodes are published complete (release) and never change or go away before release().
+    for (const NamedTopic* t = topics.load(std::memory_order_acquire); t; t = t->next)
+        if (t->pipeline == *pipeline) return t->rkt;
     std::lock_guard lock{topics_mutex};
-    if (auto it = topics.find(*pipeline); it != topics.end()) return it->second;
+    for (const NamedTopic* t = topics.load(std::memory_order_relaxed); t; t = t->next)
+        if (t->pipeline == *pipeline) return t->rkt;  // another thread added it meanwhile
     const auto full = make_topic_name(instance, *pipeline);  // throws std::invalid_argument for illegal names
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), full.c_str(), nullptr);
     if (!rkt)
         detail_errors::throw_kafka_error(rd_kafka_last_error(), "cannot use topic \"" + full + "\": " +
                                                                     rd_kafka_err2str(rd_kafka_last_error()),
                                          Op::produce);
-    topics.emplace(*pipeline, rkt);
+    auto* node = new NamedTopic{*pipeline, rkt, topics.load(std::memory_order_relaxed)};
+    topics.store(node, std::memory_order_release);
     return rkt;
 }
 
+void Producer::Impl::on_main_queue_event(rd_kafka_t*, void* opaque) {
+    // Called by a librdkafka thread, with the queue's lock held, when the queue stops being empty.
+    static_cast<Impl*>(opaque)->reports_waiting.store(true, std::memory_order_release);
+}
+
 void Producer::Impl::serve_and_raise() {
-    rd_kafka_poll(rk.get(), 0);
+    // Cleared before polling (inside rd_kafka_poll's queue lock at the latest): a report queued after the
+    // poll took the queue's content sets it again, so nothing waits unnoticed.
+    if (reports_waiting.load(std::memory_order_relaxed) &&
+        reports_waiting.exchange(false, std::memory_order_acq_rel))
+        rd_kafka_poll(rk.get(), 0);
     if (failures.load(std::memory_order_acquire)) raise_callback_error();
     raise_pending();
 }
@@ -114,6 +128,19 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
                 "raise message.max.bytes in kafka_config if the broker and topic allow it.",
             Op::produce, "MSG_SIZE_TOO_LARGE");
 
+    const std::int32_t partition = o.partition ? *o.partition : RD_KAFKA_PARTITION_UA;
+    std::unique_ptr<MessageContext> ctx;
+    if (o.on_delivery || sync) ctx.reset(new MessageContext{std::move(o.on_delivery), std::move(sync)});
+    if (o.headers.empty()) {
+        // The common case, by librdkafka's leanest call (no argument list to parse, no topic reference).
+        // On failure nothing was queued: the general path below retries and reports exactly as before.
+        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, const_cast<void*>(data), len,
+                             o.key ? o.key->data() : nullptr, o.key ? o.key->size() : 0, ctx.get()) == 0) {
+            ctx.release();  // owned by librdkafka until the delivery report
+            return;
+        }
+    }
+
     rd_kafka_vu_t vu[8];
     std::size_t n = 0;
     vu[n].vtype = RD_KAFKA_VTYPE_RKT;
@@ -130,10 +157,8 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
     }
     if (o.partition) {
         vu[n].vtype = RD_KAFKA_VTYPE_PARTITION;
-        vu[n++].u.i32 = *o.partition;
+        vu[n++].u.i32 = partition;
     }
-    std::unique_ptr<MessageContext> ctx;
-    if (o.on_delivery || sync) ctx.reset(new MessageContext{std::move(o.on_delivery), std::move(sync)});
     if (ctx) {
         vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
         vu[n++].u.ptr = ctx.get();

@@ -183,6 +183,24 @@ def test_dict_str_and_bytes_round_trip(sb):
     assert by_value
 
 
+def test_a_dict_is_sent_as_the_text_json_dumps_writes(sb):
+    # Byte for byte: json.dumps with compact separators and UTF-8 left as is (the value as sent, from on_delivery).
+    d = {"graceid": "G1", "s": "é\"\\\n\t\u2028\x01\x7f", "i": 2**70, "neg": -3, "big": 2**63 - 1,
+         "small": -2**63, "f": 1e16, "g": 0.1, "h": -1.5e-300, "t": True, "n": None,
+         "l": [1, [2, {"x": ()}]], 1: "int key", None: "none key", 2.5: "float key", False: "bool key",
+         "long": "x" * 3000}
+    sent = []
+    p = producer_for(sb, topic=unique("exact"))
+    for _ in range(3):  # also once the buffer is sized by an earlier message
+        p.produce(d, on_delivery=lambda err, msg: sent.append((err, msg.value())))
+    p.produce({"short": 1}, on_delivery=lambda err, msg: sent.append((err, msg.value())))
+    assert p.flush(30) == 0
+    p.close()
+    expected = json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # (in any order: the topic has several partitions)
+    assert sorted(sent) == sorted([(None, expected)] * 3 + [(None, b'{"short":1}')])
+
+
 # --- delivery reports --------------------------------------------------------------------------------------
 
 def test_on_delivery_gets_err_none_and_the_message(sb):

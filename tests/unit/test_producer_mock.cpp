@@ -363,3 +363,108 @@ TEST(ProducerMock, CloseRacingProduceFromOtherThreads) {
         p.reset();
     }
 }
+
+// ---- the per-message path (issue 13): reports served and errors raised by produce() alone ----------
+// produce() polls librdkafka only when its main queue has something (the queue's own notification): these
+// prove that nothing waits unnoticed when the application calls nothing but produce().
+
+// Produces filler messages (no callback) until `done()` or the deadline; never calls flush() or poll().
+template <class Done>
+bool produce_until(Producer& p, const std::string& pipeline, Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        p.produce("filler", {.topic = pipeline});
+        std::this_thread::sleep_for(1ms);
+    }
+    return done();
+}
+
+TEST(ProducerMock, ProduceAloneServesDeliveryReports) {
+    MockCluster cluster;
+    Producer p{mock_options(cluster)};
+    std::atomic<int> reported{0};
+    std::optional<DeliveryReport> report;
+    p.produce("watched", {.topic = "served", .key = "G9", .on_delivery = [&](const DeliveryReport& r) {
+                              report = r;
+                              ++reported;
+                          }});
+    ASSERT_TRUE(produce_until(p, "served", [&] { return reported.load() > 0; }))
+        << "the delivery report was not served by later produce() calls";
+    EXPECT_EQ(reported.load(), 1);
+    EXPECT_FALSE(report->error);
+    EXPECT_EQ(report->topic, "mock.served");
+    EXPECT_EQ(report->key, "G9");
+    EXPECT_EQ(p.flush(10s), 0);
+}
+
+TEST(ProducerMock, AnExceptionFromOnDeliveryIsRethrownFromALaterProduce) {
+    MockCluster cluster;
+    Producer p{mock_options(cluster)};
+    p.produce("x", {.topic = "t", .on_delivery = [](const DeliveryReport&) { throw std::runtime_error("boom"); }});
+    bool raised = false;
+    try {
+        produce_until(p, "t", [] { return false; });
+    } catch (const std::runtime_error& e) {
+        raised = std::string{e.what()} == "boom";
+    }
+    EXPECT_TRUE(raised) << "the callback's exception never came back from produce()";
+    EXPECT_EQ(p.flush(10s), 0) << "raised once";
+}
+
+TEST(ProducerMock, AFatalErrorIsRaisedByALaterProduce) {
+    InjectableCluster cluster;
+    rd_kafka_mock_push_request_errors(cluster.mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    Producer p{{.bootstrap_servers = cluster.bootstrap(),
+                .instance_name = "mock",
+                .kafka_config = {{"security.protocol", "plaintext"}}}};
+    p.produce("x", {.topic = "t"});
+    try {
+        produce_until(p, "t", [] { return false; });
+        FAIL() << "the fatal error never came back from produce()";
+    } catch (const KafkaProducerError& e) {
+        EXPECT_TRUE(e.fatal()) << e.what();
+        EXPECT_EQ(e.code(), gracedb::Errc::producer_fatal) << e.what();
+    }
+}
+
+// Named pipelines' handles are found without a lock: threads adding and using several pipelines at once,
+// with keys and partitions (librdkafka's plain produce call), each message landing where it was sent.
+TEST(ProducerMock, ManyPipelinesFromManyThreadsLandWhereSent) {
+    MockCluster cluster;
+    constexpr int kPipelines = 6, kThreads = 4, kEach = 50;
+    for (int i = 0; i < kPipelines; ++i) cluster.create_topic("mock.pipe" + std::to_string(i), 2);
+    Producer p{mock_options(cluster)};
+    std::atomic<int> failed{0};
+    std::vector<std::size_t> expected(kPipelines, 0);
+    for (int t = 0; t < kThreads; ++t)
+        for (int i = 0; i < kEach; ++i) ++expected[static_cast<std::size_t>((i + t) % kPipelines)];
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kEach; ++i) {
+                const int pipe = (i + t) % kPipelines;
+                p.produce("t" + std::to_string(t) + "-" + std::to_string(i),
+                          {.topic = "pipe" + std::to_string(pipe), .key = "k" + std::to_string(pipe),
+                           .partition = 1, .on_delivery = [&failed, pipe](const DeliveryReport& r) {
+                               const bool wrong_place =
+                                   r.topic != "mock.pipe" + std::to_string(pipe) || r.partition != 1;
+                               if (r.error || wrong_place) ++failed;
+                           }});
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(p.flush(30s), 0);
+    EXPECT_EQ(failed.load(), 0);
+    std::size_t total = 0;
+    for (int pipe = 0; pipe < kPipelines; ++pipe) {
+        const std::string topic = "mock.pipe" + std::to_string(pipe);
+        auto got = read_back(cluster, topic, expected[static_cast<std::size_t>(pipe)], 1);
+        EXPECT_EQ(got.size(), expected[static_cast<std::size_t>(pipe)]) << topic;
+        for (const auto& m : got) {
+            EXPECT_EQ(m.key, "k" + std::to_string(pipe)) << topic;
+            EXPECT_EQ(m.partition, 1) << topic;
+        }
+        total += got.size();
+    }
+    EXPECT_EQ(total, static_cast<std::size_t>(kThreads * kEach));
+}
