@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -24,6 +25,10 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// The stand-in serves http://localhost with token checks on: this binary (and the supervisor process it runs,
+// which inherits the environment) explicitly allows a token over clear text there, as the integration tests do.
+[[maybe_unused]] const int kAllowTokenOverHttp = ::setenv("GRACEDB_ALLOW_TOKEN_OVER_HTTP", "1", 1);
 
 // One isolated GraceDB instance: its own stand-in, instance name, topics and tokens.
 struct World {
