@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <deque>
@@ -88,10 +89,15 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     detail::KafkaHandle rk;
     std::atomic<bool> stop_flag{false};
     std::atomic<bool> closed{false};
-    std::deque<Message> buffered;  // read while waiting for an assignment (their offsets stored)
+    std::deque<Message> buffered;  // read while waiting for an assignment (offsets stored when returned)
     std::uint64_t tls_mark = 0;    // connection events seen by the previous poll
     mutable std::mutex assignment_mutex;
     std::vector<std::string> assigned;
+    bool auto_commit = true;  // enable.auto.commit as librdkafka reads it
+    // The next offset to commit per partition: one past the last message handed to the application (and
+    // stored). close() commits these itself when auto-commit is on (see commit_on_close). Touched only by
+    // the thread that polls and by the rebalance callback, which runs inside that thread's poll.
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> handed;
 
     explicit Impl(ConsumerOptions o) : options{std::move(o)} {
         instance = detail_client::resolve_instance(options.instance_name, options.service_url);
@@ -113,6 +119,10 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         };
         auto conf = configure(detail_client::common_options(options), defaults, "consumer");
         rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::on_rebalance);
+        char value[16] = {};
+        std::size_t size = sizeof value;
+        if (rd_kafka_conf_get(conf.get(), "enable.auto.commit", value, &size) == RD_KAFKA_CONF_OK)
+            auto_commit = std::strcmp(value, "true") == 0;
         rk = create(RD_KAFKA_CONSUMER, std::move(conf));
         rd_kafka_poll_set_consumer(rk.get());
         if (!options.topics.empty()) subscribe_topics(options.topics);
@@ -143,6 +153,9 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                 } else {
                     rd_kafka_assign(rk, nullptr);
                 }
+                // librdkafka commits the stored offsets of revoked partitions itself (auto-commit); after a
+                // revoke they may belong to another member, whose progress close() must not overwrite.
+                for (int i = 0; i < parts->cnt; ++i) self->handed.erase({parts->elems[i].topic, parts->elems[i].partition});
                 std::lock_guard lock{self->assignment_mutex};
                 if (!cooperative) {
                     self->assigned.clear();
@@ -176,12 +189,18 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                                              Op::consume);
     }
 
-    // Hands `m` to the application: stores its offset (committed by auto-commit or commit()) and converts it.
-    Message hand_over(const rd_kafka_message_t* m) {
-        if (auto err = rd_kafka_offset_store(m->rkt, m->partition, m->offset))
+    // Hands `msg` to the application: stores its offset (committed by auto-commit, commit() or close()).
+    Message hand_over(Message msg) {
+        detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
+        rd_kafka_topic_partition_list_add(list.get(), msg.topic.c_str(), msg.partition)->offset = msg.offset + 1;
+        auto err = rd_kafka_offsets_store(rk.get(), list.get());
+        if (!err) err = list->elems[0].err;
+        if (err)
             gracedb::detail::log_debug(std::string{"Kafka consumer: offset not stored ("} + rd_kafka_err2name(err) +
                                        "): the partition was revoked; the message may come again");
-        return convert(m);
+        else
+            handed[{msg.topic, msg.partition}] = msg.offset + 1;
+        return msg;
     }
 
     // Raises what will not heal by waiting: a fatal error, an authentication refusal, a TLS failure seen
@@ -198,12 +217,12 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         if (!buffered.empty()) {
             Message m = std::move(buffered.front());
             buffered.pop_front();
-            return m;
+            return hand_over(std::move(m));
         }
         do {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::min(to_ms(left), 250))};
-            if (m && !m->err) return hand_over(m.get());
+            if (m && !m->err) return hand_over(convert(m.get()));
             raise_unhealing(tls_mark);
             tls_mark = connection_events();
             if (!m) {
@@ -242,12 +261,125 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         detail_errors::throw_kafka_error(err, std::string{"commit failed: "} + rd_kafka_err2str(err), Op::consume);
     }
 
+    // One asynchronous commit of `list`, waited for until `deadline`: its error (the first partition's when
+    // the request as a whole succeeded), or __TIMED_OUT when no result came in time.
+    rd_kafka_resp_err_t commit_and_wait(const rd_kafka_topic_partition_list_t* list, Clock::time_point deadline) {
+        detail::KafkaQueue queue{rd_kafka_queue_new(rk.get())};
+        if (auto err = rd_kafka_commit_queue(rk.get(), list, queue.get(), nullptr, nullptr)) return err;
+        while (Clock::now() < deadline) {
+            detail::KafkaEvent ev{rd_kafka_queue_poll(queue.get(), 100)};
+            if (!ev || rd_kafka_event_type(ev.get()) != RD_KAFKA_EVENT_OFFSET_COMMIT) continue;
+            if (auto err = rd_kafka_event_error(ev.get())) return err;
+            if (const auto* res = rd_kafka_event_topic_partition_list(ev.get()))
+                for (int i = 0; i < res->cnt; ++i)
+                    if (res->elems[i].err) return res->elems[i].err;
+            return RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        return RD_KAFKA_RESP_ERR__TIMED_OUT;
+    }
+
+    static bool commit_retriable(rd_kafka_resp_err_t err) {
+        switch (err) {
+            case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+            case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+            case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+            case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+            case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+            case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:   // fenced (e.g. the session timed out while the
+            case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:  // coordinator moved): librdkafka rejoins
+            case RD_KAFKA_RESP_ERR__WAIT_COORD:
+            case RD_KAFKA_RESP_ERR__TRANSPORT:
+            case RD_KAFKA_RESP_ERR__TIMED_OUT:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    // With auto-commit on, commits what was handed to the application before the consumer leaves its group,
+    // retrying until `deadline`. librdkafka 2.0.2 makes one attempt at close (the commit of the revoked
+    // partitions' stored offsets) and drops it when it fails (e.g. "Unknown member" after a coordinator
+    // failover fenced the member, or a rebalance in progress): the group then resumes from older offsets and
+    // replays everything since. Returns false, after logging an error, when it could not commit.
+    bool commit_on_close(Clock::time_point deadline) {
+        if (!auto_commit) return true;
+        detail::PartitionList list{rd_kafka_topic_partition_list_new(static_cast<int>(handed.size()) + 1)};
+        for (const auto& [tp, offset] : handed)
+            rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = offset;
+        if (list->cnt == 0) return true;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int attempts = 0;
+        for (;;) {
+            ++attempts;
+            err = commit_and_wait(list.get(), deadline);
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (attempts > 1)
+                    gracedb::detail::log_info("Kafka consumer group " + group + ": offsets committed at close after " +
+                                              std::to_string(attempts) + " attempts");
+                return true;
+            }
+            if (!commit_retriable(err) || Clock::now() >= deadline) break;
+            gracedb::detail::log_info("Kafka consumer group " + group + ": commit at close failed (" +
+                                      rd_kafka_err2name(err) + "); retrying");
+            // Serves the group meanwhile (a rejoin after "Unknown member" or "Illegal generation" runs the
+            // rebalance callback); a message fetched now is not handed over and its offset is not stored.
+            const bool fenced =
+                err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID || err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION;
+            auto has_assignment = [&] {
+                std::lock_guard lock{assignment_mutex};
+                return !assigned.empty();
+            };
+            const auto pause_until = std::min(deadline, Clock::now() + 500ms);
+            while (Clock::now() < deadline && (Clock::now() < pause_until || (fenced && !has_assignment()))) {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+                detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::max(1, std::min(to_ms(left), 100)))};
+            }
+            if (fenced && !has_assignment()) break;  // not back in the group by the deadline
+            if (fenced) {
+                // Rejoined: commit only for the partitions this member has again (others may now be another
+                // member's, whose progress must not be overwritten; that member reads them from our last
+                // committed offsets).
+                std::vector<std::string> now;
+                {
+                    std::lock_guard lock{assignment_mutex};
+                    now = assigned;
+                }
+                detail::PartitionList mine{rd_kafka_topic_partition_list_new(list->cnt)};
+                for (int i = 0; i < list->cnt; ++i) {
+                    const auto& e = list->elems[i];
+                    const std::string name = std::string{e.topic} + "[" + std::to_string(e.partition) + "]";
+                    if (std::find(now.begin(), now.end(), name) != now.end())
+                        rd_kafka_topic_partition_list_add(mine.get(), e.topic, e.partition)->offset = e.offset;
+                }
+                if (mine->cnt < list->cnt)
+                    gracedb::detail::log_warning("Kafka consumer group " + group + ": " +
+                                                 std::to_string(list->cnt - mine->cnt) +
+                                                 " partition(s) moved to another member before close could commit "
+                                                 "them: their messages since the last commit will be read again");
+                list = std::move(mine);
+                if (list->cnt == 0) return false;
+            }
+        }
+        std::string offsets;
+        for (int i = 0; i < list->cnt; ++i)
+            offsets += std::string{i ? ", " : ""} + list->elems[i].topic + "[" +
+                       std::to_string(list->elems[i].partition) + "]@" + std::to_string(list->elems[i].offset);
+        gracedb::detail::log_error("Kafka consumer group " + group + ": could not commit at close (" +
+                                   rd_kafka_err2name(err) + ": " + rd_kafka_err2str(err) + ", " +
+                                   std::to_string(attempts) + " attempt(s)): " + offsets +
+                                   "; a consumer of this group will receive these partitions' messages again from "
+                                   "the last committed offsets");
+        return false;
+    }
+
     void close_within(std::chrono::milliseconds timeout) noexcept {
         if (closed.exchange(true) || !rk) return;
+        const auto started = Clock::now();
         try {
+            commit_on_close(Clock::now() + timeout * 3 / 4);
             detail::KafkaQueue queue{rd_kafka_queue_new(rk.get())};
             detail::KafkaErrorObject error{rd_kafka_consumer_close_queue(rk.get(), queue.get())};
-            const auto deadline = Clock::now() + timeout;
+            const auto deadline = started + timeout;
             bool done = !!error;
             while (!done && Clock::now() < deadline) {
                 // Serves the rebalance (revoke) event of the close and waits for it to complete.
@@ -332,8 +464,10 @@ bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
     while (!has_assignment() && Clock::now() < deadline) {
         detail::KafkaMessage m{rd_kafka_consumer_poll(im.rk.get(), 100)};
         if (m && !m->err) {
-            im.buffered.push_back(im.hand_over(m.get()));
-            continue;  // kept for poll(); a pending error waits for a call with no message at hand
+            // Kept for poll(), which stores its offset when it returns it (a close before that leaves it
+            // uncommitted); a pending error waits for a call with no message at hand.
+            im.buffered.push_back(convert(m.get()));
+            continue;
         }
         im.raise_pending();
     }

@@ -6,8 +6,14 @@
 #include <set>
 #include <thread>
 
+#include <gracedb/log.hpp>
 #include <gracedb/testing/mock_cluster.hpp>
+#include "rawkafka.hpp"
 #include "signal_test.hpp"
+
+#include <librdkafka/rdkafka_mock.h>
+
+#include <mutex>
 
 using namespace gracedb::kafka;
 using gracedb::testing::MockCluster;
@@ -122,4 +128,118 @@ TEST(ConsumerMock, SerialAPollAfterASignalEndedStreamIsNotCutShort) {
     later.join();
     ASSERT_TRUE(m) << "the poll after a signal-ended stream must wait for the message";
     EXPECT_EQ(m->value, "after");
+}
+
+// --- close() commits what was handed over (issue 11: a clean stop after a coordinator failover committed
+// nothing). librdkafka 2.0.2 makes one commit attempt at close and drops it on an error such as "Rebalance in
+// progress" or "Unknown member"; the group then resumes from older offsets and replays everything since.
+namespace {
+
+// A mock cluster whose requests can be made to fail (librdkafka's mock error injection).
+struct CommitCluster {
+    gracedb::testing::RawClient owner{RD_KAFKA_PRODUCER, {}};
+    rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(owner.get(), 1);
+    CommitCluster() { rd_kafka_mock_topic_create(mc, "mock.close", 1, 1); }
+    ~CommitCluster() { rd_kafka_mock_cluster_destroy(mc); }
+    std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mc); }
+
+    void produce(int n) const {
+        Producer p{{.bootstrap_servers = bootstrap(), .instance_name = "mock",
+                    .kafka_config = {{"security.protocol", "plaintext"}}}};
+        for (int i = 0; i < n; ++i) p.produce(nlohmann::json{{"i", i}}, {.topic = "close"});
+        ASSERT_EQ(p.flush(10s), 0);
+    }
+    // The offset the group committed for mock.close[0] (negative: none), read without joining the group.
+    std::int64_t committed(const std::string& group) const {
+        gracedb::testing::RawClient c{RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap()}, {"group.id", group},
+                                                          {"enable.auto.commit", "false"}}};
+        std::unique_ptr<rd_kafka_topic_partition_list_t, decltype(&rd_kafka_topic_partition_list_destroy)> list{
+            rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy};
+        rd_kafka_topic_partition_list_add(list.get(), "mock.close", 0);
+        if (rd_kafka_committed(c.get(), list.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) return -2;
+        return list->elems[0].offset;
+    }
+};
+
+ConsumerOptions commit_options(const CommitCluster& c, const std::string& group) {
+    // Auto-commit on (the default) but its timer far off: only close() commits in these tests.
+    return {.bootstrap_servers = c.bootstrap(), .topics = {"close"}, .instance_name = "mock", .group_id = group,
+            .auto_offset_reset = "earliest",
+            .kafka_config = {{"security.protocol", "plaintext"}, {"auto.commit.interval.ms", "600000"}}};
+}
+
+// Reads `n` messages (handed over, so their offsets are stored).
+void read_n(Consumer& c, int n) {
+    int got = 0;
+    for (const auto deadline = std::chrono::steady_clock::now() + 30s;
+         got < n && std::chrono::steady_clock::now() < deadline;)
+        if (c.poll(500ms)) ++got;
+    ASSERT_EQ(got, n);
+}
+
+// Collects the library's log lines of level `warning` and above while alive.
+struct LogCapture {
+    std::mutex mutex;
+    std::string text;
+    LogCapture() {
+        gracedb::set_log_handler([this](gracedb::LogLevel level, std::string_view m) {
+            if (level < gracedb::LogLevel::warning) return;
+            std::lock_guard lock{mutex};
+            text += std::string{m} + "\n";
+        });
+    }
+    ~LogCapture() { gracedb::set_log_handler({}); }
+    std::string get() {
+        std::lock_guard lock{mutex};
+        return text;
+    }
+};
+
+}  // namespace
+
+// Regression: an OffsetCommit refused with "Rebalance in progress" (a permanent error for librdkafka) left the
+// group at its old offsets after a clean close. close() now retries it within its timeout.
+TEST(ConsumerMock, CloseCommitsWhatWasHandedOverWhenTheFirstCommitsAreRefused) {
+    CommitCluster cluster;
+    cluster.produce(10);
+    Consumer c{commit_options(cluster, "close-refused")};
+    read_n(c, 10);
+    rd_kafka_mock_push_request_errors(cluster.mc, 8 /* OffsetCommit */, 2, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
+                                      RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+    c.close(10s);
+    EXPECT_EQ(cluster.committed("close-refused"), 10) << "close commits everything it handed over";
+}
+
+// Regression: "Unknown member" (the member was fenced, e.g. its session timed out while the coordinator moved)
+// made librdkafka revoke the assignment and drop the commit. close() serves the rejoin and commits again for the
+// partitions it has back.
+TEST(ConsumerMock, CloseCommitsAfterTheMemberWasFencedAndRejoined) {
+    CommitCluster cluster;
+    cluster.produce(10);
+    auto o = commit_options(cluster, "close-fenced");
+    // The mock still counts the "fenced" member until its session times out: the rejoin waits for that.
+    o.kafka_config["session.timeout.ms"] = "6000";
+    o.kafka_config["heartbeat.interval.ms"] = "500";
+    Consumer c{o};
+    read_n(c, 10);
+    rd_kafka_mock_push_request_errors(cluster.mc, 8 /* OffsetCommit */, 1, RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID);
+    c.close(60s);
+    EXPECT_EQ(cluster.committed("close-fenced"), 10) << "close commits everything it handed over";
+}
+
+// A commit that cannot succeed (refused for good) is reported, not silent, and close() still returns within
+// its timeout.
+TEST(ConsumerMock, CloseReportsACommitItCouldNotMake) {
+    CommitCluster cluster;
+    cluster.produce(3);
+    LogCapture log;
+    Consumer c{commit_options(cluster, "close-denied")};
+    read_n(c, 3);
+    rd_kafka_mock_push_request_errors(cluster.mc, 8 /* OffsetCommit */, 1, RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
+    const auto t0 = std::chrono::steady_clock::now();
+    c.close(5s);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s) << "close is bounded by its timeout (wide margin)";
+    const auto text = log.get();
+    EXPECT_NE(text.find("could not commit at close (GROUP_AUTHORIZATION_FAILED"), std::string::npos) << text;
+    EXPECT_NE(text.find("mock.close[0]@3"), std::string::npos) << "the error names what was not committed\n" << text;
 }
