@@ -73,7 +73,8 @@ if [[ $parts == *asan* ]]; then
     say "ASan+UBSan: building the tests in $build/build-asan"
     dir=$build/build-asan
     if configure "$dir" address,undefined &&
-       build "$dir" gracedb_unit_tests gracedb_internal_tests gracedb_integration_tests rig-tool stream_probe gracedb-kafka
+       build "$dir" gracedb_unit_tests gracedb_internal_tests gracedb_integration_tests rig-tool stream_probe gracedb-kafka \
+             standin_server
     then
       say "ASan+UBSan: running unit and integration tests (the 3-minute token soak runs under TSan instead)"
       # Leaks: on. A sanitizer finding fails the test that made it (-fno-sanitize-recover=all, halt_on_error).
@@ -98,7 +99,7 @@ if [[ $parts == *tsan* ]]; then
        build "$dir" gracedb_unit_tests gracedb_integration_tests rig-tool stream_probe gracedb-kafka
     then
       say "TSan: running the threaded tests"
-      threaded='^unit\.(Concurrency|ProducerMock|ConsumerMock|StopSignals|Log)|^integration\.(TokenRefresh|Producer|Consumer|SupervisorBurst|SecretHygiene)'
+      threaded='^unit\.(Concurrency|ProducerMock|ConsumerMock|SupervisorMock|StopSignals|Log)|^integration\.(TokenRefresh|Producer|Consumer|SupervisorBurst|SecretHygiene)'
       TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp" \
         run_ctest "$dir" "TSan threaded tests" -R "$threaded"
     else
