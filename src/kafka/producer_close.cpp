@@ -59,11 +59,15 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
     Use use{*this};
     const auto mark = connection_events();
     const auto deadline = ProducerClock::now() + timeout;
+    bool flushed = false;
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ProducerClock::now());
         if (!forever && left <= 0ms) break;
         // In slices, to raise what librdkafka reports while we wait rather than at the deadline.
-        if (rd_kafka_flush(rk.get(), forever ? 100 : std::min(to_ms(left), 100)) == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (rd_kafka_flush(rk.get(), forever ? 100 : std::min(to_ms(left), 100)) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            flushed = true;
+            break;
+        }
         raise_pending();
         if (auto e = connection_failure_since(mark, true)) {  // TLS only: see Impl::wait_for
             raise_undelivered();
@@ -74,7 +78,9 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
     raise_undelivered();
     raise_callback_error();
     raise_pending();
-    const int remaining = rd_kafka_outq_len(rk.get());
+    // rd_kafka_outq_len also counts events (e.g. the error event of a connection closed at a token's expiry)
+    // that may arrive right after a successful flush: once the flush succeeded, nothing of ours is left.
+    const int remaining = flushed ? 0 : rd_kafka_outq_len(rk.get());
     if (remaining > 0 && all_brokers_down())
         detail_errors::throw_kafka_error(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
                                          "flush timed out with " + std::to_string(remaining) +
