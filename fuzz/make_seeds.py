@@ -78,6 +78,20 @@ if response:
 corpora["fuzz_json_writer"] = json_seeds
 corpora["fuzz_base64"] = [event, cwb, b"", b"\x00", b"\xff\xfe", b"PD94bWw=", b"PD94bWw", b"a-_b", b"====",
                           base64.b64encode(cwb[:90])]
+event_message = {**message, "type": "event", "gracedb_upload": True, "skip_supervisor": False}
+corpora["fuzz_supervisor_decode"] = [
+    json.dumps(event_message).encode(),
+    json.dumps({**event_message, "eventFile": ["coinc.xml", base64.encodebytes(event).decode()]}).encode(),
+    json.dumps({**event_message, "labels": ["EM_READY", "PASTRO_READY"], "search": None}).encode(),
+    json.dumps({**event_message, "skip_supervisor": True}).encode(),
+    json.dumps({**event_message, "graceid": "G12\u0000", "offline": "no"}).encode(),
+    json.dumps({"type": "ping", "sub": "pipeline", "_producer_timestamp": 1e300}).encode(),
+    json.dumps({**event_message, "eventFile": ["", "@@@"]}).encode(),
+    b'{"type":"event","graceid":"G1","group":"CBC","pipeline":"gstlal","eventFile":["a",' + b'"' + b"A" * 300 + b'"]}',
+    b"\x01" + base64.b64encode(cwb[:90]),
+    b"\x01PD94bWw=\n",
+    b"[1,2]", b"null", b"{", b"",
+]
 
 for target, seeds in corpora.items():
     d = root / "corpus" / target

@@ -22,8 +22,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]})) || targets=(fuzz_token_claims fuzz_token_file fuzz_topics fuzz_service_url fuzz_json_writer
-                               fuzz_base64)
+((${#targets[@]})) || mapfile -t targets < <(grep -o 'fuzz_[a-z0-9_]*' "$root/fuzz/targets.cmake")
 
 cxx=$(command -v clang++-14 || command -v clang++ || true)
 cc=$(command -v clang-14 || command -v clang || true)

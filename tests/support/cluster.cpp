@@ -11,6 +11,9 @@
 
 #include "itest.hpp"
 
+#include <gracedb/error.hpp>
+#include <librdkafka/rdkafka.h>
+
 namespace gracedb::testing {
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -296,6 +299,19 @@ void chaos_log(const std::string& line) {
     char prefix[32];
     std::snprintf(prefix, sizeof prefix, "[chaos %7.1f s] ", t);
     std::cout << prefix << line << std::endl;
+}
+
+bool is_known_librdkafka_idempotence_bug(const std::exception& e) {
+    const auto* error = dynamic_cast<const gracedb::Error*>(&e);
+    return error && error->fatal() && error->rdkafka_error() == "OUT_OF_ORDER_SEQUENCE_NUMBER" &&
+           rd_kafka_version() < 0x020300ff;
+}
+
+void log_known_librdkafka_idempotence_bug(const std::string& where, const std::exception& e) {
+    chaos_log(std::string{"!!! KNOWN LIBRDKAFKA BUG ("} + rd_kafka_version_str() +
+              " < 2.3.0, librdkafka issue #3584, fixed by PR #4438) in " + where +
+              ": the idempotent producer went fatal after a leader failover; every message it held was reported "
+              "failed; rebuilding the producer as the error tells applications to. Error: " + e.what());
 }
 
 }  // namespace gracedb::testing

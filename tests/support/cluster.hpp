@@ -91,4 +91,14 @@ int chaos_scale();
 /// Prints a line to standard output at once, prefixed with seconds since the first call (for the test log).
 void chaos_log(const std::string& line);
 
+/// True for the one fatal error the chaos tests tolerate: librdkafka before 2.3.0 turns a leader failover into
+/// a fatal OUT_OF_ORDER_SEQUENCE_NUMBER of the idempotent producer now and then ("rewound sequence number" /
+/// "sequence desynchronization"; librdkafka issue #3584, fixed by PR #4438 in 2.3.0; Debian 12 ships 2.0.2).
+/// The library reports it as a fatal gracedb::Error and fails every message it still held; the application
+/// must destroy the producer and make a new one, which is what the tests then do (loudly).
+bool is_known_librdkafka_idempotence_bug(const std::exception& e);
+
+/// A loud line for the test log when that bug was met: what happened, and that the producer is rebuilt.
+void log_known_librdkafka_idempotence_bug(const std::string& where, const std::exception& e);
+
 }  // namespace gracedb::testing
