@@ -8,6 +8,7 @@
 #include <cmath>
 #include <ctime>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -96,10 +97,6 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
         // server's many workers would, also while upload_latency holds each one.
         server.new_task_queue = [] { return new httplib::ThreadPool(64); };
         server.set_tcp_nodelay(true);  // one response = several writes: without this, 40 ms of delayed ACK each
-        server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-            return client_checks(req, res) ? httplib::Server::HandlerResponse::Unhandled
-                                           : httplib::Server::HandlerResponse::Handled;
-        });
         routes();
         port = options.port ? (server.bind_to_port(options.bind_address.c_str(), options.port) ? options.port : -1)
                             : server.bind_to_any_port(options.bind_address.c_str());
@@ -132,8 +129,8 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
         return origin() + prefix;
     }
 
-    // What the real server checks before any view (ClientVersionMiddleware), and the test hook of fail_next.
-    // False when the request was answered here.
+    // What the real server checks before any view (ClientVersionMiddleware), and the test hook of fail_next;
+    // called by every route's handler once the whole request was read. False when the request was answered here.
     bool client_checks(const httplib::Request& req, httplib::Response& res) {
         if (req.path.rfind("/api", 0) == 0) {
             const std::string wanted = ">=" + options.minimum_client_version;
@@ -329,19 +326,28 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
         const std::string graceid = R"(([GEHMTC]\d+))";
         using Req = const httplib::Request&;
         using Res = httplib::Response&;
+        // The client checks run in each handler, that is after cpp-httplib has read the request's body: an
+        // answer given before (a pre-routing handler) leaves the body on a kept-alive connection, where it is
+        // read as the next requests and answered 400 (a supervisor's next upload on that connection got that
+        // 400 and dead-lettered a legitimate event; libcurl 7.88 reuses such a connection).
+        auto checked = [this](std::function<void(Req, Res)> handler) {
+            return [this, handler = std::move(handler)](Req req, Res res) {
+                if (client_checks(req, res)) handler(req, res);
+            };
+        };
 
-        server.Get(api, [this](Req req, Res res) { reply_json(res, 200, root_document(base_of(req))); });
+        server.Get(api, checked([this](Req req, Res res) { reply_json(res, 200, root_document(base_of(req))); }));
 
-        server.Get(api + "events/", [this](Req req, Res res) {
+        server.Get(api + "events/", checked([this](Req req, Res res) {
             if (!authenticated(req, res)) return;
             json events = json::array();
             std::lock_guard lock{mutex};
             for (auto it = store.events.rbegin(); it != store.events.rend(); ++it) events.push_back(it->second.data);
             reply_json(res, 200, {{"start", 0}, {"numRows", events.size()}, {"events", events},
                                   {"links", {{"self", base_of(req) + "events/"}}}});
-        });
+        }));
 
-        server.Post(api + "events/", [this](Req req, Res res) {
+        server.Post(api + "events/", checked([this](Req req, Res res) {
             const auto who = authenticated(req, res);
             if (!who || throttled(*who, res) || !valid_pipeline_for_group(req, res)) return;
             auto fields = validate(req, res, true);
@@ -356,9 +362,9 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             }
             send_alert(alert);
             created(res, base_of(req), data);
-        });
+        }));
 
-        server.Post(api + "reservations/", [this](Req req, Res res) {
+        server.Post(api + "reservations/", checked([this](Req req, Res res) {
             const auto who = authenticated(req, res);
             if (!who || throttled(*who, res) || !valid_pipeline_for_group(req, res)) return;
             auto fields = validate(req, res, false);
@@ -368,9 +374,9 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             store.reservations[id] = Reservation{*who, (*fields)["group"], (*fields)["pipeline"], (*fields)["search"], false};
             store.save();
             reply_json(res, 201, {{"graceid", id}, {"submitter", *who}});
-        });
+        }));
 
-        server.Post(api + "reservations/" + graceid + "/upload/", [this](Req req, Res res) {
+        server.Post(api + "reservations/" + graceid + "/upload/", checked([this](Req req, Res res) {
             const auto who = authenticated(req, res);
             if (!who) return;
             const std::string id = req.matches[1];
@@ -399,18 +405,18 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             }
             send_alert(alert);
             created(res, base_of(req), data);
-        });
+        }));
 
-        server.Get(api + "events/" + graceid, [this](Req req, Res res) {
+        server.Get(api + "events/" + graceid, checked([this](Req req, Res res) {
             if (!authenticated(req, res)) return;
             std::lock_guard lock{mutex};
             auto it = store.events.find(req.matches[1]);
             if (it == store.events.end()) return reply_text(res, 404, "Event not found.");
             res.set_header("Cache-Control", "no-cache");
             reply_json(res, 200, it->second.data);
-        });
+        }));
 
-        server.Get(api + "events/" + graceid + "/files/([^/]+)", [this](Req req, Res res) {
+        server.Get(api + "events/" + graceid + "/files/([^/]+)", checked([this](Req req, Res res) {
             if (!authenticated(req, res)) return;
             std::lock_guard lock{mutex};
             auto it = store.events.find(req.matches[1]);
@@ -418,7 +424,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             if (it->second.filename != req.matches[2].str()) return reply_text(res, 404, "File not found.");
             res.status = 200;
             res.set_content(it->second.file, "application/octet-stream");
-        });
+        }));
     }
 };
 

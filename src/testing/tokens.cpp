@@ -15,23 +15,24 @@
 #include <memory>
 #include <random>
 #include <stdexcept>
+#include <string_view>
+
+#include "detail/base64.hpp"
+#include "detail/openssl.hpp"
 
 namespace gracedb::testing {
 namespace {
 
-std::string base64url(const unsigned char* data, std::size_t n) {
-    std::string out(4 * ((n + 2) / 3) + 1, '\0');
-    int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-    out.resize(static_cast<std::size_t>(len));
+// base64url without padding (JWK members), from the one base64 encoder of the project.
+std::string base64url(std::string_view bytes) {
+    std::string out = detail::base64_encode(bytes);
     while (!out.empty() && out.back() == '=') out.pop_back();
     for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
     return out;
 }
 
-struct PkeyDeleter {
-    void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-    void operator()(BIO* p) const noexcept { BIO_free(p); }
-    void operator()(BIGNUM* p) const noexcept { BN_free(p); }
+// What libjwt hands over: its token object, and strings to release with free().
+struct JwtDeleter {
     void operator()(jwt_t* p) const noexcept { jwt_free(p); }
     void operator()(char* p) const noexcept { std::free(p); }
 };
@@ -39,10 +40,10 @@ struct PkeyDeleter {
 std::string bn_base64url(const EVP_PKEY* key, const char* name) {
     BIGNUM* raw = nullptr;
     if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) throw std::runtime_error("jwks: key has no RSA parameter");
-    std::unique_ptr<BIGNUM, PkeyDeleter> bn{raw};
+    const detail::BigNum bn{raw};
     std::string bytes(static_cast<std::size_t>(BN_num_bytes(bn.get())), '\0');
     BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(bytes.data()));
-    return base64url(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    return base64url(bytes);
 }
 
 }  // namespace
@@ -69,7 +70,7 @@ std::string mint_token(const std::string& private_key_pem, const TokenSpec& spec
 
     jwt_t* raw = nullptr;
     if (jwt_new(&raw) != 0) throw std::runtime_error("mint_token: jwt_new failed");
-    std::unique_ptr<jwt_t, PkeyDeleter> jwt{raw};
+    std::unique_ptr<jwt_t, JwtDeleter> jwt{raw};
     if (jwt_add_grants_json(jwt.get(), claims.dump().c_str()) != 0)
         throw std::runtime_error("mint_token: cannot add claims");
     if (jwt_add_header(jwt.get(), "kid", spec.kid.c_str()) != 0)
@@ -77,14 +78,14 @@ std::string mint_token(const std::string& private_key_pem, const TokenSpec& spec
     if (jwt_set_alg(jwt.get(), JWT_ALG_RS256, reinterpret_cast<const unsigned char*>(private_key_pem.data()),
                     static_cast<int>(private_key_pem.size())) != 0)
         throw std::runtime_error("mint_token: the key is not a usable RS256 private key");
-    std::unique_ptr<char, PkeyDeleter> encoded{jwt_encode_str(jwt.get())};
+    std::unique_ptr<char, JwtDeleter> encoded{jwt_encode_str(jwt.get())};
     if (!encoded) throw std::runtime_error("mint_token: signing failed");
     return encoded.get();
 }
 
 std::string jwks_for(const std::string& private_key_pem, const std::string& kid) {
-    std::unique_ptr<BIO, PkeyDeleter> bio{BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size()))};
-    std::unique_ptr<EVP_PKEY, PkeyDeleter> key{PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)};
+    const detail::Bio bio{BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size()))};
+    const detail::EvpPkey key{PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)};
     if (!key) throw std::runtime_error("jwks: cannot read the private key");
     nlohmann::json jwk = {{"kty", "RSA"},
                           {"use", "sig"},
@@ -96,9 +97,9 @@ std::string jwks_for(const std::string& private_key_pem, const std::string& kid)
 }
 
 std::string make_signing_key() {
-    std::unique_ptr<EVP_PKEY, PkeyDeleter> key{EVP_RSA_gen(2048)};
+    const detail::EvpPkey key{EVP_RSA_gen(2048)};
     if (!key) throw std::runtime_error("make_signing_key: RSA key generation failed");
-    std::unique_ptr<BIO, PkeyDeleter> bio{BIO_new(BIO_s_mem())};
+    const detail::Bio bio{BIO_new(BIO_s_mem())};
     if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
         throw std::runtime_error("make_signing_key: cannot write the key as PEM");
     char* data = nullptr;

@@ -19,33 +19,6 @@ using namespace gracedb::testing;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-// Renews the token on disk every `period` with a fresh `lifetime`.
-class Renewer {
-public:
-    Renewer(TokenEnv& env, std::chrono::seconds lifetime, std::chrono::seconds period)
-        : thread_{[&env, lifetime, period, this] {
-              while (!stop_.load()) {
-                  for (auto t = 0ms; t < period && !stop_.load(); t += 100ms) std::this_thread::sleep_for(100ms);
-                  if (stop_.load()) break;
-                  env.write_token({}, lifetime);
-                  ++renewals;
-              }
-          }} {}
-    ~Renewer() {
-        stop_.store(true);
-        thread_.join();
-    }
-    std::atomic<int> renewals{0};
-
-private:
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
-
-}  // namespace
-
 TEST(TokenChaos, ShortLivedTokensRenewedOnDiskLoseNothingOnTheCluster) {
     const Cluster& cluster = Cluster::get();
     cluster.heal();
@@ -56,7 +29,7 @@ TEST(TokenChaos, ShortLivedTokensRenewedOnDiskLoseNothingOnTheCluster) {
     cluster.create_topic(topic, 3);
     TokenEnv env;
     env.write_token({}, 20s);
-    Renewer renewer{env, 20s, 10s};
+    TokenRenewer renewer{env, 20s, 10s};
 
     // The follower: a library consumer in a stable group, polling on its own thread like an application.
     std::mutex seen_mutex;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "itest.hpp"
+#include "supervisor_world.hpp"
 
 using namespace gracedb;
 using namespace gracedb::testing;
@@ -22,30 +23,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One isolated GraceDB instance per test: its own stand-in, instance name, topics and tokens.
-struct World {
-    std::string instance = "sup" + std::to_string(std::random_device{}() % 1000000);
-    std::string pipeline = "burstpipe";
-    std::unique_ptr<TokenEnv> env = std::make_unique<TokenEnv>();
-    std::string supervisor_token_file;
-    std::unique_ptr<StandIn> standin;
-
-    World() {
-        const Rig& rig = Rig::get();
-        TokenSpec pipeline_spec;
-        pipeline_spec.aud = {rig.audience, "https://" + instance + ".localhost"};
-        env->write_token(pipeline_spec);
-        TokenSpec sup = pipeline_spec;
-        sup.sub = "supervisor";
-        supervisor_token_file = (env->dir() / "supervisor-token").string();
-        write_secret_file(supervisor_token_file, rig.token(sup) + "\n");
-        standin = std::make_unique<StandIn>(StandInOptions{.url_host = instance + ".localhost",
-                                                           .jwks = read_file(rig.dir + "/issuer/jwks.json"),
-                                                           .issuer = rig.issuer,
-                                                           .service_principals = {"supervisor"},
-                                                           .pipelines = {pipeline}});
-        create_topic(instance + "." + pipeline, 4);
-    }
+// One isolated GraceDB instance per test (tests/support/supervisor_world.hpp), and what the pipeline does.
+struct World : SupervisorWorld {
+    World() : SupervisorWorld{"burstpipe", std::chrono::minutes{10}, &gracedb::testing::create_topic} {}
 
     kafka::ProducerOptions producer_options() const {
         const Rig& rig = Rig::get();
@@ -66,28 +46,11 @@ struct World {
     }
 
     std::vector<std::string> supervisor_command(const std::string& group) const {
-        const Rig& rig = Rig::get();
-        return {GRACEDB_KAFKA_TOOL, "supervise", "-b", rig.sasl_bootstrap, "--ca-cert", rig.ca_file,
-                "--service-url", standin->service_url(), "-g", group,
-                "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"};
-    }
-    std::map<std::string, std::string> supervisor_env() const { return {{"BEARER_TOKEN_FILE", supervisor_token_file}}; }
-
-    bool wait_uploads(std::size_t n, std::chrono::seconds timeout) const {
-        const auto deadline = Clock::now() + timeout;
-        while (standin->uploads() < n && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
-        return standin->uploads() >= n;
+        return SupervisorWorld::supervisor_command(GRACEDB_KAFKA_TOOL, group);
     }
 };
 
-std::string tail(const std::string& path) {
-    try {
-        auto text = read_file(path);
-        return text.size() > 3000 ? text.substr(text.size() - 3000) : text;
-    } catch (...) {
-        return "(no log)";
-    }
-}
+std::string tail(const std::string& path) { return log_tail(path); }
 
 }  // namespace
 

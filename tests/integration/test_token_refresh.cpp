@@ -28,29 +28,6 @@ ProducerOptions soak_options(const std::string& pipeline, bool reload) {
             .kafka_config = {{"message.timeout.ms", "60000"}, {"reconnect.backoff.max.ms", "500"}}};
 }
 
-// Renews the token on disk every `period` with a fresh `lifetime`, like htgettoken in cron.
-class Renewer {
-public:
-    Renewer(TokenEnv& env, std::chrono::seconds lifetime, std::chrono::seconds period)
-        : thread_{[&env, lifetime, period, this] {
-              while (!stop_.load()) {
-                  for (auto t = 0ms; t < period && !stop_.load(); t += 100ms) std::this_thread::sleep_for(100ms);
-                  if (stop_.load()) break;
-                  env.write_token({}, lifetime);
-                  ++renewals;
-              }
-          }} {}
-    ~Renewer() {
-        stop_.store(true);
-        thread_.join();
-    }
-    std::atomic<int> renewals{0};
-
-private:
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
-
 // Counts log lines mentioning dropped connections.
 struct LogCounter {
     LogCounter() {
@@ -76,7 +53,7 @@ TEST(TokenRefresh, SoakThreeMinutesOfTwentySecondTokens) {
     TokenEnv env;
     env.write_token({}, 20s);
     LogCounter logs;
-    Renewer renewer{env, 20s, 10s};
+    TokenRenewer renewer{env, 20s, 10s};
     Producer p{soak_options(unique_name("soak"), true)};
     std::atomic<long> delivered{0}, failed{0};
     long produced = 0, auth_errors = 0;
@@ -106,7 +83,7 @@ TEST(TokenRefresh, SoakThreeMinutesOfTwentySecondTokens) {
 TEST(TokenRefresh, NegativeControlWithoutReloadFailsOnceTheTokenExpires) {
     TokenEnv env;
     env.write_token({}, 20s);
-    Renewer renewer{env, 20s, 10s};  // renewed on disk, but never re-read
+    TokenRenewer renewer{env, 20s, 10s};  // renewed on disk, but never re-read
     Producer p{soak_options(unique_name("no-reload"), false)};
     const auto start = std::chrono::steady_clock::now();
     bool auth_error = false;
@@ -134,7 +111,7 @@ TEST(TokenRefresh, NegativeControlWithoutReloadFailsOnceTheTokenExpires) {
 TEST(TokenRefresh, AnIdleProducerDeliversItsNextMessage) {
     TokenEnv env;
     env.write_token({}, 20s);
-    Renewer renewer{env, 20s, 10s};
+    TokenRenewer renewer{env, 20s, 10s};
     Producer p{soak_options(unique_name("idle"), true)};
     ASSERT_EQ(p.ping(std::nullopt, 20s).message["type"], "ping");
     std::this_thread::sleep_for(45s);  // no call at all for more than two token lifetimes

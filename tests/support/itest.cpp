@@ -151,3 +151,23 @@ int wait_process(pid_t pid, std::chrono::milliseconds timeout) {
 }
 
 }  // namespace gracedb::testing
+
+namespace gracedb::testing {
+
+TokenRenewer::TokenRenewer(TokenEnv& env, std::chrono::seconds lifetime, std::chrono::seconds period)
+    : thread_{[&env, lifetime, period, this] {
+          using namespace std::chrono_literals;
+          while (!stop_.load()) {
+              for (auto t = 0ms; t < period && !stop_.load(); t += 100ms) std::this_thread::sleep_for(100ms);
+              if (stop_.load()) break;
+              env.write_token({}, lifetime);
+              ++renewals;
+          }
+      }} {}
+
+TokenRenewer::~TokenRenewer() {
+    stop_.store(true);
+    thread_.join();
+}
+
+}  // namespace gracedb::testing

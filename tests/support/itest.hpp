@@ -1,10 +1,12 @@
 // Test support for integration tests: a private token environment per test, and running programs.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "testrig.hpp"
 
@@ -29,6 +31,21 @@ public:
 private:
     std::filesystem::path dir_;
     std::map<std::string, std::string> saved_;
+};
+
+/// Renews the token on disk every `period` with a fresh `lifetime` (as htgettoken in cron would), on its own
+/// thread until destroyed.
+class TokenRenewer {
+public:
+    TokenRenewer(TokenEnv& env, std::chrono::seconds lifetime, std::chrono::seconds period);
+    ~TokenRenewer();
+    TokenRenewer(const TokenRenewer&) = delete;
+    TokenRenewer& operator=(const TokenRenewer&) = delete;
+    std::atomic<int> renewals{0};
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
 };
 
 /// Runs a shell command, returns its standard output; throws if it exits non-zero.

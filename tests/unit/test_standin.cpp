@@ -2,9 +2,16 @@
 #include <gracedb/rest.hpp>
 #include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <string>
+#include <thread>
 
 using namespace gracedb;
 
@@ -72,4 +79,84 @@ TEST(StandIn, X509ClientCertificatesAuthenticateTheRestClient) {
     EXPECT_THROW((GraceDb{standin.service_url(), {.cred_cert = d + "/none.pem", .cred_key = d + "/none.key"}}),
                  CredentialError);
     std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A raw HTTP/1.1 connection to the stand-in: what a client library with a kept-alive connection does.
+class RawConnection {
+public:
+    explicit RawConnection(int port) : fd_{::socket(AF_INET, SOCK_STREAM, 0)} {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+            throw std::runtime_error("cannot connect to the stand-in");
+    }
+    ~RawConnection() { ::close(fd_); }
+    void send(const std::string& bytes) {
+        for (std::size_t done = 0; done < bytes.size();) {
+            const auto n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+            if (n <= 0) throw std::runtime_error("send failed");
+            done += static_cast<std::size_t>(n);
+        }
+    }
+    /// Whatever arrives within `wait` (the connection stays open).
+    std::string receive(std::chrono::milliseconds wait) {
+        std::string got;
+        const auto until = std::chrono::steady_clock::now() + wait;
+        while (std::chrono::steady_clock::now() < until) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            char buf[4096];
+            const auto n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            got.append(buf, static_cast<std::size_t>(n));
+        }
+        return got;
+    }
+
+private:
+    int fd_;
+};
+
+}  // namespace
+
+// Regression (issue 11, seen in the supervisor chaos test): an injected failure was answered before the
+// request's body was read, from a pre-routing handler. On a kept-alive connection the body was then parsed as
+// the next requests and answered "400 Bad Request" without a body, and the client's next request on that
+// connection got that 400 (the supervisor dead-lettered a legitimate event). Now the answer waits for the whole
+// request, and the connection stays in step: the next request gets its own answer.
+TEST(StandIn, AnInjectedFailureLeavesAKeptAliveConnectionInStep) {
+    StandIn standin{{.store_file = std::nullopt}};
+    standin.fail_next("/upload", 503, 1);
+    const std::string boundary = "gracedbtestboundary";
+    const std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"group\"\r\n\r\nCBC\r\n--" +
+                             boundary + "\r\nContent-Disposition: form-data; name=\"pipeline\"\r\n\r\ngstlal\r\n--" +
+                             boundary + "--\r\n";
+    RawConnection c{standin.port()};
+    // The headers alone first, as libcurl sends a form (headers, then the body in a second write).
+    c.send("POST /api/reservations/G1/upload/ HTTP/1.1\r\nHost: localhost\r\nUser-Agent: raw-test\r\n"
+           "Content-Type: multipart/form-data; boundary=" + boundary + "\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n");
+    const std::string early = c.receive(std::chrono::milliseconds{300});
+    EXPECT_EQ(early, "") << "answered before the body was read";
+    c.send(body);
+    std::string answers = early;
+    for (int i = 0; i < 50 && answers.find("injected failure") == std::string::npos; ++i)
+        answers += c.receive(std::chrono::milliseconds{100});
+    // The next request on the same connection once the answer is in (libcurl does not pipeline).
+    c.send("GET /api/ HTTP/1.1\r\nHost: localhost\r\nUser-Agent: raw-test\r\n\r\n");
+    for (int i = 0; i < 50 && answers.find("\"links\"") == std::string::npos &&
+                    answers.find("HTTP/1.1 400") == std::string::npos;
+         ++i)
+        answers += c.receive(std::chrono::milliseconds{100});
+    const auto first = answers.find("HTTP/1.1 ");
+    ASSERT_NE(first, std::string::npos) << "no answer at all";
+    EXPECT_EQ(answers.substr(first, 12), "HTTP/1.1 503") << answers;
+    const auto second = answers.find("HTTP/1.1 ", first + 1);
+    ASSERT_NE(second, std::string::npos) << "no answer to the second request:\n" << answers;
+    EXPECT_EQ(answers.substr(second, 12), "HTTP/1.1 200") << "the connection went out of step:\n" << answers;
+    EXPECT_NE(answers.find("\"links\""), std::string::npos) << answers;
 }
