@@ -92,6 +92,33 @@ corpora["fuzz_supervisor_decode"] = [
     b"\x01PD94bWw=\n",
     b"[1,2]", b"null", b"{", b"",
 ]
+def form(**fields):
+    """A multipart/form-data body with boundary FUZZ (what fuzz_standin_request's POST shapes send)."""
+    out = b""
+    for name, value in fields.items():
+        if name == "eventFile":
+            out += (b'--FUZZ\r\nContent-Disposition: form-data; name="eventFile"; filename="coinc.xml"\r\n'
+                    b"Content-Type: application/octet-stream\r\n\r\n" + value + b"\r\n")
+        else:
+            out += f'--FUZZ\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    return out + b"--FUZZ--\r\n"
+
+
+corpora["fuzz_standin_request"] = [
+    # first byte: 0 raw; else route (byte % 9): 0 (9) POST events/, 1 POST reservations/, 2 POST G1 upload,
+    # 3 POST v2 reservations/, 4 GET events/, 5 GET events/G<tail>, 6 GET G1 files/<tail>, 7 GET api/, 8 = 1
+    b"\x09" + form(group="CBC", pipeline="gstlal", search="AllSky", eventFile=event or b"<xml/>"),
+    b"\x01" + form(group="Test", pipeline="gstlal"),
+    b"\x02" + form(group="CBC", pipeline="gstlal", eventFile=cwb or b"x"),
+    b"\x09" + form(group="cbc", pipeline="GSTLAL", search="allsky"),
+    b"\x09" + form(group="CBC", pipeline="gstlal", labels="EM_READY", offline="true", eventFile=b""),
+    b"\x05" + b"1000000000000000000000",
+    b"\x06" + b"coinc.xml",
+    b"\x00GET /api/v1/ HTTP/1.1\r\nHost: x\r\nUser-Agent: gracedb-client/1.9\r\n\r\n",
+    b"\x00POST /api/events/ HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde",
+    b"\x00GET / HTTP/1.0\r\n\r\n",
+    b"\x09--FUZZ\r\nContent-Disposition: form-data; name=\"group\"\r\n\r\nCBC",
+]
 
 for target, seeds in corpora.items():
     d = root / "corpus" / target

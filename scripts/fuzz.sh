@@ -3,8 +3,7 @@
 # Usage: scripts/fuzz.sh [--seconds N] [--build DIR] [target ...]
 #   --seconds N  per target (default 10: the short CI run; the long run is e.g. --seconds 600)
 #   --build DIR  the build dir under which build-fuzz is made (default $GRACEDB_BUILD_DIR or build/)
-#   target       some of: fuzz_token_claims fuzz_token_file fuzz_topics fuzz_service_url fuzz_json_writer
-#                fuzz_base64 (default all)
+#   target       some of the targets listed in fuzz/targets.cmake (default all)
 # Seeds: fuzz/corpus/<target>/ (committed, read only). New inputs go to <build>/build-fuzz/corpus/<target>/
 # (kept between runs, so long runs build on each other); crashes to <build>/build-fuzz/artifacts/.
 # Exit status: 0 when every target ran clean, 1 on a finding, 0 with a WARNING line when clang or its

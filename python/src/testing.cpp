@@ -121,7 +121,7 @@ PYBIND11_MODULE(_testing, m) {
                 s.get("StandIn").fail_next(path_part, status, times);
             },
             py::arg("path_part"), py::arg("status"), py::arg("times") = 1,
-            "The next `times` requests whose path contains path_part are answered with status.")
+            "The next `times` requests to an API route whose path contains path_part are answered with status.")
         .def("close", [](PyStandIn& s) { s.ptr.reset(); }, "Stop serving (idempotent).")
         .def("__enter__", [](py::object self) { return self; })
         .def("__exit__", [](PyStandIn& s, const py::args&) {

@@ -108,7 +108,13 @@ public:
     void brokers_reachable() {
         all_brokers_down_.store(false, std::memory_order_relaxed);
         refused_.store(false, std::memory_order_relaxed);
+        delivered_once_.store(true, std::memory_order_relaxed);
     }
+    /// Whether a message of this client was ever delivered: until then, "all brokers down" while a call waits
+    /// means the brokers are not there (down, wrong address or port, wrong protocol), and the call raises at once;
+    /// afterwards it is also reported for benign disconnects (an idle connection closed by the broker) and the
+    /// call keeps waiting while librdkafka reconnects.
+    bool ever_delivered() const { return delivered_once_.load(std::memory_order_relaxed); }
     /// The broker refused our credentials or TLS failed, and nothing was delivered since: waiting will not
     /// deliver anything (close() stops flushing early).
     bool refused() const { return refused_.load(std::memory_order_relaxed); }
@@ -121,7 +127,9 @@ public:
     std::exception_ptr connection_failure_since(std::uint64_t mark, bool tls_only) const {
         if (conn_events_.load(std::memory_order_acquire) == mark) return nullptr;
         std::lock_guard lock{mutex_};
-        if (tls_only) return tls_seq_ > mark ? last_tls_ : nullptr;
+        // A TLS failure first: it is the cause ("all brokers down" follows it when the only broker failed so).
+        if (tls_seq_ > mark) return last_tls_;
+        if (tls_only) return nullptr;
         return conn_seq_ > mark ? last_conn_ : nullptr;
     }
     std::string last_error() const;
@@ -149,6 +157,7 @@ private:
     std::string last_error_;
     std::atomic<bool> all_brokers_down_{false};
     std::atomic<bool> refused_{false};
+    std::atomic<bool> delivered_once_{false};
     std::atomic<std::uint64_t> conn_events_{0};
     std::uint64_t conn_seq_ = 0;  // event number of last_conn_ (TLS failure or all brokers down)
     std::uint64_t tls_seq_ = 0;   // event number of last_tls_

@@ -69,7 +69,7 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
             break;
         }
         raise_pending();
-        if (auto e = connection_failure_since(mark, true)) {  // TLS only: see Impl::wait_for
+        if (auto e = connection_failure_since(mark, ever_delivered())) {  // see Impl::wait_for
             raise_undelivered();
             std::rethrow_exception(e);
         }

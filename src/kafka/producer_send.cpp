@@ -217,9 +217,10 @@ void Producer::Impl::wait_for(const SyncSlot& slot, ProducerClock::time_point de
         rd_kafka_flush(rk.get(), std::min(to_ms(left), 5));
         if (slot.done.load(std::memory_order_acquire)) return;
         raise_pending();  // a fatal error or an authentication refusal: not worth waiting for
-        // A TLS failure will not heal; "all brokers down" is not used here: librdkafka reports it for benign
-        // disconnects too (an idle connection closed by the broker), and reconnects by itself.
-        if (auto e = connection_failure_since(mark, true)) std::rethrow_exception(e);
+        // A TLS failure will not heal. "All brokers down" counts only before the client ever delivered (no broker
+        // there: ping, or create_event's publish falling back to HTTP at once); afterwards librdkafka also
+        // reports it for benign disconnects (an idle connection closed by the broker) and reconnects by itself.
+        if (auto e = connection_failure_since(mark, ever_delivered())) std::rethrow_exception(e);
     }
 }
 

@@ -197,6 +197,7 @@ AttemptResult attempt_upload(const Upload& upload, const UploadCall& call) noexc
         return {K::dead, "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300)};
     } catch (const HTTPError& e) {
         const long s = e.status();
+        if (s == 409) return {K::already_uploaded, "HTTP 409"};  // raised by a call that does not accept it
         if (s == 408 || s == 429 || s >= 500) return {K::transient, "HTTP " + std::to_string(s)};
         return {K::dead, "HTTP " + std::to_string(s) + ": " + e.body().substr(0, 300)};
     } catch (const GraceDbError& e) {  // transport or credentials: may heal

@@ -152,7 +152,11 @@ TEST(ProducerChaos, EveryDeliveredMessageOnceInOrderAcrossLeaderKillsAndAPause) 
             producer->flush(240s);
         } catch (const std::exception& e) {
             if (is_known_librdkafka_idempotence_bug(e)) {
-                log_known_librdkafka_idempotence_bug("the final flush", e);  // its messages are reported failed
+                log_known_librdkafka_idempotence_bug("the final flush", e);
+                try {
+                    producer->close(60s);  // serves the failed reports of what it still held, on this thread
+                } catch (const std::exception&) {
+                }
                 ++rebuilds;
             } else {
                 flush_error = e.what();
@@ -288,4 +292,5 @@ TEST(ProducerChaos, EveryDeliveredMessageOnceInOrderAcrossLeaderKillsAndAPause) 
     EXPECT_GE(n_delivered, 5000) << "the stream flowed";
     EXPECT_TRUE(flush_error.empty()) << flush_error;
     EXPECT_TRUE(refusal.empty()) << "no error but librdkafka's known fatal idempotence bug: " << refusal;
+    EXPECT_LE(rebuilds, kills + 1) << "librdkafka's known bug at most once per fault: more is a regression of ours";
 }

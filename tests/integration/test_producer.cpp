@@ -233,14 +233,17 @@ TEST(ProducerSerial, DeliveryAfterABrokerRestartLosesNothing) {
 
 // Issue 12, "fail fast and closed": each failure case reaches the caller as the right typed error (type and
 // code), and neither the call nor the destructor waits longer than its timeout. Prints the seconds until the
-// typed error and the destructor's, for the closing note. (Not yet asserted: "well before the timeout" — today
-// only the token cases and, with a short flush_timeout, the refused token are fast; see the report.)
+// typed error and the destructor's, for the closing note. Every case but one raises well before the ping's
+// 20 s (asserted: under 10 s; measured 0.0-0.4 s): a broker that is down too (it waited the whole 20 s before
+// "all brokers down" counted for a client that never delivered). Plaintext to the TLS port is the exception:
+// the broker drops the connection without a word librdkafka can classify.
 namespace {
 struct FailureCase {
     std::string name;
     std::function<void(TokenEnv&, ProducerOptions&)> setup;
     std::function<bool(const gracedb::Error&)> expected;  // type and code
     std::string expect_text;
+    bool fast = true;  // raises well before the timeout
 };
 
 bool is_tls(const gracedb::Error& e) {
@@ -278,7 +281,7 @@ TEST(Producer, FailureCasesAreTypedErrorsWellBeforeTheTimeout) {
          },
          is_tls, "tls_failed"},
         {"plaintext to the TLS port", [&](TokenEnv& env, ProducerOptions& o) { env.write_token(); o.use_ssl = false; },
-         is_down_or_timed_out, "connection_failed or timed_out"},
+         is_down_or_timed_out, "connection_failed or timed_out", false},
         {"token for another audience",
          [&](TokenEnv& env, ProducerOptions&) {
              TokenSpec spec;
@@ -345,5 +348,8 @@ TEST(Producer, FailureCasesAreTypedErrorsWellBeforeTheTimeout) {
         // machine). Faster is the goal of issue 12: the printed figures say how far each case is from it.
         EXPECT_LT(to_error, 25.0);
         EXPECT_LT(destructor, 25.0);
+        if (c.fast) {
+            EXPECT_LT(to_error, 10.0) << "the typed error should come as soon as librdkafka reports the cause";
+        }
     }
 }

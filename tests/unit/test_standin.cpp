@@ -144,11 +144,11 @@ TEST(StandIn, AnInjectedFailureLeavesAKeptAliveConnectionInStep) {
     EXPECT_EQ(early, "") << "answered before the body was read";
     c.send(body);
     std::string answers = early;
-    for (int i = 0; i < 50 && answers.find("injected failure") == std::string::npos; ++i)
+    for (int i = 0; i < 300 && answers.find("injected failure") == std::string::npos; ++i)
         answers += c.receive(std::chrono::milliseconds{100});
     // The next request on the same connection once the answer is in (libcurl does not pipeline).
     c.send("GET /api/ HTTP/1.1\r\nHost: localhost\r\nUser-Agent: raw-test\r\n\r\n");
-    for (int i = 0; i < 50 && answers.find("\"links\"") == std::string::npos &&
+    for (int i = 0; i < 300 && answers.find("\"links\"") == std::string::npos &&
                     answers.find("HTTP/1.1 400") == std::string::npos;
          ++i)
         answers += c.receive(std::chrono::milliseconds{100});
