@@ -5,7 +5,8 @@
 //      time takes 64 x 200 ms = 12.8 s).
 //   2. A backlog of 1,000 events, no server latency: events/s drained (target >= 2,000/s on the mock cluster),
 //      from the first upload to the last (the group join is not counted).
-//   bench_supervisor [--bootstrap HOST:PORT --ca CA.pem] [--backlog N] [--burst N] [--latency MS]
+//   bench_supervisor [--bootstrap HOST:PORT --ca CA.pem --admin HOST:PORT] [--backlog N] [--burst N] [--latency MS]
+//   (--admin: a plaintext listener for creating the topic, e.g. the rig's; bench/run-on-rig.sh passes it)
 #include <gracedb/kafka.hpp>
 #include <gracedb/rest.hpp>
 #include <gracedb/supervisor.hpp>
@@ -25,9 +26,16 @@ namespace {
 
 // Creates a topic with `partitions` partitions through the admin API (the rig's brokers create topics of one
 // partition by themselves).
+// On the rig: through its plaintext admin listener (--admin HOST:PORT; the SASL listener's ACLs let the token
+// create only what the tests need).
+std::string admin_bootstrap;
+
 void create_topic(const bench::Target& t, const std::string& topic, int partitions) {
     if (t.mock) return t.mock->create_topic(topic, partitions);
-    rd_kafka_t* rk = bench::raw_client(RD_KAFKA_PRODUCER, t, {});
+    bench::Target admin;
+    admin.bootstrap = admin_bootstrap.empty() ? t.bootstrap : admin_bootstrap;
+    if (admin_bootstrap.empty()) admin.ca = t.ca;
+    rd_kafka_t* rk = bench::raw_client(RD_KAFKA_PRODUCER, admin, {});
     char err[256];
     rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
     rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
@@ -50,14 +58,18 @@ void create_topic(const bench::Target& t, const std::string& topic, int partitio
 
 struct Run {
     const bench::Target& target;
-    std::string instance = "bsup" + std::to_string(std::random_device{}() % 100000000);
+    // A fresh instance per run, so that the supervisor reads only this run's topic ("sup...": a prefix the
+    // rig's ACLs allow).
+    std::string instance = "sup" + std::to_string(std::random_device{}() % 100000000);
+    std::string pipeline = "gstlal";
     gracedb::StandIn standin;
     gracedb::GraceDb client;
     gracedb::kafka::Producer producer;
 
-    static gracedb::StandInOptions standin_options(std::chrono::milliseconds latency) {
+    static gracedb::StandInOptions standin_options(std::chrono::milliseconds latency, const std::string& pipeline) {
         gracedb::StandInOptions o{.url_host = "localhost"};
         o.upload_latency = latency;
+        o.pipelines.insert(pipeline);
         return o;
     }
     gracedb::kafka::ProducerOptions producer_options() const {
@@ -69,14 +81,14 @@ struct Run {
     }
 
     Run(const bench::Target& t, std::chrono::milliseconds latency)
-        : target{t}, standin{standin_options(latency)}, client{standin.service_url(), {.force_noauth = true}},
+        : target{t}, standin{standin_options(latency, pipeline)}, client{standin.service_url(), {.force_noauth = true}},
           producer{producer_options()} {
-        create_topic(target, instance + ".gstlal", 16);
+        create_topic(target, instance + "." + pipeline, 16);
     }
 
     void submit(int n) {
         for (int i = 0; i < n; ++i)
-            client.create_event("CBC", "gstlal", "coinc.xml",
+            client.create_event("CBC", pipeline, "coinc.xml",
                                 {.filecontents = std::string(2000, 'c') + std::to_string(i), .kafka = &producer});
     }
 
@@ -106,14 +118,20 @@ double burst(const bench::Target& t, std::size_t max_in_flight, int n, std::chro
     Run r{t, latency};
     gracedb::Supervisor s{r.options(max_in_flight)};
     std::thread runner{[&] { s.run(); }};
+    struct Stopper {
+        gracedb::Supervisor& s;
+        std::thread& t;
+        ~Stopper() {
+            s.stop();
+            if (t.joinable()) t.join();
+        }
+    } stopper{s, runner};
     r.submit(1);  // the supervisor has joined its group once this one is uploaded
     if (!r.wait_uploads(1, 120s)) throw std::runtime_error("the warm-up event was not uploaded");
     const auto start = Clock::now();
     r.submit(n);
     const bool ok = r.wait_uploads(static_cast<std::size_t>(n) + 1, 300s);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    s.stop();
-    runner.join();
     if (!ok) throw std::runtime_error("the burst was not uploaded");
     return seconds;
 }
@@ -141,6 +159,8 @@ double backlog(const bench::Target& t, std::size_t max_in_flight, int n, gracedb
 int main(int argc, char** argv) try {
     auto target = bench::parse_target(argc, argv);
     const int burst_n = static_cast<int>(bench::arg_long(argc, argv, "--burst", 64));
+    for (int i = 1; i + 1 < argc; ++i)
+        if (std::string{argv[i]} == "--admin") admin_bootstrap = argv[i + 1];
     const int backlog_n = static_cast<int>(bench::arg_long(argc, argv, "--backlog", 1000));
     const std::chrono::milliseconds latency{bench::arg_long(argc, argv, "--latency", 200)};
     const std::size_t window = gracedb::SupervisorOptions{}.max_in_flight;

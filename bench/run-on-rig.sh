@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Kafka benchmarks against the real broker of the test rig (SASL_SSL + OAUTHBEARER):
-# starts a broker, mints a token for it, runs bench_producer and bench_consumer, stops the broker.
+# starts a broker, mints a token for it, runs bench_producer, bench_consumer, bench_create_event and
+# bench_supervisor, stops the broker.
 #   bench/run-on-rig.sh [build dir] [extra arguments for both benchmarks]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,3 +18,4 @@ export BEARER_TOKEN_FILE=$dir/bench-token
 "$build/bench/bench_producer" --bootstrap "$RIG_SASL_BOOTSTRAP" --ca "$RIG_CA" --instance rig "$@"
 "$build/bench/bench_consumer" --bootstrap "$RIG_SASL_BOOTSTRAP" --ca "$RIG_CA" --instance rig "$@"
 "$build/bench/bench_create_event" --bootstrap "$RIG_SASL_BOOTSTRAP" --ca "$RIG_CA" --data "$root/../shared/data"
+"$build/bench/bench_supervisor" --bootstrap "$RIG_SASL_BOOTSTRAP" --ca "$RIG_CA" --admin "$RIG_PLAIN_BOOTSTRAP"
