@@ -72,9 +72,11 @@ if [[ $parts == *asan* ]]; then
   else
     say "ASan+UBSan: building the tests in $build/build-asan"
     dir=$build/build-asan
+    # The fuzz targets' seed replays (unit.fuzz_seeds.*) run under the sanitizers too.
+    mapfile -t replays < <(grep -o 'fuzz_[a-z0-9_]*' "$root/fuzz/targets.cmake" | sed 's/^/replay_/')
     if configure "$dir" address,undefined &&
        build "$dir" gracedb_unit_tests gracedb_internal_tests gracedb_integration_tests rig-tool stream_probe gracedb-kafka \
-             standin_server
+             standin_server "${replays[@]}"
     then
       say "ASan+UBSan: running unit and integration tests (the 3-minute token soak runs under TSan instead)"
       # Leaks: on. A sanitizer finding fails the test that made it (-fno-sanitize-recover=all, halt_on_error).
