@@ -148,7 +148,7 @@ int Producer::poll(std::chrono::milliseconds timeout) {
 std::size_t Producer::pending_messages() const {
     auto& im = impl();
     if (im.closing.load()) return 0;
-    return static_cast<std::size_t>(rd_kafka_outq_len(im.rk.get()));
+    return static_cast<std::size_t>(im.queued_messages());
 }
 
 PingResult Producer::ping(std::optional<std::string> topic, std::chrono::milliseconds timeout) {

@@ -80,7 +80,7 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
     raise_pending();
     // rd_kafka_outq_len also counts events (e.g. the error event of a connection closed at a token's expiry)
     // that may arrive right after a successful flush: once the flush succeeded, nothing of ours is left.
-    const int remaining = flushed ? 0 : rd_kafka_outq_len(rk.get());
+    const int remaining = flushed ? 0 : queued_messages();
     if (remaining > 0 && all_brokers_down())
         detail_errors::throw_kafka_error(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
                                          "flush timed out with " + std::to_string(remaining) +

@@ -102,6 +102,14 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     /// is ignored while waiting), and failing fast on errors that will not go away by waiting.
     void wait_for(const SyncSlot& slot, ProducerClock::time_point deadline, std::uint64_t mark);
 
+    /// Messages not yet done (queued, in flight, or with a report not served yet). rd_kafka_outq_len also counts
+    /// the main queue's events (an error, a log line, a report op), which are not messages.
+    int queued_messages() const {
+        const int all = rd_kafka_outq_len(rk.get());
+        const int events = static_cast<int>(rd_kafka_queue_length(main_queue));
+        return all > events ? all - events : 0;
+    }
+
     // ---- flushing and closing (producer_close.cpp) ----
     void raise_callback_error();
     /// KafkaMessageDeliveryError for the failed messages that had no on_delivery (none: returns).

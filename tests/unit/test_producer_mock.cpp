@@ -175,6 +175,23 @@ TEST(ProducerMock, ABrokerThatIsDownIsAConnectionErrorWithinTheTimeout) {
     EXPECT_GE(p.pending_messages(), 1u);
 }
 
+// Regression (seen once in python.api_behaviour): pending_messages() returned librdkafka's outq_len, which also
+// counts the main queue's events: a producer with no message but a refused connection reported 2 "messages".
+TEST(ProducerMock, PendingMessagesCountsMessagesNotEvents) {
+    ProducerOptions o{.bootstrap_servers = "127.0.0.1:1",
+                      .instance_name = "mock",
+                      .flush_timeout = 1s,
+                      .kafka_config = {{"security.protocol", "plaintext"}, {"reconnect.backoff.max.ms", "100"}}};
+    Producer p{o};
+    // Nothing serves the main queue here: the refused connections' error events pile up in it.
+    for (const auto until = std::chrono::steady_clock::now() + 1500ms; std::chrono::steady_clock::now() < until;) {
+        ASSERT_EQ(p.pending_messages(), 0u) << "an event counted as a message";
+        std::this_thread::sleep_for(10ms);
+    }
+    p.produce("queued", {.topic = "t"});
+    EXPECT_EQ(p.pending_messages(), 1u);
+}
+
 TEST(ProducerMock, CloseReportsWhatWasNotDelivered) {
     ProducerOptions o{.bootstrap_servers = "127.0.0.1:1",
                       .instance_name = "mock",
