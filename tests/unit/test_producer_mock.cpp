@@ -242,14 +242,20 @@ TEST(ProducerMock, MovedFromAndMovedTo) {
 // ---- error codes, loss paths, races (issues 10, 11) ------------------------------------------------------
 
 
-TEST(ProducerMock, AFatalIdempotenceErrorIsFatalWithItsCode) {
-    InjectableCluster cluster;
-    // The idempotent producer's sequence out of sync with the broker: librdkafka's fatal error.
+// A producer whose first Produce request the broker answers with OUT_OF_ORDER_SEQUENCE_NUMBER (the idempotent
+// producer's sequence out of sync with the broker: librdkafka's fatal error), one message already produced.
+Producer producer_meeting_a_fatal_error(InjectableCluster& cluster) {
     rd_kafka_mock_push_request_errors(cluster.mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     Producer p{{.bootstrap_servers = cluster.bootstrap(),
                 .instance_name = "mock",
                 .kafka_config = {{"security.protocol", "plaintext"}}}};
     p.produce("x", {.topic = "t"});
+    return p;
+}
+
+TEST(ProducerMock, AFatalIdempotenceErrorIsFatalWithItsCode) {
+    InjectableCluster cluster;
+    Producer p = producer_meeting_a_fatal_error(cluster);
     try {
         p.flush(10s);
         FAIL() << "expected the fatal error";
@@ -430,11 +436,7 @@ TEST(ProducerMock, AnExceptionFromOnDeliveryIsRethrownFromALaterProduce) {
 
 TEST(ProducerMock, AFatalErrorIsRaisedByALaterProduce) {
     InjectableCluster cluster;
-    rd_kafka_mock_push_request_errors(cluster.mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    Producer p{{.bootstrap_servers = cluster.bootstrap(),
-                .instance_name = "mock",
-                .kafka_config = {{"security.protocol", "plaintext"}}}};
-    p.produce("x", {.topic = "t"});
+    Producer p = producer_meeting_a_fatal_error(cluster);
     try {
         produce_until(p, "t", [] { return false; });
         FAIL() << "the fatal error never came back from produce()";
