@@ -163,6 +163,11 @@ int main(int argc, char** argv) try {
         if (std::string{argv[i]} == "--admin") admin_bootstrap = argv[i + 1];
     const int backlog_n = static_cast<int>(bench::arg_long(argc, argv, "--backlog", 1000));
     const std::chrono::milliseconds latency{bench::arg_long(argc, argv, "--latency", 200)};
+    if (backlog_n < 100 || burst_n < 1) {
+        std::fprintf(stderr, "bench_supervisor: --backlog takes 100 events or more (a smaller one is uploaded before "
+                             "the first result is seen: no rate to measure), --burst 1 or more\n");
+        return 2;
+    }
     const std::size_t window = gracedb::SupervisorOptions{}.max_in_flight;
     gracedb::set_log_level(gracedb::LogLevel::error);
     std::cout << "bench_supervisor: " << target.describe() << ", GraceDB stand-in on loopback, topic of 16 partitions\n";

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/socket.h>
+
 #include "detail/log.hpp"
 #include "standin/auth.hpp"
 #include "standin/http.hpp"
@@ -69,6 +71,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
     httplib::Server& server;
     std::thread thread;
     int port = 0;
+    socket_t listening = INVALID_SOCKET;  // the bound socket (recorded by the socket-options hook)
 
     mutable std::mutex mutex;  // the store and the faults
     Store store;
@@ -97,12 +100,27 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
         // server's many workers would, also while upload_latency holds each one.
         server.new_task_queue = [] { return new httplib::ThreadPool(64); };
         server.set_tcp_nodelay(true);  // one response = several writes: without this, 40 ms of delayed ACK each
+        // A kept-alive connection serves up to 100 requests (Apache's MaxKeepAliveRequests), not cpp-httplib's 5:
+        // a client reconnecting every fifth request is not what a real server makes it do.
+        server.set_keep_alive_max_count(100);
+        server.set_socket_options([this](socket_t sock) {
+            httplib::default_socket_options(sock);
+            listening = sock;
+        });
         routes();
         port = options.port ? (server.bind_to_port(options.bind_address.c_str(), options.port) ? options.port : -1)
                             : server.bind_to_any_port(options.bind_address.c_str());
         if (port <= 0)
             throw std::runtime_error("GraceDB stand-in: cannot listen on " + options.bind_address + ":" +
                                      std::to_string(options.port));
+        // cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into Debian's library).
+        // When more clients connect at once (a concurrent supervisor's workers), the kernel drops the SYNs beyond
+        // it and each of those clients waits for its 1 s SYN retransmission: seen as uploads taking 1.2 s instead
+        // of 0.2 s. Real servers listen with hundreds (Apache 511, gunicorn 2048); listening again on the same
+        // socket only raises the backlog (Linux and the BSDs allow it).
+        if (listening != INVALID_SOCKET && ::listen(listening, SOMAXCONN) != 0)
+            gracedb::detail::log_warning("GraceDB stand-in: cannot raise the listen backlog (clients connecting in "
+                                         "a burst may wait for a SYN retransmission)");
         thread = std::thread{[this] { server.listen_after_bind(); }};
         for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds{1});
     }
