@@ -140,8 +140,11 @@ public:
     /// How errors of this client are typed (consumer or producer side).
     detail_errors::Op op() const { return is_consumer_ ? detail_errors::Op::consume : detail_errors::Op::client; }
 
-private:
+    /// librdkafka's error_cb (opaque: this ClientCore). Public so that internal tests can deliver an error
+    /// exactly as librdkafka does (e.g. an authentication failure, which the mock cluster cannot produce).
     static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+
+private:
     static void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf);
     static void on_token_refresh(rd_kafka_t* rk, const char* config, void* opaque);
 

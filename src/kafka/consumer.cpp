@@ -15,6 +15,7 @@
 
 #include "detail/log.hpp"
 #include "kafka/client.hpp"
+#include "kafka/consumer_peer.hpp"
 #include "kafka/error_map.hpp"
 #include "detail/signals.hpp"
 
@@ -502,6 +503,9 @@ std::vector<std::string> Consumer::assignment() const {
 }
 
 void Consumer::close(std::chrono::milliseconds timeout) { impl().close_within(timeout); }
+
+rd_kafka_t* detail_consumer_peer::handle(Consumer& consumer) { return consumer.impl().rk.get(); }
+std::size_t detail_consumer_peer::buffered(const Consumer& consumer) { return consumer.impl().buffered.size(); }
 
 const std::string& Consumer::group_id() const { return impl().group; }
 const std::string& Consumer::instance_name() const { return impl().instance; }

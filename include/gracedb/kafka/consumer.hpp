@@ -23,6 +23,9 @@
 
 namespace gracedb::kafka {
 
+// For the library's own internal tests only (defined in a private header, never exported): not part of the API.
+struct detail_consumer_peer;
+
 /// Field names and order follow the Python keyword arguments. Exactly one of instance_name / service_url.
 struct GRACEDB_EXPORT ConsumerOptions {
     std::string bootstrap_servers{};
@@ -121,6 +124,7 @@ private:
     struct Impl;
     Impl& impl() const;
     std::unique_ptr<Impl> impl_;
+    friend struct detail_consumer_peer;  // the library's internal tests only; not part of the API
 };
 
 /// The range returned by Consumer::stream(). Move-only; it must not outlive its consumer.

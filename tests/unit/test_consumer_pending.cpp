@@ -1,0 +1,231 @@
+// Regression (issue 11, loss path 2): the consumer dropped a message it had fetched when a pending error was
+// raised in the same poll(). librdkafka serves error_cb inside rd_kafka_consumer_poll, and the poll that
+// served it may also return a message; the old poll() then threw the pending error instead of returning the
+// message, whose offset (stored automatically) was committed: the message was lost. With librdkafka 2.0.2 an
+// authentication error comes at every token expiry.
+//
+// The mock cluster has no SASL, so librdkafka never reports an authentication error there. These tests
+// deliver one exactly as librdkafka does: a call of the consumer's error_cb (ClientCore::on_error) with the
+// handle and its opaque, reached through the private test peer. They wait until the messages are fetched
+// into the consumer (so that a message is at hand when the error is pending) before injecting it.
+#include <gracedb/kafka.hpp>
+#include <gracedb/testing/mock_cluster.hpp>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "detail/rdkafka.hpp"
+#include "kafka/client.hpp"
+#include "kafka/consumer_peer.hpp"
+#include "rawkafka.hpp"
+
+using namespace gracedb::kafka;
+using gracedb::testing::MockCluster;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Peer = detail_consumer_peer;
+
+constexpr int kMessages = 5;
+constexpr auto kDeadline = 30s;  // for events that take milliseconds on an idle machine
+const std::string kAuthError = "KafkaAuthenticationError";
+
+ProducerOptions producer_options(const MockCluster& cluster) {
+    return {.bootstrap_servers = cluster.bootstrap_servers(),
+            .instance_name = "mock",
+            .use_ssl = false,
+            .kafka_config = {{"security.protocol", "plaintext"}}};
+}
+
+ConsumerOptions consumer_options(const MockCluster& cluster, std::optional<std::string> group = std::nullopt) {
+    return {.bootstrap_servers = cluster.bootstrap_servers(),
+            .topics = {"pending"},
+            .instance_name = "mock",
+            .group_id = std::move(group),
+            .use_ssl = false,
+            .auto_offset_reset = "earliest",
+            .kafka_config = {{"security.protocol", "plaintext"}}};
+}
+
+// Messages "m<first>" .. "m<last>" (offsets first..last of the topic's only partition).
+void produce(const MockCluster& cluster, int first, int last) {
+    Producer p{producer_options(cluster)};
+    for (int i = first; i <= last; ++i) p.produce(std::string_view{"m" + std::to_string(i)}, {.topic = "pending"});
+    ASSERT_EQ(p.flush(kDeadline), 0) << "messages not delivered to the mock cluster";
+}
+
+// Waits until `n` messages that poll() has not returned yet are inside the consumer (fetched by librdkafka into
+// its consumer queue, or kept by wait_for_assignment()).
+bool wait_until_fetched(Consumer& c, std::size_t n) {
+    gracedb::detail::KafkaQueue queue{rd_kafka_queue_get_consumer(Peer::handle(c))};
+    const auto deadline = Clock::now() + kDeadline;
+    while (Peer::buffered(c) + rd_kafka_queue_length(queue.get()) < n) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+// What librdkafka does when the broker refuses the token: its error_cb, with the handle and its opaque.
+void inject_authentication_error(Consumer& c) {
+    rd_kafka_t* rk = Peer::handle(c);
+    gracedb::kafka::detail_client::ClientCore::on_error(rk, RD_KAFKA_RESP_ERR__AUTHENTICATION, "injected by the test",
+                                                        rd_kafka_opaque(rk));
+}
+
+std::string describe(const Message& m) { return "offset " + std::to_string(m.offset) + " " + m.value; }
+std::string expected_message(int i) { return "offset " + std::to_string(i) + " m" + std::to_string(i); }
+
+struct Polled {
+    std::vector<std::string> events;  // "offset <n> m<n>" per message, kAuthError where the error was raised
+    std::vector<std::int64_t> offsets;
+    int auth_errors = 0;
+};
+
+// Polls until the first empty poll after the authentication error (or the deadline), recording messages and
+// errors in order. Checks the error as the application sees it.
+void poll_through_the_error(Consumer& c, Polled& out) {
+    const auto deadline = Clock::now() + kDeadline;
+    while (Clock::now() < deadline) {
+        try {
+            auto m = c.poll(2s);
+            if (!m) {
+                if (out.auth_errors > 0) return;
+                continue;
+            }
+            out.events.push_back(describe(*m));
+            out.offsets.push_back(m->offset);
+        } catch (const KafkaAuthenticationError& e) {
+            out.events.push_back(kAuthError);
+            ++out.auth_errors;
+            EXPECT_EQ(e.code(), gracedb::Errc::authentication_failed) << e.what();
+            EXPECT_EQ(e.rdkafka_error(), "_AUTHENTICATION") << e.what();
+            EXPECT_FALSE(e.fatal()) << e.what();
+            EXPECT_NE(std::string{e.what()}.find("injected by the test"), std::string::npos) << e.what();
+        } catch (const gracedb::Error& e) {
+            out.events.push_back(std::string{"unexpected error: "} + e.what());
+            return;
+        }
+    }
+    ADD_FAILURE() << "no empty poll after the authentication error within " << kDeadline.count() << " s";
+}
+
+// The group's committed offset for the topic's partition (where its next member starts; negative: none), read
+// without joining the group.
+std::int64_t committed(const MockCluster& cluster, const std::string& group) {
+    gracedb::testing::RawClient c{RD_KAFKA_CONSUMER, {{"bootstrap.servers", cluster.bootstrap_servers()},
+                                                      {"group.id", group},
+                                                      {"enable.auto.commit", "false"}}};
+    gracedb::detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_list_add(list.get(), "mock.pending", 0);
+    if (auto err = rd_kafka_committed(c.get(), list.get(), 10000)) {
+        ADD_FAILURE() << "cannot read the committed offset: " << rd_kafka_err2name(err);
+        return -2;
+    }
+    return list->elems[0].offset;
+}
+
+std::vector<std::string> all_messages_then_the_error() {
+    std::vector<std::string> v;
+    for (int i = 0; i < kMessages; ++i) v.push_back(expected_message(i));
+    v.push_back(kAuthError);
+    return v;
+}
+
+}  // namespace
+
+// The error is pending before the first poll, with all five messages fetched: each is handed over, in order,
+// and the error is raised after them, on a poll with no message at hand. The group's committed position is
+// then 5: a new member of the group skips nothing and gets nothing from before.
+TEST(ConsumerPending, AFetchedMessageIsHandedOverBeforeAPendingAuthenticationError) {
+    MockCluster cluster;
+    cluster.create_topic("mock.pending", 1);
+    produce(cluster, 0, kMessages - 1);
+    Consumer c{consumer_options(cluster)};
+    ASSERT_TRUE(c.wait_for_assignment(kDeadline));
+    ASSERT_TRUE(wait_until_fetched(c, kMessages)) << "the consumer did not fetch the messages";
+
+    inject_authentication_error(c);
+    Polled polled;
+    poll_through_the_error(c, polled);
+    EXPECT_EQ(polled.events, all_messages_then_the_error())
+        << "every fetched message is handed over before the pending error is raised";
+    EXPECT_EQ(polled.auth_errors, 1) << "the pending error is raised once";
+
+    const std::string group = c.group_id();
+    c.close(10s);
+    EXPECT_EQ(committed(cluster, group), kMessages)
+        << "the committed position is one past the last message handed over: nothing skipped, nothing replayed";
+}
+
+// The error arrives mid-stream, after two of the five messages were handed over: the same result.
+TEST(ConsumerPending, APendingAuthenticationErrorMidStreamDropsNothing) {
+    MockCluster cluster;
+    cluster.create_topic("mock.pending", 1);
+    produce(cluster, 0, kMessages - 1);
+    Consumer c{consumer_options(cluster)};
+    ASSERT_TRUE(c.wait_for_assignment(kDeadline));
+    ASSERT_TRUE(wait_until_fetched(c, kMessages)) << "the consumer did not fetch the messages";
+
+    Polled polled;
+    for (int i = 0; i < 2; ++i) {
+        auto m = c.poll(kDeadline);
+        ASSERT_TRUE(m) << "message " << i << " not returned";
+        polled.events.push_back(describe(*m));
+    }
+    ASSERT_TRUE(wait_until_fetched(c, kMessages - 2));
+    inject_authentication_error(c);
+    poll_through_the_error(c, polled);
+    EXPECT_EQ(polled.events, all_messages_then_the_error())
+        << "every fetched message is handed over before the pending error is raised";
+    EXPECT_EQ(polled.auth_errors, 1) << "the pending error is raised once";
+
+    const std::string group = c.group_id();
+    c.close(10s);
+    EXPECT_EQ(committed(cluster, group), kMessages)
+        << "the committed position is one past the last message handed over: nothing skipped, nothing replayed";
+}
+
+// Only what was handed over is committed: the consumer takes one message after the error became pending and
+// closes with two more fetched but not handed over. The committed position is right after the last message
+// handed over, so the next member of the group reads exactly those two.
+TEST(ConsumerPending, OnlyMessagesHandedOverAreCommittedAfterAPendingError) {
+    MockCluster cluster;
+    cluster.create_topic("mock.pending", 1);
+    produce(cluster, 0, kMessages - 1);
+    Consumer c{consumer_options(cluster)};
+    ASSERT_TRUE(c.wait_for_assignment(kDeadline));
+    ASSERT_TRUE(wait_until_fetched(c, kMessages)) << "the consumer did not fetch the messages";
+
+    std::vector<std::int64_t> first_member;
+    std::vector<std::string> events;
+    for (int i = 0; i < 2; ++i) {
+        auto m = c.poll(kDeadline);
+        ASSERT_TRUE(m) << "message " << i << " not returned";
+        first_member.push_back(m->offset);
+    }
+    ASSERT_TRUE(wait_until_fetched(c, kMessages - 2));
+    inject_authentication_error(c);
+    try {
+        if (auto m = c.poll(kDeadline)) {
+            events.push_back(describe(*m));
+            first_member.push_back(m->offset);
+        }
+    } catch (const KafkaAuthenticationError&) {
+        events.push_back(kAuthError);
+    }
+    EXPECT_EQ(events, std::vector<std::string>{expected_message(2)})
+        << "the message at hand is handed over; the pending error waits for a poll with none";
+
+    const std::string group = c.group_id();
+    c.close(10s);
+    EXPECT_EQ(committed(cluster, group), first_member.back() + 1)
+        << "the group resumes right after the last message handed over: the two fetched but not handed over "
+           "are read by its next member, and no message is neither handed over nor after the committed position";
+}
