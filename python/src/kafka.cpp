@@ -47,6 +47,36 @@ bool resolve_reload(bool reload_cred, const py::object& auto_refresh_token) {
     return auto_refresh_token.cast<bool>();
 }
 
+/// The keyword arguments the producer and the consumer share (connection, TLS, token), as the Python
+/// constructors take them.
+struct ConnectionArgs {
+    std::string bootstrap_servers;
+    const py::object& instance_name;
+    const py::object& service_url;
+    bool use_ssl;
+    const py::object& ca_cert_path;
+    bool skip_hostname_verification;
+    std::string token_scope;
+    const py::object& token_audience;
+    bool reload_cred;
+    double reload_buffer;
+    const py::object& auto_refresh_token;
+
+    template <class Options>
+    void apply(Options& o) {
+        o.bootstrap_servers = std::move(bootstrap_servers);
+        o.instance_name = opt_str(instance_name, "instance_name");
+        o.service_url = opt_str(service_url, "service_url");
+        o.use_ssl = use_ssl;
+        o.ca_cert_path = opt_str(ca_cert_path, "ca_cert_path");
+        o.skip_hostname_verification = skip_hostname_verification;
+        o.token_scope = std::move(token_scope);
+        o.token_audience = opt_str(token_audience, "token_audience");
+        o.reload_cred = resolve_reload(reload_cred, auto_refresh_token);
+        o.reload_buffer = seconds_to_ms(reload_buffer, "reload_buffer");
+    }
+};
+
 /// What a delivery report hands to on_delivery as `msg`: confluent-kafka's Message methods.
 struct DeliveredMessage {
     std::string topic;
@@ -358,17 +388,11 @@ void bind_kafka(py::module_& m) {
                          bool reload_cred, double reload_buffer, double flush_timeout, bool guaranteed_delivery,
                          const py::object& auto_refresh_token, const py::kwargs& config) {
                  ProducerOptions o;
-                 o.bootstrap_servers = std::move(bootstrap_servers);
+                 ConnectionArgs{std::move(bootstrap_servers), instance_name, service_url, use_ssl, ca_cert_path,
+                                skip_hostname_verification, std::move(token_scope), token_audience, reload_cred,
+                                reload_buffer, auto_refresh_token}
+                     .apply(o);
                  o.topic = opt_str(topic, "topic");
-                 o.instance_name = opt_str(instance_name, "instance_name");
-                 o.service_url = opt_str(service_url, "service_url");
-                 o.use_ssl = use_ssl;
-                 o.ca_cert_path = opt_str(ca_cert_path, "ca_cert_path");
-                 o.skip_hostname_verification = skip_hostname_verification;
-                 o.token_scope = std::move(token_scope);
-                 o.token_audience = opt_str(token_audience, "token_audience");
-                 o.reload_cred = resolve_reload(reload_cred, auto_refresh_token);
-                 o.reload_buffer = seconds_to_ms(reload_buffer, "reload_buffer");
                  o.flush_timeout = seconds_to_ms(flush_timeout, "flush_timeout");
                  o.guaranteed_delivery = guaranteed_delivery;
                  o.kafka_config = kafka_config(config);
@@ -478,18 +502,12 @@ void bind_kafka(py::module_& m) {
                          const py::object& auto_refresh_token, std::string auto_offset_reset,
                          const py::kwargs& config) {
                  ConsumerOptions o;
-                 o.bootstrap_servers = std::move(bootstrap_servers);
+                 ConnectionArgs{std::move(bootstrap_servers), instance_name, service_url, use_ssl, ca_cert_path,
+                                skip_hostname_verification, std::move(token_scope), token_audience, reload_cred,
+                                reload_buffer, auto_refresh_token}
+                     .apply(o);
                  if (!topics.is_none()) o.topics = pipelines(topics, "topics");
-                 o.instance_name = opt_str(instance_name, "instance_name");
-                 o.service_url = opt_str(service_url, "service_url");
                  o.group_id = opt_str(group_id, "group_id");
-                 o.use_ssl = use_ssl;
-                 o.ca_cert_path = opt_str(ca_cert_path, "ca_cert_path");
-                 o.skip_hostname_verification = skip_hostname_verification;
-                 o.token_scope = std::move(token_scope);
-                 o.token_audience = opt_str(token_audience, "token_audience");
-                 o.reload_cred = resolve_reload(reload_cred, auto_refresh_token);
-                 o.reload_buffer = seconds_to_ms(reload_buffer, "reload_buffer");
                  o.auto_offset_reset = std::move(auto_offset_reset);
                  o.kafka_config = kafka_config(config);
                  py::gil_scoped_release nogil;

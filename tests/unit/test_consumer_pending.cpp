@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -138,94 +139,88 @@ std::vector<std::string> all_messages_then_the_error() {
     return v;
 }
 
+// Each test: a fresh mock cluster with five messages in a one-partition topic, and a consumer of a fresh group
+// that has them all fetched.
+class ConsumerPending : public ::testing::Test {
+protected:
+    void SetUp() override {
+        cluster.create_topic("mock.pending", 1);
+        produce(cluster, 0, kMessages - 1);
+        consumer.emplace(consumer_options(cluster));
+        ASSERT_TRUE(consumer->wait_for_assignment(kDeadline));
+        ASSERT_TRUE(wait_until_fetched(*consumer, kMessages)) << "the consumer did not fetch the messages";
+    }
+
+    // Takes `n` messages, then waits until the rest are fetched again (so that one is at hand).
+    void hand_over(int n, Polled& polled) {
+        for (int i = 0; i < n; ++i) {
+            auto m = consumer->poll(kDeadline);
+            ASSERT_TRUE(m) << "message " << i << " not returned";
+            polled.events.push_back(describe(*m));
+            polled.offsets.push_back(m->offset);
+        }
+        ASSERT_TRUE(wait_until_fetched(*consumer, static_cast<std::size_t>(kMessages - n)));
+    }
+
+    // Closes the consumer; the group's committed position.
+    std::int64_t close_and_read_committed() {
+        const std::string group = consumer->group_id();
+        consumer->close(10s);
+        return committed(cluster, group);
+    }
+
+    MockCluster cluster;
+    std::optional<Consumer> consumer;
+};
+
+constexpr const char* kInOrder = "every fetched message is handed over before the pending error is raised";
+constexpr const char* kCommittedAfterAll =
+    "the committed position is one past the last message handed over: nothing skipped, nothing replayed";
+
 }  // namespace
 
 // The error is pending before the first poll, with all five messages fetched: each is handed over, in order,
 // and the error is raised after them, on a poll with no message at hand. The group's committed position is
 // then 5: a new member of the group skips nothing and gets nothing from before.
-TEST(ConsumerPending, AFetchedMessageIsHandedOverBeforeAPendingAuthenticationError) {
-    MockCluster cluster;
-    cluster.create_topic("mock.pending", 1);
-    produce(cluster, 0, kMessages - 1);
-    Consumer c{consumer_options(cluster)};
-    ASSERT_TRUE(c.wait_for_assignment(kDeadline));
-    ASSERT_TRUE(wait_until_fetched(c, kMessages)) << "the consumer did not fetch the messages";
-
-    inject_authentication_error(c);
+TEST_F(ConsumerPending, AFetchedMessageIsHandedOverBeforeAPendingAuthenticationError) {
+    inject_authentication_error(*consumer);
     Polled polled;
-    poll_through_the_error(c, polled);
-    EXPECT_EQ(polled.events, all_messages_then_the_error())
-        << "every fetched message is handed over before the pending error is raised";
+    poll_through_the_error(*consumer, polled);
+    EXPECT_EQ(polled.events, all_messages_then_the_error()) << kInOrder;
     EXPECT_EQ(polled.auth_errors, 1) << "the pending error is raised once";
-
-    const std::string group = c.group_id();
-    c.close(10s);
-    EXPECT_EQ(committed(cluster, group), kMessages)
-        << "the committed position is one past the last message handed over: nothing skipped, nothing replayed";
+    EXPECT_EQ(close_and_read_committed(), kMessages) << kCommittedAfterAll;
 }
 
 // The error arrives mid-stream, after two of the five messages were handed over: the same result.
-TEST(ConsumerPending, APendingAuthenticationErrorMidStreamDropsNothing) {
-    MockCluster cluster;
-    cluster.create_topic("mock.pending", 1);
-    produce(cluster, 0, kMessages - 1);
-    Consumer c{consumer_options(cluster)};
-    ASSERT_TRUE(c.wait_for_assignment(kDeadline));
-    ASSERT_TRUE(wait_until_fetched(c, kMessages)) << "the consumer did not fetch the messages";
-
+TEST_F(ConsumerPending, APendingAuthenticationErrorMidStreamDropsNothing) {
     Polled polled;
-    for (int i = 0; i < 2; ++i) {
-        auto m = c.poll(kDeadline);
-        ASSERT_TRUE(m) << "message " << i << " not returned";
-        polled.events.push_back(describe(*m));
-    }
-    ASSERT_TRUE(wait_until_fetched(c, kMessages - 2));
-    inject_authentication_error(c);
-    poll_through_the_error(c, polled);
-    EXPECT_EQ(polled.events, all_messages_then_the_error())
-        << "every fetched message is handed over before the pending error is raised";
+    hand_over(2, polled);
+    inject_authentication_error(*consumer);
+    poll_through_the_error(*consumer, polled);
+    EXPECT_EQ(polled.events, all_messages_then_the_error()) << kInOrder;
     EXPECT_EQ(polled.auth_errors, 1) << "the pending error is raised once";
-
-    const std::string group = c.group_id();
-    c.close(10s);
-    EXPECT_EQ(committed(cluster, group), kMessages)
-        << "the committed position is one past the last message handed over: nothing skipped, nothing replayed";
+    EXPECT_EQ(close_and_read_committed(), kMessages) << kCommittedAfterAll;
 }
 
 // Only what was handed over is committed: the consumer takes one message after the error became pending and
 // closes with two more fetched but not handed over. The committed position is right after the last message
 // handed over, so the next member of the group reads exactly those two.
-TEST(ConsumerPending, OnlyMessagesHandedOverAreCommittedAfterAPendingError) {
-    MockCluster cluster;
-    cluster.create_topic("mock.pending", 1);
-    produce(cluster, 0, kMessages - 1);
-    Consumer c{consumer_options(cluster)};
-    ASSERT_TRUE(c.wait_for_assignment(kDeadline));
-    ASSERT_TRUE(wait_until_fetched(c, kMessages)) << "the consumer did not fetch the messages";
-
-    std::vector<std::int64_t> first_member;
+TEST_F(ConsumerPending, OnlyMessagesHandedOverAreCommittedAfterAPendingError) {
+    Polled polled;
+    hand_over(2, polled);
+    inject_authentication_error(*consumer);
     std::vector<std::string> events;
-    for (int i = 0; i < 2; ++i) {
-        auto m = c.poll(kDeadline);
-        ASSERT_TRUE(m) << "message " << i << " not returned";
-        first_member.push_back(m->offset);
-    }
-    ASSERT_TRUE(wait_until_fetched(c, kMessages - 2));
-    inject_authentication_error(c);
     try {
-        if (auto m = c.poll(kDeadline)) {
+        if (auto m = consumer->poll(kDeadline)) {
             events.push_back(describe(*m));
-            first_member.push_back(m->offset);
+            polled.offsets.push_back(m->offset);
         }
     } catch (const KafkaAuthenticationError&) {
         events.push_back(kAuthError);
     }
     EXPECT_EQ(events, std::vector<std::string>{expected_message(2)})
         << "the message at hand is handed over; the pending error waits for a poll with none";
-
-    const std::string group = c.group_id();
-    c.close(10s);
-    EXPECT_EQ(committed(cluster, group), first_member.back() + 1)
+    EXPECT_EQ(close_and_read_committed(), polled.offsets.back() + 1)
         << "the group resumes right after the last message handed over: the two fetched but not handed over "
            "are read by its next member, and no message is neither handed over nor after the committed position";
 }
