@@ -158,16 +158,19 @@ double backlog(const bench::Target& t, std::size_t max_in_flight, int n, gracedb
 
 int main(int argc, char** argv) try {
     auto target = bench::parse_target(argc, argv);
-    const int burst_n = static_cast<int>(bench::arg_long(argc, argv, "--burst", 64));
+    const long burst_arg = bench::arg_long(argc, argv, "--burst", 64);
     for (int i = 1; i + 1 < argc; ++i)
         if (std::string{argv[i]} == "--admin") admin_bootstrap = argv[i + 1];
-    const int backlog_n = static_cast<int>(bench::arg_long(argc, argv, "--backlog", 1000));
+    const long backlog_arg = bench::arg_long(argc, argv, "--backlog", 1000);
     const std::chrono::milliseconds latency{bench::arg_long(argc, argv, "--latency", 200)};
-    if (backlog_n < 100 || burst_n < 1) {
-        std::fprintf(stderr, "bench_supervisor: --backlog takes 100 events or more (a smaller one is uploaded before "
-                             "the first result is seen: no rate to measure), --burst 1 or more\n");
+    if (backlog_arg < 100 || backlog_arg > 1000000 || burst_arg < 1 || burst_arg > 100000 || latency.count() < 0) {
+        std::fprintf(stderr, "bench_supervisor: --backlog takes 100 to 1000000 events (a smaller one is uploaded "
+                             "before the first result is seen: no rate to measure), --burst 1 to 100000, "
+                             "--latency 0 or more\n");
         return 2;
     }
+    const int burst_n = static_cast<int>(burst_arg);
+    const int backlog_n = static_cast<int>(backlog_arg);
     const std::size_t window = gracedb::SupervisorOptions{}.max_in_flight;
     gracedb::set_log_level(gracedb::LogLevel::error);
     std::cout << "bench_supervisor: " << target.describe() << ", GraceDB stand-in on loopback, topic of 16 partitions\n";

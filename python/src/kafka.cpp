@@ -43,7 +43,9 @@ std::optional<std::string> opt_str(const py::object& o, const char* what) {
 
 bool resolve_reload(bool reload_cred, const py::object& auto_refresh_token) {
     if (auto_refresh_token.is_none()) return reload_cred;
-    PyErr_WarnEx(PyExc_DeprecationWarning, "auto_refresh_token is deprecated: use reload_cred", 2);
+    // Under -W error::DeprecationWarning the warning is an exception: raise it.
+    if (PyErr_WarnEx(PyExc_DeprecationWarning, "auto_refresh_token is deprecated: use reload_cred", 2) < 0)
+        throw py::error_already_set();
     return auto_refresh_token.cast<bool>();
 }
 

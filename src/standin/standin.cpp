@@ -101,10 +101,16 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
         server.new_task_queue = [] { return new httplib::ThreadPool(64); };
         server.set_tcp_nodelay(true);  // one response = several writes: without this, 40 ms of delayed ACK each
         // A kept-alive connection serves up to 100 requests (Apache's MaxKeepAliveRequests), not cpp-httplib's 5:
-        // a client reconnecting every fifth request is not what a real server makes it do.
+        // a client reconnecting every fifth request is not what a real server makes it do. In cpp-httplib a
+        // connection holds one of the 64 workers while it lives (up to 5 s idle): more than 64 clients at once
+        // (e.g. a supervisor with max_in_flight above 60) wait for a worker.
         server.set_keep_alive_max_count(100);
+        // SO_REUSEADDR (a restart on a fixed port while old connections linger) but not cpp-httplib's default
+        // SO_REUSEPORT, with which a second server on a fixed port in use would silently share its connections
+        // instead of failing.
         server.set_socket_options([this](socket_t sock) {
-            httplib::default_socket_options(sock);
+            const int yes = 1;
+            ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
             listening = sock;
         });
         routes();

@@ -5,6 +5,7 @@ listens (127.0.0.1:9) where a broker must be unreachable."""
 import json
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -92,6 +93,16 @@ def test_produce_without_topic_is_a_value_error():
     with pytest.raises(ValueError, match="topic"):
         p.produce({"a": 1})
     assert p.pending_messages == 0
+
+
+def test_auto_refresh_token_is_deprecated_and_a_warning_filter_can_make_it_an_error():
+    with pytest.warns(DeprecationWarning, match="reload_cred"):
+        GraceDbKafkaProducer(DEAD, topic="t", instance_name="x", auto_refresh_token=False, **PLAIN).close(0)
+    # Under -W error::DeprecationWarning the warning is raised (it was swallowed, and construction went on).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        with pytest.raises(DeprecationWarning, match="reload_cred"):
+            GraceDbKafkaConsumer(DEAD, instance_name="x", auto_refresh_token=False, **PLAIN)
 
 
 def test_kafka_config_takes_dotted_keys_and_checks_them():

@@ -145,7 +145,7 @@ class ConsumerPending : public ::testing::Test {
 protected:
     void SetUp() override {
         cluster.create_topic("mock.pending", 1);
-        produce(cluster, 0, kMessages - 1);
+        ASSERT_NO_FATAL_FAILURE(produce(cluster, 0, kMessages - 1));
         consumer.emplace(consumer_options(cluster));
         ASSERT_TRUE(consumer->wait_for_assignment(kDeadline));
         ASSERT_TRUE(wait_until_fetched(*consumer, kMessages)) << "the consumer did not fetch the messages";
@@ -194,7 +194,7 @@ TEST_F(ConsumerPending, AFetchedMessageIsHandedOverBeforeAPendingAuthenticationE
 // The error arrives mid-stream, after two of the five messages were handed over: the same result.
 TEST_F(ConsumerPending, APendingAuthenticationErrorMidStreamDropsNothing) {
     Polled polled;
-    hand_over(2, polled);
+    ASSERT_NO_FATAL_FAILURE(hand_over(2, polled));
     inject_authentication_error(*consumer);
     poll_through_the_error(*consumer, polled);
     EXPECT_EQ(polled.events, all_messages_then_the_error()) << kInOrder;
@@ -207,7 +207,7 @@ TEST_F(ConsumerPending, APendingAuthenticationErrorMidStreamDropsNothing) {
 // handed over, so the next member of the group reads exactly those two.
 TEST_F(ConsumerPending, OnlyMessagesHandedOverAreCommittedAfterAPendingError) {
     Polled polled;
-    hand_over(2, polled);
+    ASSERT_NO_FATAL_FAILURE(hand_over(2, polled));
     inject_authentication_error(*consumer);
     std::vector<std::string> events;
     try {
@@ -220,6 +220,7 @@ TEST_F(ConsumerPending, OnlyMessagesHandedOverAreCommittedAfterAPendingError) {
     }
     EXPECT_EQ(events, std::vector<std::string>{expected_message(2)})
         << "the message at hand is handed over; the pending error waits for a poll with none";
+    ASSERT_EQ(polled.offsets.size(), 3u);
     EXPECT_EQ(close_and_read_committed(), polled.offsets.back() + 1)
         << "the group resumes right after the last message handed over: the two fetched but not handed over "
            "are read by its next member, and no message is neither handed over nor after the committed position";
