@@ -78,8 +78,8 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
     raise_undelivered();
     raise_callback_error();
     raise_pending();
-    // rd_kafka_outq_len also counts events (e.g. the error event of a connection closed at a token's expiry)
-    // that may arrive right after a successful flush: once the flush succeeded, nothing of ours is left.
+    // Once the flush succeeded nothing of ours is left, whatever arrives right after it (queued_messages()
+    // already leaves out the main queue's events, such as a connection closed at a token's expiry).
     const int remaining = flushed ? 0 : queued_messages();
     if (remaining > 0 && all_brokers_down())
         detail_errors::throw_kafka_error(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 using namespace gracedb::kafka;
@@ -21,6 +22,16 @@ ProducerOptions mock_options(const MockCluster& c) {
     return {.bootstrap_servers = c.bootstrap_servers(),
             .instance_name = "mock",
             .kafka_config = {{"security.protocol", "plaintext"}}};
+}
+// A producer aimed at a port where nothing listens (connections refused at once). `backoff_ms`: librdkafka's
+// reconnect.backoff.max.ms, when the test wants the refusals (and their error events) to come quickly.
+ProducerOptions down_broker_options(std::chrono::milliseconds flush_timeout, std::optional<std::string> backoff_ms = {}) {
+    ProducerOptions o{.bootstrap_servers = "127.0.0.1:1",
+                      .instance_name = "mock",
+                      .flush_timeout = flush_timeout,
+                      .kafka_config = {{"security.protocol", "plaintext"}}};
+    if (backoff_ms) o.kafka_config["reconnect.backoff.max.ms"] = *backoff_ms;
+    return o;
 }
 std::vector<gracedb::testing::RawMessage> read_back(const MockCluster& c, const std::string& topic, std::size_t n,
                                                    std::int32_t partition = 0) {
@@ -162,11 +173,7 @@ TEST(ProducerMock, PingReportsWhereItLanded) {
 }
 
 TEST(ProducerMock, ABrokerThatIsDownIsAConnectionErrorWithinTheTimeout) {
-    ProducerOptions o{.bootstrap_servers = "127.0.0.1:1",
-                      .instance_name = "mock",
-                      .flush_timeout = 1s,
-                      .kafka_config = {{"security.protocol", "plaintext"}, {"reconnect.backoff.max.ms", "200"}}};
-    Producer p{o};
+    Producer p{down_broker_options(1s, "200")};
     const auto start = std::chrono::steady_clock::now();
     EXPECT_THROW(p.ping(std::nullopt, 3s), KafkaConnectionError);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
@@ -178,11 +185,7 @@ TEST(ProducerMock, ABrokerThatIsDownIsAConnectionErrorWithinTheTimeout) {
 // Regression (seen once in python.api_behaviour): pending_messages() returned librdkafka's outq_len, which also
 // counts the main queue's events: a producer with no message but a refused connection reported 2 "messages".
 TEST(ProducerMock, PendingMessagesCountsMessagesNotEvents) {
-    ProducerOptions o{.bootstrap_servers = "127.0.0.1:1",
-                      .instance_name = "mock",
-                      .flush_timeout = 1s,
-                      .kafka_config = {{"security.protocol", "plaintext"}, {"reconnect.backoff.max.ms", "100"}}};
-    Producer p{o};
+    Producer p{down_broker_options(1s, "100")};
     // Nothing serves the main queue here: the refused connections' error events pile up in it.
     for (const auto until = std::chrono::steady_clock::now() + 1500ms; std::chrono::steady_clock::now() < until;) {
         ASSERT_EQ(p.pending_messages(), 0u) << "an event counted as a message";
@@ -193,11 +196,7 @@ TEST(ProducerMock, PendingMessagesCountsMessagesNotEvents) {
 }
 
 TEST(ProducerMock, CloseReportsWhatWasNotDelivered) {
-    ProducerOptions o{.bootstrap_servers = "127.0.0.1:1",
-                      .instance_name = "mock",
-                      .flush_timeout = 500ms,
-                      .kafka_config = {{"security.protocol", "plaintext"}}};
-    Producer p{o};
+    Producer p{down_broker_options(500ms)};
     p.produce("lost?", {.topic = "t", .key = "G1"});
     try {
         p.close(500ms);
