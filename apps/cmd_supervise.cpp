@@ -11,7 +11,7 @@ namespace {
 
 struct SuperviseArgs {
     Connection conn;
-    std::string gracedb_ca, group_id, dead_letter = "gracedb-deadletter";
+    std::string gracedb_ca, group_id, dead_letter = "gracedb-deadletter", metrics;
     bool no_auth = false;
 };
 
@@ -23,7 +23,9 @@ int run(const SuperviseArgs& a) {
     Supervisor s{{.consumer = co,
                   .service_url = a.conn.service_url,
                   .rest = {.force_noauth = a.no_auth, .ca_cert_path = opt(a.gracedb_ca)},
-                  .dead_letter_prefix = a.dead_letter}};
+                  .dead_letter_prefix = a.dead_letter,
+                  .metrics_address = opt(a.metrics)}};
+    if (auto port = s.metrics_port()) std::cerr << "supervisor: metrics on port " << *port << "\n";
     s.run();  // until SIGINT/SIGTERM (gracedb::StopSignals)
     const auto st = s.stats();
     std::cerr << "supervisor stopped: uploaded " << st.uploaded << ", already uploaded " << st.already_uploaded
@@ -42,6 +44,9 @@ Command add_supervise(CLI::App& parent) {
     sub->add_option("-g,--group-id", a->group_id, "consumer group (default gracedb-supervisor-<instance>)");
     sub->add_option("--dead-letter-prefix", a->dead_letter, "dead-letter topic is <prefix>.<instance>");
     sub->add_flag("--no-auth", a->no_auth, "send no credentials to GraceDB");
+    sub->add_option("--metrics", a->metrics,
+                    "serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (port 0: a free one)")
+        ->envname("GRACEDB_SUPERVISOR_METRICS");
     return {sub, [a] { return run(*a); }};
 }
 

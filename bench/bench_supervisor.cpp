@@ -5,7 +5,11 @@
 //      time takes 64 x 200 ms = 12.8 s).
 //   2. A backlog of 1,000 events, no server latency: events/s drained (target >= 2,000/s on the mock cluster),
 //      from the first upload to the last (the group join is not counted).
+//   3. Steady state: 200 events 20 ms apart, no server latency: the supervisor's produce-to-upload delay (p50,
+//      p99; target p50 <= 3 ms and p99 <= 10 ms on the rig, p50 <= 5 ms on the mock cluster), beside raw
+//      librdkafka's produce-to-consume on the same broker in the same run (the anchor: a fetch, no upload).
 //   bench_supervisor [--bootstrap HOST:PORT --ca CA.pem --admin HOST:PORT] [--backlog N] [--burst N] [--latency MS]
+//                    [--steady N]
 //   (--admin: a plaintext listener for creating the topic, e.g. the rig's; bench/run-on-rig.sh passes it)
 #include <gracedb/kafka.hpp>
 #include <gracedb/rest.hpp>
@@ -13,6 +17,8 @@
 #include <gracedb/testing/standin.hpp>
 
 #include <cstdio>
+#include <cstring>
+#include <mutex>
 #include <iostream>
 #include <random>
 #include <thread>
@@ -154,6 +160,106 @@ double backlog(const bench::Target& t, std::size_t max_in_flight, int n, gracedb
     return (n - 1) / std::chrono::duration<double>(last - *first).count();
 }
 
+// Produce-to-upload delays (seconds) of `n` events published `gap` apart while the supervisor runs.
+std::vector<double> steady(const bench::Target& t, int n, std::chrono::milliseconds gap) {
+    Run r{t, 0ms};
+    std::mutex mutex;
+    std::vector<double> delays;
+    auto o = r.options(gracedb::SupervisorOptions{}.max_in_flight);
+    o.on_event = [&](const gracedb::SupervisorEvent& e) {
+        if (e.outcome != "uploaded" || !e.delay) return;
+        std::lock_guard lock{mutex};
+        delays.push_back(e.delay->count());
+    };
+    gracedb::Supervisor s{o};
+    std::thread runner{[&] { s.run(); }};
+    struct Stopper {
+        gracedb::Supervisor& s;
+        std::thread& t;
+        ~Stopper() {
+            s.stop();
+            if (t.joinable()) t.join();
+        }
+    } stopper{s, runner};
+    r.submit(1);
+    if (!r.wait_uploads(1, 120s)) throw std::runtime_error("the warm-up event was not uploaded");
+    {
+        std::lock_guard lock{mutex};
+        delays.clear();
+    }
+    for (int i = 0; i < n; ++i) {
+        const auto next = Clock::now() + gap;
+        r.submit(1);
+        std::this_thread::sleep_until(next);
+    }
+    if (!r.wait_uploads(static_cast<std::size_t>(n) + 1, 120s)) throw std::runtime_error("not every event was uploaded");
+    std::lock_guard lock{mutex};
+    return delays;
+}
+
+// Raw librdkafka: produce-to-consume delays (seconds) of `n` messages sent `gap` apart, each carrying its send
+// time, read by a raw consumer of the same topic (its group joined first).
+std::vector<double> raw_anchor(const bench::Target& t, int n, std::chrono::milliseconds gap) {
+    const std::string topic = "sup" + std::to_string(std::random_device{}() % 100000000) + ".anchor";
+    create_topic(t, topic, 16);
+    rd_kafka_t* consumer = bench::raw_client(
+        RD_KAFKA_CONSUMER, t,
+        {{"group.id", "anchor-" + topic}, {"auto.offset.reset", "latest"}, {"enable.partition.eof", "false"}});
+    rd_kafka_poll_set_consumer(consumer);
+    auto* subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(consumer, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    // Joined once an assignment exists.
+    const auto join_deadline = Clock::now() + 60s;
+    for (;;) {
+        if (auto* m = rd_kafka_consumer_poll(consumer, 100)) rd_kafka_message_destroy(m);
+        rd_kafka_topic_partition_list_t* a = nullptr;
+        const bool joined = rd_kafka_assignment(consumer, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a && a->cnt > 0;
+        if (a) rd_kafka_topic_partition_list_destroy(a);
+        if (joined) break;
+        if (Clock::now() > join_deadline) throw std::runtime_error("the anchor consumer never joined");
+    }
+    std::vector<double> delays;
+    std::atomic<bool> done{false};
+    std::thread reader{[&] {
+        while (!done.load()) {
+            rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+            if (!m) continue;
+            if (!m->err && m->len == sizeof(std::int64_t)) {
+                std::int64_t sent = 0;
+                std::memcpy(&sent, m->payload, sizeof sent);
+                const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+                delays.push_back(static_cast<double>(now - sent) / 1e9);
+            }
+            rd_kafka_message_destroy(m);
+            if (delays.size() >= static_cast<std::size_t>(n)) done.store(true);
+        }
+    }};
+    rd_kafka_t* producer = bench::raw_client(RD_KAFKA_PRODUCER, t, {{"linger.ms", "0"}});
+    for (int i = 0; i < n; ++i) {
+        const auto next = Clock::now() + gap;
+        const std::int64_t sent = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+        rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(const_cast<std::int64_t*>(&sent), sizeof sent), RD_KAFKA_V_END);
+        rd_kafka_poll(producer, 0);
+        std::this_thread::sleep_until(next);
+    }
+    rd_kafka_flush(producer, 10000);
+    const auto deadline = Clock::now() + 30s;
+    while (!done.load() && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    done.store(true);
+    reader.join();
+    rd_kafka_destroy(producer);
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    return delays;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -163,10 +269,12 @@ int main(int argc, char** argv) try {
         if (std::string{argv[i]} == "--admin") admin_bootstrap = argv[i + 1];
     const long backlog_arg = bench::arg_long(argc, argv, "--backlog", 1000);
     const std::chrono::milliseconds latency{bench::arg_long(argc, argv, "--latency", 200)};
-    if (backlog_arg < 100 || backlog_arg > 1000000 || burst_arg < 1 || burst_arg > 100000 || latency.count() < 0) {
+    const long steady_n = bench::arg_long(argc, argv, "--steady", 200);
+    if (backlog_arg < 100 || backlog_arg > 1000000 || burst_arg < 1 || burst_arg > 100000 || latency.count() < 0 ||
+        steady_n < 10 || steady_n > 100000) {
         std::fprintf(stderr, "bench_supervisor: --backlog takes 100 to 1000000 events (a smaller one is uploaded "
                              "before the first result is seen: no rate to measure), --burst 1 to 100000, "
-                             "--latency 0 or more\n");
+                             "--latency 0 or more, --steady 10 to 100000\n");
         return 2;
     }
     const int burst_n = static_cast<int>(burst_arg);
@@ -192,6 +300,15 @@ int main(int argc, char** argv) try {
                 bn, bn / b1);
     std::printf("   produce-to-upload delay in the backlog (bounded summary): p50 %.3f s, p99 %.3f s, max %.3f s\n",
                 delays.p50(), delays.p99(), delays.max_s);
+
+    std::printf("3. steady state: %ld events 20 ms apart, no server latency (produce to upload):\n", steady_n);
+    const auto anchor = raw_anchor(target, static_cast<int>(steady_n), 20ms);
+    const auto ours = steady(target, static_cast<int>(steady_n), 20ms);
+    std::printf("   raw librdkafka produce-to-consume  : p50 %6.2f ms, p99 %6.2f ms (%zu messages)\n",
+                1e3 * bench::percentile(anchor, 0.5), 1e3 * bench::percentile(anchor, 0.99), anchor.size());
+    std::printf("   supervisor produce-to-upload       : p50 %6.2f ms, p99 %6.2f ms (%zu events; target p50 <= %s)\n",
+                1e3 * bench::percentile(ours, 0.5), 1e3 * bench::percentile(ours, 0.99), ours.size(),
+                target.sasl() ? "3 ms, p99 <= 10 ms on the rig" : "5 ms on the mock cluster");
     return 0;
 } catch (const std::exception& e) {
     std::cerr << "bench_supervisor: " << e.what() << "\n";

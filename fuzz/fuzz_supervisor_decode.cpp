@@ -39,11 +39,17 @@ bool usable_name(const std::string& s) {
 
 using Kind = sd::AttemptResult::Kind;
 
-Kind expected_for_status(long s) {
+// The rule of decode.hpp, written again: a 400 is dead only in GraceDB's JSON error shape.
+Kind expected_for_status(long s, const std::string& body) {
     if (s == 409) return Kind::already_uploaded;
     if (s >= 200 && s < 300) return Kind::uploaded;
+    if (s == 404) return Kind::not_found;
     if (s == 408 || s == 429 || s >= 500) return Kind::transient;
-    return Kind::dead;
+    if (s == 400) {
+        const auto j = nlohmann::json::parse(body, nullptr, false);
+        if (!j.is_discarded() && j.is_object() && (j.contains("errors") || j.contains("error"))) return Kind::dead;
+    }
+    return Kind::refused;
 }
 
 // The attempt, with a stub chosen by `how` (a byte of the input) answering `status` and `body`.
@@ -70,16 +76,16 @@ void check_attempt(const sd::Upload& upload, unsigned char how, long status, con
     if (seen != &upload) std::abort();
     Kind want = Kind::transient;
     switch (how % 7) {
-        case 0: want = expected_for_status(status); break;
-        case 1: want = expected_for_status(status) == Kind::uploaded ? Kind::dead : expected_for_status(status); break;
+        case 0: want = expected_for_status(status, body); break;
+        case 1: want = expected_for_status(status, body); break;
+        case 3: want = Kind::refused; break;
         case 2:
-        case 3:
         case 5:
         case 6: want = Kind::transient; break;
-        case 4: want = Kind::dead; break;
+        case 4: want = Kind::unknown_name; break;
         default: break;
     }
-    // (An HTTPError with a 2xx status is not something the client raises: whatever it is, it was not an upload.)
+    // (An HTTPError with a 2xx status is not something the client raises; it is judged by its status as well.)
     if (r.kind != want) std::abort();
     if (r.detail.empty()) std::abort();
 }

@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libjwt-dev              # minting and verifying test SciTokens
+  prometheus-cpp-dev      # the supervisor's Prometheus metrics (core registry and text format)
   kafkacat                # kcat, an independent Kafka client for tests
   python3 python3-confluent-kafka  # the Python anchor of the benchmarks
   openssl                 # test CA and keys for the broker rig

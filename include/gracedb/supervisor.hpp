@@ -6,11 +6,21 @@
 // connection each), across and within partitions; pings and other messages that need no upload are done at
 // once. At-least-once: an offset is committed only when every earlier message of its partition is done
 // (uploaded, already uploaded (409), skipped, or dead-lettered); commits are batched every `commit_interval` and
-// made on a thread of their own. Transient failures (HTTP 408, 429, 5xx, no answer) are retried per event with
-// back-off while everything else goes on. A message that can never succeed, whatever its bytes, is copied with
-// the reason to the dead-letter topic and committed. Errors of the consumer (poll, commit, pause, resume) are
-// logged and survived. Several supervisors in one consumer group share the partitions; the state of a partition
-// taken away in a rebalance is dropped (its offsets are never committed by this supervisor again).
+// made on a thread of their own.
+// What is dead-lettered: only a message that no supervisor could ever upload (undecodable, not an event
+// envelope, a name GraceDB rejects after a fresh look at its API root, a 400 in GraceDB's own error shape, a
+// topic or key that contradicts the body, a 404 that lasted `never_reserved_after` while other uploads
+// succeeded). It is copied whole, with the reason, to the dead-letter topic and committed.
+// Everything else is retried with back-off and never committed past: 401/403 (the supervisor's token: GraceDB
+// treats a bad token as anonymous), 3xx, other 4xx, 408, 429, 5xx, no answer, TLS. When such failures hit every
+// event, the supervisor is "blocked": it stops fetching, logs why (SupervisorStats::blocked, blocked_reason),
+// and resumes by itself when an upload succeeds again (a token renewed on disk, the server back).
+// The topic binds the body: group Test only on "<instance>.test", any other group only on
+// "<instance>.<pipeline in lower case>", and the key must be the graceid. What trust remains: whoever may write a
+// pipeline's topic may complete that pipeline's reservations (GraceDB's per-pipeline topic ACLs are the guard).
+// Errors of the consumer (poll, commit, pause, resume) are logged and survived. Several supervisors in one
+// consumer group share the partitions; the state of a partition taken away in a rebalance is dropped (its
+// offsets are never committed by this supervisor again), and pausing survives rebalances.
 #pragma once
 
 #include <gracedb/supervisor_export.hpp>
@@ -73,6 +83,14 @@ struct GRACEDB_SUPERVISOR_EXPORT SupervisorStats {
     std::uint64_t commit_failures = 0;   // commits the broker refused or that failed (tried again later)
     std::uint64_t consumer_errors = 0;   // errors of poll/pause/resume, logged and survived
     std::size_t in_flight = 0;           // messages taken and not done yet (uploading, waiting, dead letter)
+    /// Every recent upload failed for a reason that is not the messages' (the supervisor refused, GraceDB down):
+    /// fetching is stopped until an upload succeeds again; the messages held keep being retried.
+    bool blocked = false;
+    std::string blocked_reason{};        // why, while blocked (the last such failure)
+    std::size_t paused_partitions = 0;   // partitions whose fetching is paused (window full, or blocked)
+    std::uint64_t dead_letter_rebuilds = 0;  // dead-letter producers rebuilt after a fatal error
+    /// When the last upload succeeded (nothing before the first).
+    std::optional<std::chrono::system_clock::time_point> last_upload{};
     LatencySummary delays{};             // produce-to-upload delay of uploaded events
     /// The newest produce-to-upload delays (at most kRecentDelays), oldest first.
     std::vector<double> delays_s{};
@@ -102,6 +120,13 @@ struct GRACEDB_SUPERVISOR_EXPORT SupervisorOptions {
     std::chrono::milliseconds commit_timeout = std::chrono::seconds{10};
     /// When stopping, uploads already running are waited for at most this long (their offsets then committed).
     std::chrono::milliseconds drain_timeout = std::chrono::seconds{10};
+    /// A 404 to one event's upload is the event's own fault (its graceid never reserved) only once it has
+    /// lasted this long while other uploads succeeded since its first 404; until then it is retried (a proxy or
+    /// a deploy in front of GraceDB also answers 404). Then the message is dead-lettered.
+    std::chrono::milliseconds never_reserved_after = std::chrono::seconds{60};
+    /// "HOST:PORT" (port 0: a free one): serve /metrics (Prometheus text format), /healthz and /readyz there
+    /// (README: "Running the supervisor"). Unset: no endpoint. Loopback unless the network is trusted: no TLS.
+    std::optional<std::string> metrics_address{};
     bool handle_signals = true;  // SIGINT/SIGTERM end run() after draining
     /// Called for every message, on the thread of run() / step().
     std::function<void(const SupervisorEvent&)> on_event{};
@@ -127,6 +152,8 @@ public:
     void stop() noexcept;
 
     SupervisorStats stats() const;
+    /// The port of the metrics endpoint (SupervisorOptions::metrics_address), if it serves one.
+    std::optional<int> metrics_port() const;
     const std::string& dead_letter_topic() const;
     const std::string& instance_name() const;
 

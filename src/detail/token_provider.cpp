@@ -94,6 +94,12 @@ TokenProvider::Token TokenProvider::current() {
     return {token_.token, token_.claims, expiry_};
 }
 
+void TokenProvider::recheck_soon() {
+    if (!reload_) return;
+    std::lock_guard lock{mutex_};
+    next_due_ = std::min(next_due_, Clock::now());
+}
+
 TokenProvider::Clock::time_point TokenProvider::next_refresh() const {
     std::lock_guard lock{mutex_};
     return next_due_;

@@ -45,6 +45,10 @@ public:
     /// has expired and no renewed one was found.
     Token current();
 
+    /// The server refused the token: re-read it from disk at the next current() (when reload is on), so that a
+    /// token renewed on disk is used without waiting for the old one's expiry.
+    void recheck_soon();
+
     /// When the next re-read is due (far future when reload is off).
     Clock::time_point next_refresh() const;
     TokenClaims claims() const;

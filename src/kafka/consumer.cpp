@@ -89,11 +89,12 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     std::string group;
     detail::KafkaHandle rk;
     std::atomic<bool> stop_flag{false};
+    std::atomic<bool> wake_flag{false};  // wakeup(): the next empty poll returns at once
     std::atomic<bool> closed{false};
     std::deque<Message> buffered;  // read while waiting for an assignment (offsets stored when returned)
     std::uint64_t tls_mark = 0;    // connection events seen by the previous poll
     mutable std::mutex assignment_mutex;
-    std::vector<std::string> assigned;
+    std::vector<TopicPartition> assigned;
     bool auto_commit = true;  // enable.auto.commit as librdkafka reads it
     // The next offset to commit per partition: one past the last message handed to the application (and
     // stored). close() commits these itself when auto-commit is on (see commit_on_close). Touched only by
@@ -136,9 +137,8 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         try {
             auto* self = static_cast<Impl*>(static_cast<detail_client::ClientCore*>(opaque));
             const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-            std::vector<std::string> names;
-            for (int i = 0; i < parts->cnt; ++i)
-                names.push_back(std::string{parts->elems[i].topic} + "[" + std::to_string(parts->elems[i].partition) + "]");
+            std::vector<TopicPartition> names;
+            for (int i = 0; i < parts->cnt; ++i) names.push_back({parts->elems[i].topic, parts->elems[i].partition});
             if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 if (cooperative) {
                     if (auto* e = rd_kafka_incremental_assign(rk, parts)) rd_kafka_error_destroy(e);
@@ -227,7 +227,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
             raise_unhealing(tls_mark);
             tls_mark = connection_events();
             if (!m) {
-                if (stop_flag.load() || StopSignals::received()) return std::nullopt;
+                if (stop_flag.load() || StopSignals::received() || wake_flag.exchange(false)) return std::nullopt;
                 continue;
             }
             const auto err = m->err;
@@ -340,7 +340,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                 // Rejoined: commit only for the partitions this member has again (others may now be another
                 // member's, whose progress must not be overwritten; that member reads them from our last
                 // committed offsets).
-                std::vector<std::string> now;
+                std::vector<TopicPartition> now;
                 {
                     std::lock_guard lock{assignment_mutex};
                     now = assigned;
@@ -348,8 +348,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                 detail::PartitionList mine{rd_kafka_topic_partition_list_new(list->cnt)};
                 for (int i = 0; i < list->cnt; ++i) {
                     const auto& e = list->elems[i];
-                    const std::string name = std::string{e.topic} + "[" + std::to_string(e.partition) + "]";
-                    if (std::find(now.begin(), now.end(), name) != now.end())
+                    if (std::find(now.begin(), now.end(), TopicPartition{e.topic, e.partition}) != now.end())
                         rd_kafka_topic_partition_list_add(mine.get(), e.topic, e.partition)->offset = e.offset;
                 }
                 if (mine->cnt < list->cnt)
@@ -431,6 +430,16 @@ void Consumer::stop() noexcept {
     if (impl_) impl_->stop_flag.store(true);
 }
 
+void Consumer::wakeup() noexcept {
+    if (!impl_ || impl_->closed.load() || !impl_->rk) return;
+    impl_->wake_flag.store(true);
+    // rd_kafka_consumer_poll waits on the consumer queue; yielding it makes that wait return now.
+    if (rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(impl_->rk.get())) {
+        rd_kafka_queue_yield(q);
+        rd_kafka_queue_destroy(q);
+    }
+}
+
 void Consumer::commit(const Message& msg) {
     detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
     rd_kafka_topic_partition_list_add(list.get(), msg.topic.c_str(), msg.partition)->offset = msg.offset + 1;
@@ -497,9 +506,33 @@ bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
 }
 
 std::vector<std::string> Consumer::assignment() const {
+    std::vector<std::string> names;
+    for (const auto& tp : assigned_partitions()) names.push_back(tp.to_string());
+    return names;
+}
+
+std::vector<TopicPartition> Consumer::assigned_partitions() const {
     auto& im = impl();
     std::lock_guard lock{im.assignment_mutex};
     return im.assigned;
+}
+
+std::optional<std::int64_t> Consumer::lag(const TopicPartition& tp) const {
+    auto& im = impl();
+    std::int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(im.rk.get(), tp.topic.c_str(), tp.partition, &low, &high) ||
+        high < 0)
+        return std::nullopt;
+    detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+    if (rd_kafka_position(im.rk.get(), list.get()) || list->elems[0].offset < 0) return std::nullopt;
+    return std::max<std::int64_t>(0, high - list->elems[0].offset);
+}
+
+void Consumer::commit(const TopicPartition& tp, std::int64_t next_offset) {
+    detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = next_offset;
+    impl().commit_list(list.get());
 }
 
 void Consumer::close(std::chrono::milliseconds timeout) { impl().close_within(timeout); }

@@ -85,6 +85,7 @@ kafka::Producer GraceDb::create_kafka_producer(kafka::ProducerOptions options) c
 }
 
 std::optional<TokenClaims> GraceDb::token_claims() const {
+    std::lock_guard lock{impl_->curl_mutex};
     if (impl_->tokens) return impl_->tokens->claims();
     return std::nullopt;
 }

@@ -92,13 +92,18 @@ struct GRACEDB_NO_EXPORT GraceDb::Impl {
     std::string audience;
     std::shared_ptr<detail::TokenProvider> tokens;
 
-    std::mutex curl_mutex;  // one request at a time on the handle
+    std::mutex curl_mutex;  // one request at a time on the handle; also guards `tokens` once built
+    Clock::time_point next_discovery{};  // credentials_refused(): token discovery again, at most every 5 s
     detail::CurlEasy curl;
 
-    // The API root: fetched once (one fetch at a time), then never replaced, so references that api_root()
-    // handed out stay valid for the client's life.
+    // The API root. The first one fetched is kept for the client's life (api_root() hands out references to
+    // it); a newer one replaces `root` when a name is not in the vocabularies (GraceDB gained a pipeline, a
+    // search or a label since), at most every kRootRefresh. One fetch at a time.
+    static constexpr std::chrono::seconds kRootRefresh{5};
     std::mutex root_mutex;
+    std::shared_ptr<const nlohmann::json> first_root;
     std::shared_ptr<const nlohmann::json> root;
+    Clock::time_point root_fetched{};
 
     Impl(std::string service_url, GraceDbOptions o);
 
@@ -112,10 +117,21 @@ struct GRACEDB_NO_EXPORT GraceDb::Impl {
     Response request(const char* method, const std::string& target, const std::vector<Field>* form, bool multipart,
                      bool safe, std::initializer_list<long> accepted = {});
 
+    /// The service answered 401/403 to a request that could carry our token: GraceDB treats a refused or
+    /// missing token as anonymous. Re-read the token from disk before the next request; with no token at all,
+    /// look for one again (at most every 5 s), so that a token put in place later is used.
+    void credentials_refused();
+
     /// True when `target` has the service's scheme, host and port (the token may go there).
     bool same_origin(const std::string& target) const;
 
     const nlohmann::json& get_root();
+    /// Fetches the API root (root_mutex held).
+    std::shared_ptr<const nlohmann::json> fetch_root();
+    /// The newest API root (fetched first if none yet).
+    std::shared_ptr<const nlohmann::json> current_root();
+    /// Fetches the API root again unless it was fetched less than kRootRefresh ago; the newest either way.
+    std::shared_ptr<const nlohmann::json> fresh_root();
     std::string link(const char* name);
     std::string templated(const char* name, const std::string& graceid);
 

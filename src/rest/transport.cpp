@@ -161,6 +161,34 @@ GraceDb::Impl::Impl(std::string service_url, GraceDbOptions o) : options{std::mo
     if (!curl) throw std::bad_alloc();
 }
 
+void GraceDb::Impl::credentials_refused() {
+    if (options.force_noauth || options.cred_cert) return;
+    std::lock_guard lock{curl_mutex};
+    if (tokens) {
+        tokens->recheck_soon();
+        return;
+    }
+    const auto now = Clock::now();
+    if (now < next_discovery) return;
+    next_discovery = now + 5s;
+    try {
+        auto found = std::make_shared<detail::TokenProvider>(TokenRequirements{audience, options.token_scope},
+                                                             options.reload_buffer, options.reload_cred,
+                                                             "GraceDB " + origin.host);
+        if (origin.scheme != "https") {
+            const char* env = std::getenv("GRACEDB_ALLOW_TOKEN_OVER_HTTP");
+            if (!options.allow_token_over_http && !(env && std::string_view{env} == "1")) {
+                detail::log_warning("GraceDB client: a SciToken appeared, but " + shown_url +
+                                    " is not https://: it is not used (see allow_token_over_http)");
+                return;
+            }
+        }
+        tokens = std::move(found);
+        detail::log_info("GraceDB client: the service refused an anonymous request; a SciToken found now is used");
+    } catch (const detail::NoUsableToken&) {
+    }
+}
+
 bool GraceDb::Impl::same_origin(const std::string& target) const {
     try {
         const auto t = detail::parse_url(target);
@@ -253,6 +281,7 @@ Response GraceDb::Impl::request(const char* method, const std::string& target, c
         try {
             Exchange x = perform(method, target, form, multipart, with_token, !safe);
             Response& r = x.response;
+            if ((r.status == 401 || r.status == 403) && with_token) credentials_refused();
             if (r.status < 400 || std::find(accepted.begin(), accepted.end(), r.status) != accepted.end()) return r;
             // 429: the server throttled the request and did not process it: retrying is safe, also for a POST.
             const bool throttled = r.status == 429;
@@ -280,20 +309,43 @@ Response GraceDb::Impl::request(const char* method, const std::string& target, c
     }
 }
 
-const nlohmann::json& GraceDb::Impl::get_root() {
-    std::lock_guard lock{root_mutex};  // one fetch at a time; after it, readers only see the same object
-    if (root) return *root;
+std::shared_ptr<const nlohmann::json> GraceDb::Impl::fetch_root() {
     Response r = request("GET", url, nullptr, false, true);
     auto j = nlohmann::json::parse(r.body, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("links") || !j["links"].is_object())
         throw GraceDbError("the API root " + shown_url + " did not answer with links and templates: " +
                            r.body.substr(0, 200));
-    root = std::make_shared<const nlohmann::json>(std::move(j));
-    return *root;
+    root_fetched = Clock::now();
+    return std::make_shared<const nlohmann::json>(std::move(j));
+}
+
+std::shared_ptr<const nlohmann::json> GraceDb::Impl::current_root() {
+    std::lock_guard lock{root_mutex};
+    if (!root) {
+        root = fetch_root();
+        first_root = root;
+    }
+    return root;
+}
+
+std::shared_ptr<const nlohmann::json> GraceDb::Impl::fresh_root() {
+    std::lock_guard lock{root_mutex};
+    if (!root || Clock::now() - root_fetched >= kRootRefresh) {
+        root = fetch_root();
+        if (!first_root) first_root = root;
+    }
+    return root;
+}
+
+const nlohmann::json& GraceDb::Impl::get_root() {
+    current_root();
+    std::lock_guard lock{root_mutex};
+    return *first_root;
 }
 
 std::string GraceDb::Impl::link(const char* name) {
-    const auto& r = get_root();
+    const auto snapshot = current_root();
+    const auto& r = *snapshot;
     const auto& links = r.at("links");
     if (!links.contains(name) || !links.at(name).is_string())
         throw GraceDbError(std::string{"the API root of "} + shown_url + " has no link \"" + name + "\"");
@@ -301,7 +353,8 @@ std::string GraceDb::Impl::link(const char* name) {
 }
 
 std::string GraceDb::Impl::templated(const char* name, const std::string& graceid) {
-    const auto& r = get_root();
+    const auto snapshot = current_root();
+    const auto& r = *snapshot;
     if (!r.contains("templates") || !r.at("templates").contains(name) || !r.at("templates").at(name).is_string())
         throw GraceDbError(std::string{"the API root of "} + shown_url + " has no template \"" + name + "\"");
     return fill_template(r.at("templates").at(name).get<std::string>(), graceid);
@@ -310,22 +363,30 @@ std::string GraceDb::Impl::templated(const char* name, const std::string& gracei
 void GraceDb::Impl::check_vocabulary(const std::string& group, const std::string& pipeline,
                                      const std::optional<std::string>& search,
                                      const std::vector<std::string>& labels) {
-    const auto& r = get_root();
-    auto check = [&](const char* key, const char* what, const std::string& value) {
-        if (!r.contains(key) || !r.at(key).is_array()) return;
-        std::vector<std::string> allowed;
-        for (const auto& v : r.at(key))
-            if (v.is_string()) {
-                if (v.get_ref<const std::string&>() == value) return;
-                allowed.push_back(v.get<std::string>());
-            }
-        throw std::invalid_argument(std::string{what} + " \"" + value + "\" is not one of the " + key + " of " +
-                                    shown_url + " (exact, case-sensitive names): " + detail::join_quoted(allowed));
+    // The first unknown name in `r`, as the message that names it and the allowed ones; nullopt if none.
+    auto problem = [&](const nlohmann::json& r) -> std::optional<std::string> {
+        auto check = [&](const char* key, const char* what, const std::string& value) -> std::optional<std::string> {
+            if (!r.contains(key) || !r.at(key).is_array()) return std::nullopt;
+            std::vector<std::string> allowed;
+            for (const auto& v : r.at(key))
+                if (v.is_string()) {
+                    if (v.get_ref<const std::string&>() == value) return std::nullopt;
+                    allowed.push_back(v.get<std::string>());
+                }
+            return std::string{what} + " \"" + value + "\" is not one of the " + key + " of " + shown_url +
+                   " (exact, case-sensitive names): " + detail::join_quoted(allowed);
+        };
+        if (auto p = check("groups", "group", group)) return p;
+        if (auto p = check("pipelines", "pipeline", pipeline)) return p;
+        if (search)
+            if (auto p = check("searches", "search", *search)) return p;
+        for (const auto& l : labels)
+            if (auto p = check("labels", "label", l)) return p;
+        return std::nullopt;
     };
-    check("groups", "group", group);
-    check("pipelines", "pipeline", pipeline);
-    if (search) check("searches", "search", *search);
-    for (const auto& l : labels) check("labels", "label", l);
+    if (!problem(*current_root())) return;
+    // GraceDB may have gained the name since the root was read: judge it on a fresh root.
+    if (auto p = problem(*fresh_root())) throw std::invalid_argument(*p);
 }
 
 }  // namespace gracedb

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include <sys/socket.h>
@@ -76,6 +77,8 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
     mutable std::mutex mutex;  // the store and the faults
     Store store;
     std::vector<std::tuple<std::string, int, int>> faults;  // path part, status, remaining
+
+    mutable std::shared_mutex vocabulary_mutex;  // the vocabularies in `options`: add_name() writes them
 
     std::mutex throttle_mutex;
     std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> creations;  // per user, last second
@@ -183,6 +186,8 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
         for (auto& [part, status, remaining] : faults)
             if (remaining > 0 && req.path.find(part) != std::string::npos) {
                 --remaining;
+                // As a proxy or a maintenance page would answer: a redirect names somewhere else to go.
+                if (status >= 300 && status < 400) res.set_header("Location", "/maintenance/");
                 reply_text(res, status, "injected failure");
                 return false;
             }
@@ -219,6 +224,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
     // CreateEventForm: eventFile, group, pipeline, search, labels, offline; errors as the events view flattens
     // them: {"errors": ["group: * Select a valid choice. ..."]}. The parsed fields, or nullopt (answered).
     std::optional<json> validate(const httplib::Request& req, httplib::Response& res, bool need_file) {
+        std::shared_lock vocabulary{vocabulary_mutex};
         std::vector<std::string> errors;
         const char* invalid_choice = "* Select a valid choice. That choice is not one of the available choices.";
         if (need_file) {
@@ -260,6 +266,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
     bool valid_pipeline_for_group(const httplib::Request& req, httplib::Response& res) {
         if (field(req, "group").value_or("") == "Test") return true;
         const auto pipeline = field(req, "pipeline");
+        std::shared_lock vocabulary{vocabulary_mutex};
         if (pipeline && options.pipelines.count(*pipeline)) return true;
         reply_json(res, 400, {{"error", "Please provide a valid pipeline."}});
         return false;
@@ -325,6 +332,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
 
     json root_document(const std::string& base) const {
         auto list = [](const std::set<std::string>& s) { return json(std::vector<std::string>(s.begin(), s.end())); };
+        std::shared_lock vocabulary{vocabulary_mutex};
         return {{"links",
                  {{"superevents", base + "superevents/"},
                   {"events", base + "events/"},
@@ -494,6 +502,25 @@ std::size_t StandIn::duplicate_uploads() const {
 void StandIn::fail_next(const std::string& path_part, int status, int times) {
     std::lock_guard lock{impl_->mutex};
     impl_->faults.emplace_back(path_part, status, times);
+}
+
+void StandIn::clear_failures() {
+    std::lock_guard lock{impl_->mutex};
+    impl_->faults.clear();
+}
+
+void StandIn::add_name(const std::string& vocabulary, const std::string& name) {
+    auto& o = impl_->options;
+    std::set<std::string>* list = vocabulary == "groups"      ? &o.groups
+                                  : vocabulary == "pipelines" ? &o.pipelines
+                                  : vocabulary == "searches"  ? &o.searches
+                                  : vocabulary == "labels"    ? &o.labels
+                                                              : nullptr;
+    if (!list)
+        throw std::invalid_argument("StandIn::add_name: no vocabulary \"" + vocabulary +
+                                    "\" (groups, pipelines, searches or labels)");
+    std::unique_lock lock{impl_->vocabulary_mutex};
+    list->insert(name);
 }
 
 }  // namespace gracedb

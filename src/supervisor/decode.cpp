@@ -186,29 +186,82 @@ Decoded decode_message(std::string_view value) noexcept {
     }
 }
 
-AttemptResult attempt_upload(const Upload& upload, const UploadCall& call) noexcept {
+const char* to_string(AttemptResult::Kind kind) noexcept {
+    using K = AttemptResult::Kind;
+    switch (kind) {
+        case K::uploaded: return "uploaded";
+        case K::already_uploaded: return "already uploaded";
+        case K::transient: return "server busy or unreachable";
+        case K::refused: return "refused";
+        case K::not_found: return "not found";
+        case K::unknown_name: return "unknown name";
+        case K::dead: return "bad message";
+    }
+    return "?";
+}
+
+// GraceDB's API exception handler flattens its errors into {"errors": [...]} or {"error": ...}
+// (notes/gracedb-server.md): only such a 400 is the server's judgement of the event's fields. A proxy's 400
+// is HTML, GraceDB's User-Agent check answers plain text: neither says anything about the event.
+static bool is_gracedb_error_body(std::string_view body) {
+    auto j = json::parse(body.begin(), body.end(), nullptr, false);
+    return !j.is_discarded() && j.is_object() && (j.contains("errors") || j.contains("error"));
+}
+
+AttemptResult::Kind classify_answer(long status, std::string_view body) noexcept {
     using K = AttemptResult::Kind;
     try {
+        if (status == 409) return K::already_uploaded;
+        if (status >= 200 && status < 300) return K::uploaded;
+        if (status == 404) return K::not_found;
+        if (status == 408 || status == 429 || status >= 500) return K::transient;
+        if (status == 400 && is_gracedb_error_body(body)) return K::dead;
+        return K::refused;  // 1xx, 3xx, 401, 403, any other 4xx, a 400 not in GraceDB's shape
+    } catch (...) {
+        return K::refused;
+    }
+}
+
+AttemptResult attempt_upload(const Upload& upload, const UploadCall& call) noexcept {
+    using K = AttemptResult::Kind;
+    auto answer = [](long s, const std::string& body) {
+        const auto kind = classify_answer(s, body);
+        std::string detail = "HTTP " + std::to_string(s);
+        if (kind != K::uploaded && kind != K::already_uploaded && !body.empty()) detail += ": " + body.substr(0, 300);
+        return AttemptResult{kind, std::move(detail)};
+    };
+    try {
         const Response r = call(upload);
-        if (r.status == 409) return {K::already_uploaded, "HTTP 409"};
-        if (r.status >= 200 && r.status < 300) return {K::uploaded, "HTTP " + std::to_string(r.status)};
-        // upload_reserved_event raises for other statuses; a stub might not.
-        if (r.status == 408 || r.status == 429 || r.status >= 500) return {K::transient, "HTTP " + std::to_string(r.status)};
-        return {K::dead, "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300)};
+        return answer(r.status, r.body);  // upload_reserved_event returns 2xx, 409 and 3xx; a stub may return any
     } catch (const HTTPError& e) {
-        const long s = e.status();
-        if (s == 409) return {K::already_uploaded, "HTTP 409"};  // raised by a call that does not accept it
-        if (s == 408 || s == 429 || s >= 500) return {K::transient, "HTTP " + std::to_string(s)};
-        return {K::dead, "HTTP " + std::to_string(s) + ": " + e.body().substr(0, 300)};
-    } catch (const GraceDbError& e) {  // transport or credentials: may heal
-        return {K::transient, e.what()};
-    } catch (const std::invalid_argument& e) {  // the client refused the request itself: retrying cannot help
-        return {K::dead, std::string{"the upload request was refused: "} + e.what()};
+        return answer(e.status(), e.body());
+    } catch (const TransportError& e) {
+        // No HTTP answer: the server unreachable or slow is transient; a TLS failure is the supervisor's
+        // configuration (its CA) or something in front of GraceDB.
+        return {e.code() == Errc::tls_failed ? K::refused : K::transient, e.what()};
+    } catch (const GraceDbError& e) {  // credentials, an API root that is not GraceDB's
+        return {K::refused, e.what()};
+    } catch (const std::invalid_argument& e) {  // the client refused the request itself (a name, see above)
+        return {K::unknown_name, std::string{"the upload request was refused: "} + e.what()};
     } catch (const std::exception& e) {
         return {K::transient, e.what()};
     } catch (...) {
         return {K::transient, "unknown failure"};
     }
+}
+
+std::optional<std::string> binding_problem(const Upload& upload, std::string_view topic,
+                                           const std::optional<std::string>& key, std::string_view instance) {
+    std::string pipeline_topic;
+    for (char c : upload.pipeline) pipeline_topic += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    const std::string expected = std::string{instance} + "." + (upload.group == "Test" ? "test" : pipeline_topic);
+    if (topic != expected)
+        return "group \"" + upload.group + "\", pipeline \"" + upload.pipeline + "\" may only be published on " +
+               expected + ", not on " + std::string{topic} + " (a topic decides what its messages may claim)";
+    if (!key) return "the message has no key; an event's key must be its graceid " + upload.graceid;
+    if (*key != upload.graceid)
+        return "the message's key \"" + key->substr(0, kMaxGraceidLength) + "\" is not its graceid " + upload.graceid;
+    return std::nullopt;
 }
 
 }  // namespace gracedb::supervisor_detail

@@ -7,6 +7,7 @@
 
 #include <gracedb/rest/client.hpp>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -41,19 +42,51 @@ struct Decoded {
 /// letter with the reason. Base64 of the event file may contain line breaks (Python's base64.encodebytes).
 Decoded decode_message(std::string_view value) noexcept;
 
-/// The outcome of one upload attempt.
+/// The outcome of one upload attempt. Which answers mean what (the rule; see attempt_upload in decode.cpp):
+///   uploaded          2xx
+///   already_uploaded  409: the reservation was completed before (by us or another supervisor): done
+///   dead              the message itself is bad: a 400 in GraceDB's own JSON error shape ({"errors": ...} or
+///                     {"error": ...}: the server judged the event's fields)
+///   unknown_name      the client refused the request itself: a name not in the API root's vocabularies (the
+///                     client reads the root again first, at most every 5 s). The supervisor dead-letters it
+///                     only when it is still refused kNameRecheck after its first refusal, so that a root read
+///                     before GraceDB gained the name cannot decide
+///   not_found         404: the graceid was never reserved, OR something in front of GraceDB answers 404; the
+///                     supervisor decides (dead only after a bounded time of 404s while other uploads succeed)
+///   transient         the server is busy or unreachable: 408, 429, 5xx, no answer (connection, timeout)
+///   refused           the server, or something in front of it, refuses the supervisor: 401, 403 (a bad token
+///                     is anonymous there), 3xx (a proxy redirecting to a login or maintenance page), any other
+///                     4xx, a 400 not in GraceDB's shape (e.g. its User-Agent check), TLS and credential
+///                     failures, an API root that is not GraceDB's. Never the event's fault: retried
+/// Everything but uploaded, already_uploaded and dead is retried and never committed past.
 struct AttemptResult {
-    enum class Kind { uploaded, already_uploaded, transient, dead };
+    enum class Kind { uploaded, already_uploaded, transient, refused, not_found, unknown_name, dead };
     Kind kind = Kind::transient;
     std::string detail{};
+    /// When the answer came (set by the worker that made the attempt): the produce-to-upload delay ends here.
+    std::optional<std::chrono::system_clock::time_point> finished{};
+    std::chrono::duration<double> took{};  // how long the attempt took
 };
+
+const char* to_string(AttemptResult::Kind kind) noexcept;
+
+/// Longer than the REST client's shortest interval between two reads of the API root (5 s).
+inline constexpr std::chrono::seconds kNameRecheck{6};
 
 /// The REST call, stubbed in tests: returns the response or throws as GraceDb::upload_reserved_event does.
 using UploadCall = std::function<Response(const Upload&)>;
 
-/// Runs `call` and classifies: 2xx uploaded, 409 already uploaded (done), 408/429/5xx and transport or
-/// credential failures transient (retried), any other 4xx dead. Never throws.
+/// Runs `call` and classifies what came back (see AttemptResult). Never throws.
 AttemptResult attempt_upload(const Upload& upload, const UploadCall& call) noexcept;
+
+/// The classification of one HTTP answer (status and body) by the rule above; 2xx is uploaded.
+AttemptResult::Kind classify_answer(long status, std::string_view body) noexcept;
+
+/// What a message may claim depends on where it was published (per-pipeline topic ACLs are GraceDB's guard):
+/// group Test only on "<instance>.test", any other group only on "<instance>.<pipeline in lower case>"; the
+/// key must be the graceid. The reason when `upload` read from `topic` with `key` breaks that, else nullopt.
+std::optional<std::string> binding_problem(const Upload& upload, std::string_view topic,
+                                           const std::optional<std::string>& key, std::string_view instance);
 
 /// Strict base64 after removing ASCII whitespace (line breaks every 76 characters and a final one, as
 /// Python's base64.encodebytes writes). nullopt when not valid.

@@ -41,6 +41,11 @@ void UploadPool::wait_for_result(std::chrono::milliseconds timeout) {
     result_cv_.wait_for(lock, timeout, [this] { return !results_.empty() || stopping_; });
 }
 
+void UploadPool::on_result(std::function<void()> wake) {
+    std::lock_guard lock{mutex_};
+    wake_ = std::move(wake);
+}
+
 std::size_t UploadPool::outstanding() const {
     std::lock_guard lock{mutex_};
     return outstanding_;
@@ -72,6 +77,7 @@ void UploadPool::work(std::size_t index) {
             queue_.pop_front();
         }
         AttemptResult result;
+        const auto started = std::chrono::steady_clock::now();
         try {
             if (!clients_[index]) clients_[index] = std::make_unique<GraceDb>(url_, options_);
             GraceDb& client = *clients_[index];
@@ -81,11 +87,16 @@ void UploadPool::work(std::size_t index) {
         } catch (const std::exception& e) {  // the client could not be built (a token gone): may heal
             result = {AttemptResult::Kind::transient, std::string{"GraceDB client: "} + e.what()};
         }
+        result.finished = std::chrono::system_clock::now();
+        result.took = std::chrono::steady_clock::now() - started;
+        std::function<void()> wake;
         {
             std::lock_guard lock{mutex_};
             results_.emplace_back(std::move(job), std::move(result));
+            wake = wake_;
         }
         result_cv_.notify_all();
+        if (wake) wake();
     }
 }
 
@@ -149,17 +160,12 @@ void Committer::run() {
         for (auto& e : batch) {
             try {
                 // Never commit for a partition this consumer no longer owns: its new owner's position wins.
-                const auto owned = consumer_.assignment();
-                const auto name = e.topic + "[" + std::to_string(e.partition) + "]";
-                if (std::find(owned.begin(), owned.end(), name) == owned.end()) {
+                const auto owned = consumer_.assigned_partitions();
+                if (std::find(owned.begin(), owned.end(), e.tp) == owned.end()) {
                     e.skipped = true;
                     continue;
                 }
-                kafka::Message m;
-                m.topic = e.topic;
-                m.partition = e.partition;
-                m.offset = e.offset - 1;  // commit(m) commits m.offset + 1
-                consumer_.commit(m);
+                consumer_.commit(e.tp, e.offset);
             } catch (const std::exception& ex) {
                 e.error = ex.what();
             }

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,27 +21,10 @@
 #include <utility>
 #include <vector>
 
-#include "supervisor/decode.hpp"
+#include "supervisor/job.hpp"
 
 namespace gracedb::supervisor_detail {
 
-/// One message being worked on, from its admission until it is done.
-struct Job {
-    std::uint64_t epoch = 0;  // of the partition tracker that admitted it
-    std::string topic;
-    std::int32_t partition = -1;
-    std::int64_t offset = -1;
-    std::optional<std::string> key;
-    std::string value;  // the original bytes, for a dead-letter copy
-    std::optional<std::string> graceid;
-    std::optional<double> producer_timestamp;
-    std::optional<Upload> upload;
-    std::string dead_reason;  // set: the job is to be dead-lettered (not uploaded)
-    bool truncate_dead_letter = false;
-    std::chrono::milliseconds backoff{0};
-    std::chrono::steady_clock::time_point due{};
-};
-using JobPtr = std::shared_ptr<Job>;
 
 class UploadPool {
 public:
@@ -56,6 +40,9 @@ public:
     std::vector<std::pair<JobPtr, AttemptResult>> take_results();
     /// Waits until a result is ready, at most `timeout`.
     void wait_for_result(std::chrono::milliseconds timeout);
+    /// Called by a worker (outside any lock) each time a result is ready: lets the polling thread wake from
+    /// a blocking poll at once rather than at its timeout.
+    void on_result(std::function<void()> wake);
     /// Jobs submitted and not yet taken back with take_results().
     std::size_t outstanding() const;
     /// Stops taking jobs (queued ones are dropped) and joins the workers once their current upload ends.
@@ -73,13 +60,13 @@ private:
     std::vector<std::pair<JobPtr, AttemptResult>> results_;
     std::size_t outstanding_ = 0;
     bool stopping_ = false;
+    std::function<void()> wake_;
     std::vector<std::thread> threads_;
 };
 
 /// One offset to commit: the partition, the tracker epoch it was computed under, the commit point.
 struct CommitEntry {
-    std::string topic;
-    std::int32_t partition = -1;
+    kafka::TopicPartition tp;
     std::uint64_t epoch = 0;
     std::int64_t offset = -1;  // the next offset to consume
     std::optional<std::string> error{};  // set in a result when the commit failed

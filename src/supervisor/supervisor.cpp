@@ -1,45 +1,35 @@
-// The supervisor's polling thread: admits messages (decode.hpp), hands uploads to the worker pool and commits
-// to the committer (pool.hpp), tracks what is done per partition (tracker.hpp), retries, dead-letters, follows
-// rebalances and pauses fetching when its window is full. Everything here runs on the thread of run()/step()
-// (or of the destructor, for the final drain).
+// The supervisor's polling thread: a short loop over its parts. Messages are admitted (decode.hpp, with the
+// topic binding the body), uploads run on the worker pool and commits on the committer (pool.hpp), what is held
+// per partition and flow control live in partitions.hpp, whether uploads work at all in health.hpp, dead letters
+// in dead_letters.hpp, figures in stats_book.hpp. Everything here runs on the thread of run()/step() (or of the
+// destructor, for the final drain).
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/topics.hpp>
 #include <gracedb/log.hpp>
 #include <gracedb/signals.hpp>
 #include <gracedb/supervisor.hpp>
 
-#include <deque>
+#include <algorithm>
 #include <map>
-#include <mutex>
 #include <random>
-#include <set>
 
+#include "supervisor/dead_letters.hpp"
 #include "supervisor/decode.hpp"
+#include "supervisor/health.hpp"
+#include "supervisor/metrics.hpp"
+#include "supervisor/partitions.hpp"
 #include "supervisor/pool.hpp"
-#include "supervisor/tracker.hpp"
+#include "supervisor/stats_book.hpp"
 
 namespace gracedb {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 namespace sd = supervisor_detail;
+using sd::Clock;
 using sd::JobPtr;
-using PartKey = std::pair<std::string, std::int32_t>;
-
-enum class Outcome { uploaded, already_uploaded, skipped, dead, transient, dropped };
-
-const char* name(Outcome o) {
-    switch (o) {
-        case Outcome::uploaded: return "uploaded";
-        case Outcome::already_uploaded: return "already-uploaded";
-        case Outcome::skipped: return "skipped";
-        case Outcome::dead: return "dead-lettered";
-        case Outcome::transient: return "retrying";
-        case Outcome::dropped: return "dropped";
-    }
-    return "?";
-}
+using sd::Outcome;
+using Kind = sd::AttemptResult::Kind;
 
 // Only the settings that say how to reach and authenticate to the brokers carry over to the producer.
 std::map<std::string, std::string> connection_settings(const std::map<std::string, std::string>& cfg) {
@@ -50,97 +40,97 @@ std::map<std::string, std::string> connection_settings(const std::map<std::strin
     return out;
 }
 
-// "topic[3]" (Consumer::assignment()) -> {"topic", 3}. Topic names cannot contain '['.
-std::optional<PartKey> parse_partition(const std::string& s) {
-    const auto open = s.rfind('[');
-    if (open == std::string::npos || s.empty() || s.back() != ']') return std::nullopt;
-    try {
-        return PartKey{s.substr(0, open), std::stoi(s.substr(open + 1, s.size() - open - 2))};
-    } catch (...) {
-        return std::nullopt;
+// The consumer's settings: the whole instance, this supervisor's group, manual commits.
+kafka::ConsumerOptions consumer_options(kafka::ConsumerOptions c) {
+    c.topics.clear();
+    if (!c.group_id) {
+        const auto inst = c.instance_name ? *c.instance_name
+                                          : c.service_url ? kafka::derive_instance_name(*c.service_url) : std::string{};
+        c.group_id = "gracedb-supervisor-" + inst;
     }
+    c.auto_offset_reset = "earliest";
+    c.kafka_config["enable.auto.commit"] = "false";
+    return c;
 }
 
-std::string where(const std::string& topic, std::int32_t partition) { return topic + "[" + std::to_string(partition) + "]"; }
-
-constexpr std::size_t kDeadLetterTruncation = 64 * 1024;
+void check(const SupervisorOptions& o) {
+    if (o.service_url.empty()) throw std::invalid_argument("the supervisor needs the GraceDB service_url");
+    if (o.max_in_flight == 0) throw std::invalid_argument("SupervisorOptions::max_in_flight must be at least 1");
+    if (o.max_in_flight > 1024)
+        throw std::invalid_argument("SupervisorOptions::max_in_flight is " + std::to_string(o.max_in_flight) +
+                                    ": at most 1024 (one thread and one GraceDB connection each)");
+}
 
 }  // namespace
 
 struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
     SupervisorOptions options;
     std::string instance;
-    std::string dead_letter;
     std::string rest_url;
     std::unique_ptr<kafka::Consumer> consumer;
     std::atomic<bool> stopping{false};
 
     // Poll-thread state.
-    std::map<PartKey, sd::PartitionTracker> trackers;
-    std::uint64_t next_epoch = 1;
+    std::unique_ptr<sd::Partitions> partitions;
+    sd::Health health;
     std::vector<JobPtr> waiting;  // retries not yet due
-    std::set<PartKey> assigned;
-    std::set<PartKey> paused;  // partitions this supervisor paused (window full)
-    bool want_paused = false;
     Clock::time_point next_commit = Clock::now();
     bool commit_overdue_reported = false;
     Clock::time_point consumer_retry_at{};
     std::chrono::milliseconds consumer_backoff{0};
+    Clock::time_point blocked_reminder{};
+    Clock::time_point next_lag_check{};
+    bool consuming = false;  // the last poll succeeded
     bool drained = false;
     std::minstd_rand jitter{std::random_device{}()};
-
-    // Dead letters: delivery reports land here (on this thread, from the producer's poll).
-    std::vector<std::pair<JobPtr, std::optional<std::string>>> dlq_reports;
-    std::size_t dlq_in_flight = 0;
-
-    mutable std::mutex stats_mutex;
-    SupervisorStats stats;
-    std::deque<double> recent_delays;
+    sd::StatsBook stats;
 
     // Declared last: destroyed first (their threads use the members above).
-    std::unique_ptr<kafka::Producer> dlq;
+    std::unique_ptr<sd::DeadLetters> dead_letters;
     std::unique_ptr<sd::UploadPool> pool;
     std::unique_ptr<sd::Committer> committer;
+    std::unique_ptr<sd::MetricsServer> metrics_server;  // first destroyed: its threads read the stats
 
-    explicit Impl(SupervisorOptions o) : options{std::move(o)} {
-        auto& c = options.consumer;
-        c.topics.clear();
-        if (!c.group_id) {
-            const auto inst = c.instance_name ? *c.instance_name
-                                              : c.service_url ? kafka::derive_instance_name(*c.service_url)
-                                                              : std::string{};
-            c.group_id = "gracedb-supervisor-" + inst;
-        }
-        c.auto_offset_reset = "earliest";
-        c.kafka_config["enable.auto.commit"] = "false";
-        if (options.service_url.empty()) throw std::invalid_argument("the supervisor needs the GraceDB service_url");
-        if (options.max_in_flight == 0) throw std::invalid_argument("SupervisorOptions::max_in_flight must be at least 1");
-        if (options.max_in_flight > 1024)
-            throw std::invalid_argument("SupervisorOptions::max_in_flight is " + std::to_string(options.max_in_flight) +
-                                        ": at most 1024 (one thread and one GraceDB connection each)");
+    explicit Impl(SupervisorOptions o) : options{std::move(o)}, stats{options.on_event} {
+        check(options);
+        auto c = consumer_options(options.consumer);
         options.rest.max_retries = 0;  // retried here, per event, without holding a worker
         auto first = std::make_unique<GraceDb>(options.service_url, options.rest);
         rest_url = first->service_url();
         consumer = std::make_unique<kafka::Consumer>(c);
         instance = consumer->instance_name();
-        dead_letter = kafka::make_topic_name(options.dead_letter_prefix, instance);
-        kafka::ProducerOptions p{.bootstrap_servers = c.bootstrap_servers,
-                                 .topic = instance,
-                                 .instance_name = options.dead_letter_prefix,
-                                 .use_ssl = c.use_ssl,
-                                 .ca_cert_path = c.ca_cert_path,
-                                 .skip_hostname_verification = c.skip_hostname_verification,
-                                 .token_audience = c.token_audience,
-                                 .reload_cred = c.reload_cred,
-                                 .reload_buffer = c.reload_buffer,
-                                 .kafka_config = connection_settings(c.kafka_config)};
-        dlq = std::make_unique<kafka::Producer>(std::move(p));
+        const auto dead_letter_topic = kafka::make_topic_name(options.dead_letter_prefix, instance);
+        dead_letters = std::make_unique<sd::DeadLetters>(
+            kafka::ProducerOptions{.bootstrap_servers = c.bootstrap_servers,
+                                   .topic = instance,
+                                   .instance_name = options.dead_letter_prefix,
+                                   .use_ssl = c.use_ssl,
+                                   .ca_cert_path = c.ca_cert_path,
+                                   .skip_hostname_verification = c.skip_hostname_verification,
+                                   .token_audience = c.token_audience,
+                                   .reload_cred = c.reload_cred,
+                                   .reload_buffer = c.reload_buffer,
+                                   .kafka_config = connection_settings(c.kafka_config)},
+            dead_letter_topic);
+        partitions = std::make_unique<sd::Partitions>(
+            *consumer, [this](const kafka::KafkaError& e, const char* call) { consumer_error(e, call); });
         consumer->subscribe_all();
-        pool = std::make_unique<sd::UploadPool>(options.max_in_flight, std::move(first), options.service_url, options.rest);
+        pool = std::make_unique<sd::UploadPool>(options.max_in_flight, std::move(first), options.service_url,
+                                                options.rest);
+        // A finished upload wakes the poll at once: its result (and the next retry or commit) is not held back
+        // by the poll's timeout.
+        pool->on_result([c = consumer.get()] { c->wakeup(); });
         committer = std::make_unique<sd::Committer>(*consumer);
+        if (options.metrics_address) {
+            metrics_server = std::make_unique<sd::MetricsServer>(*options.metrics_address, stats.metrics(),
+                                                                 [this] { return stats.health(); });
+            log(LogLevel::info, "supervisor: metrics, /healthz and /readyz on " + *options.metrics_address +
+                                    " (port " + std::to_string(metrics_server->port()) + ")");
+        }
         log(LogLevel::info, "supervisor: consuming every topic of instance \"" + instance + "\" as group \"" +
                                 *c.group_id + "\", uploading to " + rest_url + " (" +
-                                std::to_string(options.max_in_flight) + " at once), dead letters to " + dead_letter);
+                                std::to_string(options.max_in_flight) + " at once), dead letters to " +
+                                dead_letter_topic);
     }
 
     ~Impl() {
@@ -152,151 +142,105 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
         committer->stop();
     }
 
-    // --- reporting -------------------------------------------------------------------------------------------
+    // --- outcomes --------------------------------------------------------------------------------------------
 
-    void report(const sd::Job& job, Outcome outcome, const std::string& detail) {
-        std::optional<std::chrono::duration<double>> delay;
-        if (job.producer_timestamp) {
-            const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-            delay = std::chrono::duration<double>(now - *job.producer_timestamp);
-        }
-        {
-            std::lock_guard lock{stats_mutex};
-            switch (outcome) {
-                case Outcome::uploaded:
-                    ++stats.uploaded;
-                    if (delay) {
-                        stats.delays.add(delay->count());
-                        recent_delays.push_back(delay->count());
-                        if (recent_delays.size() > SupervisorStats::kRecentDelays) recent_delays.pop_front();
-                    }
-                    break;
-                case Outcome::already_uploaded: ++stats.already_uploaded; break;
-                case Outcome::skipped: ++stats.skipped; break;
-                case Outcome::dead: ++stats.dead_lettered; break;
-                case Outcome::transient: ++stats.retries; break;
-                case Outcome::dropped: ++stats.dropped; break;
-            }
-        }
-        const auto level = outcome == Outcome::dead ? LogLevel::warning : LogLevel::info;
-        if (level >= log_level())
-            log(level, "supervisor: " + where(job.topic, job.partition) + "@" + std::to_string(job.offset) + " " +
-                           job.graceid.value_or("-") + " " + name(outcome) + " (" + detail + ")" +
-                           (delay ? ", delay " + std::to_string(delay->count()) + " s" : ""));
-        if (options.on_event) {
-            try {
-                options.on_event(SupervisorEvent{job.topic, job.partition, job.offset, job.graceid, name(outcome), detail, delay});
-            } catch (const std::exception& e) {
-                log(LogLevel::error, std::string{"supervisor: on_event threw: "} + e.what());
-            } catch (...) {
-                log(LogLevel::error, "supervisor: on_event threw");
-            }
-        }
-    }
-
-    // The tracker that admitted `job`, if its partition is still ours in the same incarnation.
-    sd::PartitionTracker* tracker_of(const sd::Job& job) {
-        auto it = trackers.find({job.topic, job.partition});
-        return it != trackers.end() && it->second.epoch() == job.epoch ? &it->second : nullptr;
-    }
-
-    void done(const sd::Job& job) {
-        if (auto* t = tracker_of(job)) t->done(job.offset);
-    }
+    void done(const sd::Job& job) { partitions->done(job); }
+    bool ours(const sd::Job& job) { return partitions->tracker(job.tp, job.epoch) != nullptr; }
 
     // A failed attempt: try again after the job's back-off, unless its partition is gone or we are stopping.
     void retry_later(const JobPtr& job, const std::string& detail) {
-        report(*job, Outcome::transient, detail);
-        if (stopping.load() || !tracker_of(*job)) return;  // left uncommitted / for the new owner
-        job->backoff = job->backoff.count() == 0 ? options.initial_backoff : std::min(job->backoff * 2, options.max_backoff);
+        stats.report(*job, Outcome::transient, detail);
+        if (stopping.load() || !ours(*job)) return;  // left uncommitted / for the new owner
+        job->backoff = job->backoff.count() == 0 ? options.initial_backoff
+                                                 : std::min(job->backoff * 2, options.max_backoff);
         const double factor = std::uniform_real_distribution<double>{0.8, 1.2}(jitter);
         job->due = Clock::now() + std::chrono::duration_cast<Clock::duration>(job->backoff * factor);
         waiting.push_back(job);
     }
 
-    // --- dead letters ----------------------------------------------------------------------------------------
-
-    void send_dead_letter(const JobPtr& job) {
-        kafka::ProduceOptions po{.key = job->key,
-                                 .headers = {{"dlq.reason", job->dead_reason},
-                                             {"dlq.topic", job->topic},
-                                             {"dlq.partition", std::to_string(job->partition)},
-                                             {"dlq.offset", std::to_string(job->offset)}}};
-        std::string_view value = job->value;
-        if (job->truncate_dead_letter && value.size() > kDeadLetterTruncation) {
-            po.headers.emplace_back("dlq.value_truncated_from", std::to_string(value.size()));
-            value = value.substr(0, kDeadLetterTruncation);
-        }
-        po.on_delivery = [this, job](const kafka::DeliveryReport& r) noexcept {
-            try {
-                dlq_reports.emplace_back(job, r.error);
-            } catch (...) {
-            }
-        };
-        try {
-            dlq->produce(value, std::move(po));
-            ++dlq_in_flight;
-        } catch (const std::exception& e) {
-            dead_letter_failed(job, e.what());
-        }
-    }
-
-    void dead_letter_failed(const JobPtr& job, const std::string& error) {
-        if (!job->truncate_dead_letter && error.find("too large") != std::string::npos) {
-            job->truncate_dead_letter = true;  // the copy does not fit: send its beginning, and say so
-            send_dead_letter(job);
-            return;
-        }
-        log(LogLevel::error, "supervisor: dead-letter delivery failed: " + error);
-        retry_later(job, "dead-letter topic unreachable (" + job->dead_reason + ")");
+    void dead_letter(const JobPtr& job, const std::string& reason) {
+        job->dead_reason = reason;
+        if (ours(*job)) dead_letters->send(job);
+        else stats.report(*job, Outcome::dropped, reason + "; partition revoked, left to its new owner");
     }
 
     void serve_dead_letters() {
-        if (dlq_in_flight == 0 && dlq_reports.empty()) return;
-        try {
-            dlq->poll(0ms);
-        } catch (const std::exception& e) {
-            log(LogLevel::warning, std::string{"supervisor: dead-letter producer: "} + e.what());
-        }
-        auto reports = std::exchange(dlq_reports, {});
-        for (auto& [job, error] : reports) {
-            if (dlq_in_flight) --dlq_in_flight;
+        for (auto& [job, error] : dead_letters->serve()) {
             if (error) {
-                dead_letter_failed(job, *error);
+                log(LogLevel::error, "supervisor: " + *error);
+                retry_later(job, *error + " (" + job->dead_reason + ")");
                 continue;
             }
-            report(*job, Outcome::dead, job->dead_reason);
+            stats.report(*job, Outcome::dead, job->dead_reason);
             done(*job);
         }
     }
 
-    // --- uploads ---------------------------------------------------------------------------------------------
+    // The 404 rule: a 404 is the event's own fault (never reserved) only once it has lasted
+    // never_reserved_after since the event's first 404 AND another upload succeeded after that first 404 (the
+    // path works for others). A proxy or deploy answering 404 to everything never meets the second condition.
+    bool never_reserved(sd::Job& job, Clock::time_point now) {
+        if (!job.not_found_since) job.not_found_since = now;
+        return now - *job.not_found_since >= options.never_reserved_after &&
+               health.last_success() > *job.not_found_since;
+    }
 
     void handle_results() {
-        using K = sd::AttemptResult::Kind;
+        const auto now = Clock::now();
         for (auto& [job, result] : pool->take_results()) {
+            ++job->attempts;
+            stats.upload_duration(result.took.count());
             switch (result.kind) {
-                case K::uploaded:
-                case K::already_uploaded:
-                    report(*job, result.kind == K::uploaded ? Outcome::uploaded : Outcome::already_uploaded, result.detail);
+                case Kind::uploaded:
+                case Kind::already_uploaded:
+                    if (health.succeeded(now))
+                        log(LogLevel::warning, "supervisor: uploads succeed again: fetching resumes");
+                    stats.report(*job, result.kind == Kind::uploaded ? Outcome::uploaded : Outcome::already_uploaded,
+                                 result.detail, result.finished);
                     done(*job);
                     break;
-                case K::transient: retry_later(job, result.detail); break;
-                case K::dead:
-                    job->dead_reason = result.detail;
-                    if (tracker_of(*job)) {
-                        send_dead_letter(job);
-                    } else {
-                        report(*job, Outcome::dropped, result.detail + "; partition revoked, left to its new owner");
+                case Kind::dead: dead_letter(job, result.detail); break;
+                case Kind::unknown_name:
+                    if (!job->name_refused_since) job->name_refused_since = now;
+                    if (now - *job->name_refused_since >= sd::kNameRecheck) {
+                        dead_letter(job, result.detail);
+                        break;
                     }
+                    retry_later(job, result.detail + " (judged again on a fresh API root)");
+                    break;
+                case Kind::not_found:
+                    if (never_reserved(*job, now)) {
+                        dead_letter(job, result.detail + " for " +
+                                             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                                now - *job->not_found_since)
+                                                                .count()) +
+                                             " s while other uploads succeeded: never reserved");
+                        break;
+                    }
+                    retry_later(job, result.detail);
+                    break;
+                case Kind::transient:
+                case Kind::refused:
+                    if (health.failed(result.kind, result.detail, now)) {
+                        blocked_reminder = now + 60s;
+                        log(LogLevel::error, "supervisor: BLOCKED, fetching stopped: " + health.reason() +
+                                                 ". Nothing is dead-lettered or committed past; the " +
+                                                 std::to_string(partitions->pending()) +
+                                                 " message(s) held are retried, and fetching resumes by itself "
+                                                 "once an upload succeeds");
+                    }
+                    retry_later(job, result.detail);
                     break;
             }
         }
-    }
-
-    void start(const JobPtr& job) {
-        if (!job->dead_reason.empty()) send_dead_letter(job);
-        else pool->submit(job);
+        if (health.blocked() && now >= blocked_reminder) {
+            blocked_reminder = now + 60s;
+            log(LogLevel::error, "supervisor: still BLOCKED for " +
+                                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                        now - health.blocked_since())
+                                                        .count()) +
+                                     " s: " + health.reason());
+        }
     }
 
     void start_due_retries() {
@@ -308,42 +252,37 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
             due.push_back(j);
             return true;
         });
-        for (const auto& j : due) start(j);
+        for (const auto& j : due) {
+            if (!j->dead_reason.empty()) dead_letters->send(j);
+            else pool->submit(j);
+        }
     }
 
     // --- admission -------------------------------------------------------------------------------------------
 
     void admit(kafka::Message m) {
-        const PartKey key{m.topic, m.partition};
         auto job = std::make_shared<sd::Job>();
-        job->topic = std::move(m.topic);
-        job->partition = m.partition;
+        job->tp = {std::move(m.topic), m.partition};
         job->offset = m.offset;
         job->key = std::move(m.key);
+        job->headers = std::move(m.headers);
+        job->timestamp = m.timestamp;
         auto d = sd::decode_message(m.value);
         job->value = std::move(m.value);
         job->graceid = std::move(d.graceid);
         job->producer_timestamp = d.producer_timestamp;
+        if (d.kind == sd::Decoded::Kind::upload)
+            if (auto problem = sd::binding_problem(*d.upload, job->tp.topic, job->key, instance)) {
+                d.kind = sd::Decoded::Kind::dead;
+                d.reason = *problem;
+            }
         const bool skip = d.kind == sd::Decoded::Kind::skip;
-        auto it = trackers.find(key);
-        if (it == trackers.end()) it = trackers.emplace(key, sd::PartitionTracker{next_epoch++}).first;
-        if (!it->second.admit(job->offset, skip)) {
-            // Delivered again from an earlier offset (the partition was revoked and assigned back, or seeked):
-            // start over; work of the old incarnation is no longer counted.
-            log(LogLevel::info, "supervisor: " + where(key.first, key.second) + " restarts at offset " +
-                                    std::to_string(job->offset) + "; its earlier state is dropped");
-            drop_waiting(key);
-            it->second = sd::PartitionTracker{next_epoch++};
-            it->second.admit(job->offset, skip);
-        }
-        job->epoch = it->second.epoch();
-        if (want_paused && !paused.count(key)) pause_one(key);
+        bool restarted = false;
+        job->epoch = partitions->admit(job->tp, job->offset, skip, restarted);
+        if (restarted) drop_waiting(job->tp);
         switch (d.kind) {
-            case sd::Decoded::Kind::skip: report(*job, Outcome::skipped, d.reason); break;
-            case sd::Decoded::Kind::dead:
-                job->dead_reason = d.reason;
-                send_dead_letter(job);
-                break;
+            case sd::Decoded::Kind::skip: stats.report(*job, Outcome::skipped, d.reason); break;
+            case sd::Decoded::Kind::dead: dead_letter(job, d.reason); break;
             case sd::Decoded::Kind::upload:
                 job->upload = std::move(d.upload);
                 pool->submit(job);
@@ -351,81 +290,33 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
         }
     }
 
-    // --- partitions: rebalances and flow control -------------------------------------------------------------
-
-    void drop_waiting(const PartKey& key) {
+    void drop_waiting(const kafka::TopicPartition& tp) {
         std::erase_if(waiting, [&](const JobPtr& j) {
-            if (j->topic != key.first || j->partition != key.second) return false;
-            report(*j, Outcome::dropped, "partition revoked; left to its new owner");
+            if (j->tp != tp) return false;
+            stats.report(*j, Outcome::dropped, "partition revoked; left to its new owner");
             return true;
         });
     }
 
-    void sync_assignment() {
-        std::set<PartKey> now;
-        for (const auto& s : consumer->assignment())
-            if (auto k = parse_partition(s)) now.insert(std::move(*k));
-        if (now == assigned) return;
-        for (auto it = trackers.begin(); it != trackers.end();) {
-            if (now.count(it->first)) {
-                ++it;
-                continue;
-            }
-            log(LogLevel::info, "supervisor: " + where(it->first.first, it->first.second) + " revoked with " +
-                                    std::to_string(it->second.pending()) + " message(s) not done: state dropped");
-            drop_waiting(it->first);
-            it = trackers.erase(it);
-        }
-        std::erase_if(paused, [&](const PartKey& k) { return !now.count(k); });
-        assigned = std::move(now);
-    }
-
-    std::size_t in_flight() const {
-        std::size_t n = 0;
-        for (const auto& [k, t] : trackers) n += t.pending();
-        return n;
-    }
-
-    void pause_one(const PartKey& k) {
-        try {
-            consumer->pause(k.first, k.second);
-            paused.insert(k);
-        } catch (const kafka::KafkaError& e) {
-            consumer_error(e, "pause");
-        }
-    }
+    // --- flow control and the consumer -----------------------------------------------------------------------
 
     // Messages held (taken, not done): the uploads running and a queue for the next free workers, deep enough to
-    // keep them busy across the pause that follows a resume (librdkafka refetches paused partitions, measured
-    // a few hundred ms on the mock cluster). Fetching pauses at the limit and resumes at half of it.
+    // keep them busy across the pause that follows a resume. Fetching pauses at the limit and resumes at half of
+    // it, and stays paused while blocked.
     std::size_t hold_limit() const { return 4 * options.max_in_flight + 64; }
+    bool window_full = false;
 
     void flow_control(std::size_t pending) {
-        if (!want_paused && pending >= hold_limit()) want_paused = true;
-        else if (want_paused && pending <= hold_limit() / 2) want_paused = false;
-        if (want_paused) {
-            for (const auto& k : assigned)
-                if (!paused.count(k)) pause_one(k);
-        } else {
-            for (auto it = paused.begin(); it != paused.end();) {
-                try {
-                    consumer->resume(it->first, it->second);
-                    it = paused.erase(it);
-                } catch (const kafka::KafkaError& e) {
-                    consumer_error(e, "resume");
-                    ++it;
-                }
-            }
-        }
+        if (!window_full && pending >= hold_limit()) window_full = true;
+        else if (window_full && pending <= hold_limit() / 2) window_full = false;
+        const bool want = window_full || health.blocked();
+        if (want != partitions->paused()) partitions->want_paused(want);
     }
 
     void consumer_error(const kafka::KafkaError& e, const char* call) {
-        if (e.fatal()) throw;
-        {
-            std::lock_guard lock{stats_mutex};
-            ++stats.consumer_errors;
-        }
-        consumer_backoff = std::clamp(consumer_backoff * 2, std::chrono::milliseconds{100}, std::chrono::milliseconds{5000});
+        if (e.fatal()) throw;  // always called from a catch block: the fatal error itself goes up
+        stats.consumer_error();
+        consumer_backoff = std::clamp(consumer_backoff * 2, 100ms, 5000ms);
         consumer_retry_at = Clock::now() + consumer_backoff;
         log(LogLevel::warning, std::string{"supervisor: Kafka consumer "} + call + " failed (going on in " +
                                    std::to_string(consumer_backoff.count()) + " ms): " + e.what());
@@ -435,21 +326,11 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
 
     void handle_commit_results() {
         for (auto& r : committer->take_results()) {
-            auto it = trackers.find({r.topic, r.partition});
-            auto* t = it != trackers.end() && it->second.epoch() == r.epoch ? &it->second : nullptr;
-            if (r.error) {
-                {
-                    std::lock_guard lock{stats_mutex};
-                    ++stats.commit_failures;
-                }
-                log(LogLevel::warning, "supervisor: commit of " + where(r.topic, r.partition) + " at " +
-                                           std::to_string(r.offset) + " failed (tried again): " + *r.error);
-                if (t) t->commit_failed(r.offset);
-            } else if (!r.skipped) {
-                std::lock_guard lock{stats_mutex};
-                ++stats.commits;
-                if (t) t->commit_confirmed(r.offset);
-            }
+            const bool ok = partitions->commit_result(r);
+            if (!ok)
+                log(LogLevel::warning, "supervisor: commit of " + r.tp.to_string() + " at " + std::to_string(r.offset) +
+                                           " failed (tried again): " + *r.error);
+            if (!r.skipped) stats.commit(ok);
         }
     }
 
@@ -459,9 +340,10 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
             const auto running = committer->running_for();
             if (running > options.commit_timeout && !commit_overdue_reported) {
                 commit_overdue_reported = true;
-                log(LogLevel::warning, "supervisor: a commit has been running for " +
-                                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(running).count()) +
-                                           " s (group coordinator unreachable?); uploads go on, commits wait");
+                log(LogLevel::warning,
+                    "supervisor: a commit has been running for " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(running).count()) +
+                        " s (group coordinator unreachable?); uploads go on, commits wait");
             }
             return;
         }
@@ -469,28 +351,22 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
         const auto now = Clock::now();
         if (!force && now < next_commit) return;
         next_commit = now + options.commit_interval;
-        std::vector<sd::CommitEntry> batch;
-        for (auto& [k, t] : trackers) {
-            if (!t.needs_commit() || !assigned.count(k)) continue;
-            const auto point = *t.commit_point();
-            t.committing(point);
-            batch.push_back({k.first, k.second, t.epoch(), point});
-        }
+        auto batch = partitions->commit_batch();
         if (!batch.empty()) committer->submit(std::move(batch));
-    }
-
-    bool commit_wanted() const {
-        for (const auto& [k, t] : trackers)
-            if (t.needs_commit()) return true;
-        return false;
     }
 
     // --- the loop --------------------------------------------------------------------------------------------
 
     void publish_gauges() {
-        const auto n = in_flight();
-        std::lock_guard lock{stats_mutex};
-        stats.in_flight = n;
+        stats.gauges(partitions->pending(), health.blocked(), health.own_fault(), health.reason(),
+                     partitions->paused_count(), dead_letters->rebuilds(), consuming);
+        const auto now = Clock::now();
+        if (now < next_lag_check) return;
+        next_lag_check = now + 1s;
+        std::map<kafka::TopicPartition, std::int64_t> lags;
+        for (const auto& tp : partitions->owned())
+            if (auto lag = consumer->lag(tp)) lags[tp] = *lag;
+        stats.metrics().lags(lags);
     }
 
     void step() {
@@ -499,31 +375,32 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
         start_due_retries();
         handle_commit_results();
         schedule_commits(false);
-        const auto pending = in_flight();
-        // How long this step may wait: less when work is in flight, so that results are handled promptly.
+        const auto pending = partitions->pending();
+        // How long this step may wait: a finished upload wakes the poll (UploadPool::on_result); retries and
+        // commits that fall due do not, so the wait ends at the next of them.
         auto wait = options.poll_timeout;
-        if (pending > 0 || pool->outstanding() > 0) wait = std::min(wait, std::chrono::milliseconds{10});
-        if (commit_wanted()) {
-            const auto to_commit = std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - Clock::now());
-            wait = std::clamp(to_commit, 0ms, wait);
-        }
         const auto now = Clock::now();
+        auto until = [&](Clock::time_point t) {
+            wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(t - now) + 1ms, 0ms, wait);
+        };
+        for (const auto& j : waiting) until(j->due);
+        if (partitions->commit_wanted()) until(next_commit);
+        if (dead_letters->in_flight() > 0) wait = std::min(wait, 10ms);  // their reports come from polling it
         if (now < consumer_retry_at) {  // backing off after a consumer error
-            pool->wait_for_result(std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(consumer_retry_at - now)));
+            until(consumer_retry_at);
+            pool->wait_for_result(wait);
             publish_gauges();
             return;
         }
         try {
             flow_control(pending);
-            if (want_paused) {  // window full: wait for a result, then only serve the consumer (rebalances)
-                pool->wait_for_result(wait);
-                wait = 0ms;
-            }
-            auto m = consumer->poll(wait);
-            sync_assignment();
+            auto m = consumer->poll(wait);  // a paused consumer still serves rebalances here
+            for (const auto& tp : partitions->sync()) drop_waiting(tp);
             consumer_backoff = 0ms;
+            consuming = true;
             if (m) admit(std::move(*m));
         } catch (const kafka::KafkaError& e) {
+            consuming = false;
             consumer_error(e, "poll");
         }
         publish_gauges();
@@ -536,13 +413,13 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
         drained = true;
         stopping.store(true);
         const auto deadline = Clock::now() + options.drain_timeout;
-        while ((pool->outstanding() > 0 || dlq_in_flight > 0) && Clock::now() < deadline) {
+        while ((pool->outstanding() > 0 || dead_letters->in_flight() > 0) && Clock::now() < deadline) {
             pool->wait_for_result(20ms);
             handle_results();
             serve_dead_letters();
             handle_commit_results();
         }
-        const auto unfinished = pool->outstanding() + dlq_in_flight;
+        const auto unfinished = pool->outstanding() + dead_letters->in_flight();
         committer->wait_idle(options.commit_timeout);
         handle_commit_results();
         schedule_commits(true);
@@ -551,8 +428,9 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
                                        std::to_string(options.commit_timeout.count()) + " ms");
         handle_commit_results();
         publish_gauges();
-        log(LogLevel::info, "supervisor: stopping; " + std::to_string(in_flight()) + " message(s) not done (" +
-                                std::to_string(waiting.size()) + " waiting for a retry, " + std::to_string(unfinished) +
+        log(LogLevel::info, "supervisor: stopping; " + std::to_string(partitions->pending()) +
+                                " message(s) not done (" + std::to_string(waiting.size()) +
+                                " waiting for a retry, " + std::to_string(unfinished) +
                                 " still running) stay uncommitted for the next supervisor");
         committer->stop();
         pool->stop();
@@ -579,16 +457,19 @@ void Supervisor::run() {
     impl_->drain();
 }
 
-void Supervisor::stop() noexcept { impl_->stopping.store(true); }
-
-SupervisorStats Supervisor::stats() const {
-    std::lock_guard lock{impl_->stats_mutex};
-    SupervisorStats s = impl_->stats;
-    s.delays_s.assign(impl_->recent_delays.begin(), impl_->recent_delays.end());
-    return s;
+void Supervisor::stop() noexcept {
+    impl_->stopping.store(true);
+    impl_->consumer->wakeup();
 }
 
-const std::string& Supervisor::dead_letter_topic() const { return impl_->dead_letter; }
+SupervisorStats Supervisor::stats() const { return impl_->stats.snapshot(); }
+
+std::optional<int> Supervisor::metrics_port() const {
+    if (!impl_->metrics_server) return std::nullopt;
+    return impl_->metrics_server->port();
+}
+
+const std::string& Supervisor::dead_letter_topic() const { return impl_->dead_letters->topic(); }
 const std::string& Supervisor::instance_name() const { return impl_->instance; }
 
 }  // namespace gracedb

@@ -204,14 +204,27 @@ TEST(SupervisorDecode, OutcomesOfAnUploadAreClassified) {
     };
     for (long s : {408L, 429L, 500L, 502L, 503L, 504L})
         EXPECT_EQ(thrown([s] { return HTTPError(s, "busy", "HTTP"); }).kind, K::transient) << s;
-    for (long s : {400L, 403L, 404L}) {
-        const auto r = thrown([s] { return HTTPError(s, "{\"detail\":\"no\"}", "HTTP"); });
-        EXPECT_EQ(r.kind, K::dead) << s;
-        EXPECT_EQ(r.detail, "HTTP " + std::to_string(s) + ": {\"detail\":\"no\"}");
+    // The supervisor refused (its token is anonymous to GraceDB: 403), or something in front of GraceDB: retried.
+    for (long s : {401L, 403L, 405L, 413L, 302L, 307L})
+        EXPECT_EQ(thrown([s] { return HTTPError(s, "{\"detail\":\"no\"}", "HTTP"); }).kind, K::refused) << s;
+    EXPECT_EQ(status(302), K::refused) << "a redirect (returned, not raised) is not an upload";
+    EXPECT_EQ(thrown([] { return HTTPError(400, "Your client software is out of date", "HTTP"); }).kind, K::refused)
+        << "a 400 that is not GraceDB's judgement of the fields";
+    EXPECT_EQ(thrown([] { return HTTPError(400, "<html>Bad Request</html>", "HTTP"); }).kind, K::refused);
+    {
+        const auto r = thrown([] { return HTTPError(400, R"({"errors":["group: * Select a valid choice."]})", "HTTP"); });
+        EXPECT_EQ(r.kind, K::dead) << "GraceDB's own judgement of the event's fields";
+        EXPECT_EQ(r.detail, R"(HTTP 400: {"errors":["group: * Select a valid choice."]})");
     }
-    EXPECT_EQ(thrown([] { return TransportError("connection refused"); }).kind, K::transient);
-    EXPECT_EQ(thrown([] { return CredentialError("token expired"); }).kind, K::transient);
-    EXPECT_EQ(thrown([] { return std::invalid_argument("bad"); }).kind, K::dead);
+    EXPECT_EQ(thrown([] { return HTTPError(400, R"({"error":"Please provide a valid pipeline."})", "HTTP"); }).kind,
+              K::dead);
+    EXPECT_EQ(thrown([] { return HTTPError(404, "Not Found", "HTTP"); }).kind, K::not_found)
+        << "never reserved, or a proxy: the supervisor decides";
+    EXPECT_EQ(thrown([] { return TransportError("connection refused", Errc::connection_failed); }).kind, K::transient);
+    EXPECT_EQ(thrown([] { return TransportError("timed out", Errc::timed_out); }).kind, K::transient);
+    EXPECT_EQ(thrown([] { return TransportError("certificate", Errc::tls_failed); }).kind, K::refused);
+    EXPECT_EQ(thrown([] { return CredentialError("token expired"); }).kind, K::refused);
+    EXPECT_EQ(thrown([] { return std::invalid_argument("bad"); }).kind, K::unknown_name);
     EXPECT_EQ(thrown([] { return std::runtime_error("?"); }).kind, K::transient);
     EXPECT_EQ(attempt_upload(u, [](const Upload&) -> Response { throw 42; }).kind, K::transient) << "never throws";
 }

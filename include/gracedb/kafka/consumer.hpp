@@ -5,6 +5,7 @@
 #include <gracedb/export.hpp>
 
 #include <gracedb/kafka/auth.hpp>
+#include <gracedb/kafka/topic_partition.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -95,6 +96,9 @@ public:
 
     /// Ends the current stream at its next poll. Callable from any thread and from a signal handler.
     void stop() noexcept;
+    /// Makes a poll() waiting in another thread return now with nothing (once; a poll that is not waiting
+    /// returns at once the next time instead). For a loop that also waits on other work. Any thread.
+    void wakeup() noexcept;
 
     /// Marks `msg` and everything before it in its partition as processed (synchronous commit).
     void commit(const Message& msg);
@@ -105,6 +109,16 @@ public:
     /// resume is the one after the last returned. Throws KafkaConsumerError if librdkafka refuses.
     void pause(const std::string& topic, std::int32_t partition);
     void resume(const std::string& topic, std::int32_t partition);
+    void pause(const TopicPartition& tp) { pause(tp.topic, tp.partition); }
+    void resume(const TopicPartition& tp) { resume(tp.topic, tp.partition); }
+    /// Commits `next_offset` (the offset the group resumes from: one past the last message processed) for one
+    /// partition (synchronous). Throws KafkaConsumerError when the commit fails.
+    void commit(const TopicPartition& tp, std::int64_t next_offset);
+    /// Messages of `tp` not yet fetched by this consumer: the high watermark librdkafka last saw minus its
+    /// fetch position (no request is made). Nothing when either is not known yet.
+    std::optional<std::int64_t> lag(const TopicPartition& tp) const;
+    /// The partitions assigned to this consumer now, as typed values (assignment() gives their names).
+    std::vector<TopicPartition> assigned_partitions() const;
 
     /// Polls until partitions are assigned to this consumer (messages that arrive meanwhile are kept for
     /// poll()); false if none within `timeout`. Useful before producing in "latest" mode.

@@ -102,6 +102,11 @@ public:
     /// Test hook: the next `times` requests to one of the API's routes whose path contains `path_part` are
     /// answered with `status` (once each whole request was read, so a kept-alive connection stays usable).
     void fail_next(const std::string& path_part, int status, int times = 1);
+    /// Test hook: forgets every failure fail_next() still had to inject.
+    void clear_failures();
+    /// Test hook: GraceDB gains a name in one of its vocabularies ("groups", "pipelines", "searches" or
+    /// "labels"), as a deploy would; the API root lists it from now on. std::invalid_argument for another list.
+    void add_name(const std::string& vocabulary, const std::string& name);
 
 private:
     struct Impl;

@@ -1,0 +1,132 @@
+#include "supervisor/partitions.hpp"
+
+#include <gracedb/kafka/errors.hpp>
+#include <gracedb/log.hpp>
+
+namespace gracedb::supervisor_detail {
+
+using kafka::TopicPartition;
+
+Partitions::Partitions(kafka::Consumer& consumer, std::function<void(const kafka::KafkaError&, const char*)> on_error)
+    : consumer_{consumer}, on_error_{std::move(on_error)} {}
+
+std::vector<TopicPartition> Partitions::sync() {
+    const auto list = consumer_.assigned_partitions();
+    std::set<TopicPartition> now(list.begin(), list.end());
+    if (now == owned_) return {};
+    std::vector<TopicPartition> revoked;
+    for (auto it = trackers_.begin(); it != trackers_.end();) {
+        if (now.count(it->first)) {
+            ++it;
+            continue;
+        }
+        log(LogLevel::info, "supervisor: " + it->first.to_string() + " revoked with " +
+                                std::to_string(it->second.pending()) + " message(s) not done: state dropped");
+        revoked.push_back(it->first);
+        it = trackers_.erase(it);
+    }
+    for (const auto& tp : owned_)
+        if (!now.count(tp)) {
+            paused_.erase(tp);
+            if (!trackers_.count(tp)) revoked.push_back(tp);
+        }
+    std::vector<TopicPartition> added;
+    for (const auto& tp : now)
+        if (!owned_.count(tp)) added.push_back(tp);
+    owned_ = std::move(now);
+    // librdkafka keeps a pause across revocation and re-assignment: say again what is wanted for each new one.
+    for (const auto& tp : added) {
+        if (want_paused_) pause(tp);
+        else resume(tp);
+    }
+    return revoked;
+}
+
+std::uint64_t Partitions::admit(const TopicPartition& tp, std::int64_t offset, bool done_already, bool& restarted) {
+    restarted = false;
+    auto it = trackers_.find(tp);
+    if (it == trackers_.end()) it = trackers_.emplace(tp, PartitionTracker{next_epoch_++}).first;
+    if (!it->second.admit(offset, done_already)) {
+        // Delivered again from an earlier offset (revoked and assigned back, or seeked): start over; work of
+        // the old incarnation is no longer counted.
+        log(LogLevel::info, "supervisor: " + tp.to_string() + " restarts at offset " + std::to_string(offset) +
+                                "; its earlier state is dropped");
+        restarted = true;
+        it->second = PartitionTracker{next_epoch_++};
+        it->second.admit(offset, done_already);
+    }
+    if (want_paused_ && !paused_.count(tp)) pause(tp);
+    return it->second.epoch();
+}
+
+PartitionTracker* Partitions::tracker(const TopicPartition& tp, std::uint64_t epoch) {
+    auto it = trackers_.find(tp);
+    return it != trackers_.end() && it->second.epoch() == epoch ? &it->second : nullptr;
+}
+
+void Partitions::done(const Job& job) {
+    if (auto* t = tracker(job.tp, job.epoch)) t->done(job.offset);
+}
+
+std::size_t Partitions::pending() const {
+    std::size_t n = 0;
+    for (const auto& [tp, t] : trackers_) n += t.pending();
+    return n;
+}
+
+void Partitions::want_paused(bool paused) {
+    want_paused_ = paused;
+    if (paused) {
+        for (const auto& tp : owned_)
+            if (!paused_.count(tp)) pause(tp);
+    } else {
+        for (auto tp : std::set<TopicPartition>{paused_}) resume(tp);
+    }
+}
+
+void Partitions::pause(const TopicPartition& tp) {
+    try {
+        consumer_.pause(tp);
+        paused_.insert(tp);
+    } catch (const kafka::KafkaError& e) {
+        on_error_(e, "pause");
+    }
+}
+
+void Partitions::resume(const TopicPartition& tp) {
+    try {
+        consumer_.resume(tp);
+        paused_.erase(tp);
+    } catch (const kafka::KafkaError& e) {
+        on_error_(e, "resume");
+    }
+}
+
+std::vector<CommitEntry> Partitions::commit_batch() {
+    std::vector<CommitEntry> batch;
+    for (auto& [tp, t] : trackers_) {
+        if (!t.needs_commit() || !owned_.count(tp)) continue;
+        const auto point = *t.commit_point();
+        t.committing(point);
+        batch.push_back({tp, t.epoch(), point});
+    }
+    return batch;
+}
+
+bool Partitions::commit_wanted() const {
+    for (const auto& [tp, t] : trackers_)
+        if (t.needs_commit()) return true;
+    return false;
+}
+
+bool Partitions::commit_result(const CommitEntry& r) {
+    auto* t = tracker(r.tp, r.epoch);
+    if (r.error) {
+        if (t) t->commit_failed(r.offset);
+        return false;
+    }
+    if (t && !r.skipped) t->commit_confirmed(r.offset);
+    return true;
+}
+
+}  // namespace gracedb::supervisor_detail

@@ -1,0 +1,239 @@
+// The supervisor as its operators meet it (issue 21), on librdkafka's mock cluster with the GraceDB stand-in:
+// its own faults and the server's never dead-letter an event (a refused token, a proxy's 302/404/400, a pipeline
+// GraceDB gained after it started); when every upload fails it stops fetching and resumes by itself; a rebalance
+// while fetching is paused never stalls it; the topic and the key bind what a message may claim; a poison message
+// over the producer's size limit is dead-lettered (by the error's code) with its headers and timestamp.
+#include <gracedb/kafka.hpp>
+#include <gracedb/rest.hpp>
+#include <gracedb/supervisor.hpp>
+#include <gracedb/testing/standin.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "mock_world.hpp"
+
+using namespace gracedb;
+using namespace gracedb::testing_support;
+
+namespace {
+
+// The headers of the dead-letter copies, read from the beginning of the dead-letter topic.
+std::vector<kafka::Message> dead_letter_messages(const MockWorld& w, std::size_t expected) {
+    kafka::Consumer c{{.bootstrap_servers = w.bootstrap,
+                       .topics = {w.instance},
+                       .instance_name = "gracedb-deadletter",
+                       .auto_offset_reset = "earliest",
+                       .kafka_config = w.plaintext()}};
+    std::vector<kafka::Message> out;
+    const auto deadline = Clock::now() + 30s;
+    while (out.size() < expected && Clock::now() < deadline)
+        if (auto m = c.poll(200ms)) out.push_back(std::move(*m));
+    return out;
+}
+
+std::optional<std::string> header(const kafka::Message& m, const std::string& name) {
+    for (const auto& [k, v] : m.headers)
+        if (k == name) return v;
+    return std::nullopt;
+}
+
+}  // namespace
+
+// Answers that say nothing about the event (its own token refused: GraceDB answers 403 to an anonymous caller;
+// a proxy redirecting to a maintenance page; a proxy's 404; a 400 that is not GraceDB's judgement of the fields)
+// are retried until they stop: every event is uploaded, none dead-lettered, all committed.
+class SupervisorRefusals : public ::testing::TestWithParam<int> {};
+
+TEST_P(SupervisorRefusals, AreRetriedAndNeverDeadLettered) {
+    const int status = GetParam();
+    MockWorld w{1};
+    const auto ids = w.submit(3);
+    w.standin->fail_next("/upload", status, 9);  // the first 9 upload attempts, whichever events they are
+    const std::string group = "g-refused-" + std::to_string(status) + "-" + w.instance;
+    Supervisor s{w.options(group)};
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().uploaded == ids.size() || s.stats().dead_lettered > 0; }))
+        << "uploaded " << s.stats().uploaded;
+    EXPECT_EQ(s.stats().dead_lettered, 0u) << "HTTP " << status << " is not the event's fault";
+    EXPECT_EQ(s.stats().uploaded, ids.size());
+    EXPECT_GE(s.stats().retries, 9u);
+    for (const auto& id : ids) EXPECT_TRUE(w.standin->event(id)) << id;
+    EXPECT_TRUE(step_until(s, [&] { return w.committed(group, 0) == static_cast<std::int64_t>(ids.size()); }));
+    EXPECT_FALSE(s.stats().blocked) << "uploads succeed again";
+}
+
+INSTANTIATE_TEST_SUITE_P(SupervisorMock, SupervisorRefusals, ::testing::Values(401, 403, 302, 404, 400));
+
+// Its token refused for every event: the supervisor blocks (fetching stopped, nothing dead-lettered or
+// committed past, said in its stats), events published meanwhile wait in Kafka; once the cause is gone it
+// resumes by itself and every event is uploaded exactly once.
+TEST(SupervisorMock, RefusedForEveryEventItBlocksAndResumesByItself) {
+    MockWorld w{1};
+    const auto first = w.submit(4);
+    w.standin->fail_next("/upload", 403, 1000000);
+    Recorder rec;
+    const std::string group = "g-blocked-" + w.instance;
+    auto o = w.options(group);
+    o.on_event = rec.hook();
+    Supervisor s{o};
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().blocked; })) << "retries " << s.stats().retries;
+    const auto stats = s.stats();
+    EXPECT_NE(stats.blocked_reason.find("HTTP 403"), std::string::npos) << stats.blocked_reason;
+    EXPECT_EQ(stats.paused_partitions, 1u) << "fetching is stopped";
+    const auto later = w.submit(4);
+    for (int i = 0; i < 200; ++i) s.step();  // a while blocked
+    EXPECT_EQ(s.stats().dead_lettered, 0u);
+    EXPECT_EQ(s.stats().uploaded, 0u);
+    EXPECT_LE(w.committed(group, 0), 0) << "nothing committed past an event not uploaded";
+    for (const auto& id : later) EXPECT_EQ(rec.count("retrying", id), 0u) << "not fetched while blocked: " << id;
+    w.standin->clear_failures();  // the token renewed, the proxy fixed
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().uploaded == first.size() + later.size(); }))
+        << "uploaded " << s.stats().uploaded;
+    EXPECT_FALSE(s.stats().blocked);
+    EXPECT_EQ(s.stats().paused_partitions, 0u);
+    EXPECT_EQ(s.stats().dead_lettered, 0u);
+    EXPECT_EQ(w.standin->event_count(), first.size() + later.size()) << "each event exactly once";
+    EXPECT_TRUE(step_until(s, [&] { return w.committed(group, 0) == 8; }));
+}
+
+// GraceDB gains a pipeline after the supervisor read its API root: an event of that pipeline is uploaded (the
+// root is read again before a name is judged unknown), not dead-lettered as "invalid".
+TEST(SupervisorMock, APipelineGainedAfterItStartedIsUploaded) {
+    MockWorld w{1};
+    const auto ids = w.submit(1);
+    const std::string group = "g-vocab-" + w.instance;
+    Supervisor s{w.options(group)};
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().uploaded == 1; })) << "the API root was read";
+    w.standin->add_name("pipelines", "NewSearchPipe");
+    GraceDb client{w.standin->service_url(), {.force_noauth = true}};
+    kafka::Producer p{{.bootstrap_servers = w.bootstrap, .instance_name = w.instance, .kafka_config = w.plaintext()}};
+    const auto r = client.create_event("CBC", "NewSearchPipe", "n.xml", {.filecontents = "new", .kafka = &p});
+    const std::string id = r.json()["graceid"];
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().uploaded == 2 || s.stats().dead_lettered > 0; }))
+        << "uploaded " << s.stats().uploaded;
+    EXPECT_EQ(s.stats().dead_lettered, 0u);
+    EXPECT_EQ(w.standin->event_file(id), "new");
+}
+
+// A rebalance while fetching is paused (window full: max_in_flight 1, uploads of 100 ms) never leaves a
+// partition paused: librdkafka keeps an application's pause across revocation and re-assignment. Triggers: a
+// new topic in the instance (pattern subscription), and a second member joining and leaving.
+class SupervisorRebalanceWhilePaused : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SupervisorRebalanceWhilePaused, NeverStalls) {
+    const std::string trigger = GetParam();
+    MockWorld w{2, 100ms};
+    const auto ids = w.submit(120);
+    const std::string group = "g-pause-" + trigger + "-" + w.instance;
+    auto o = w.options(group);
+    o.max_in_flight = 1;  // fetching pauses at 4 x 1 + 64 = 68 messages held
+    Supervisor s{o};
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().in_flight >= 68; })) << "in flight " << s.stats().in_flight;
+    if (trigger == "new_topic") {
+        rd_kafka_mock_topic_create(w.cluster, (w.instance + ".latecomer").c_str(), 1, 1);
+        ASSERT_TRUE(step_until(s, [&] { return s.stats().dropped > 0 || s.stats().uploaded >= ids.size(); }, 30s))
+            << "a rebalance happened while paused (revoked partitions drop their state)";
+    } else {
+        auto ob = w.options(group);
+        ob.max_in_flight = 1;
+        Supervisor b{ob};
+        const auto until = Clock::now() + 8s;
+        while (Clock::now() < until) {  // both members in the group for a while, then b leaves
+            s.step();
+            b.step();
+        }
+    }
+    ASSERT_TRUE(step_until(s, [&] {
+        std::size_t n = 0;
+        for (const auto& id : ids) n += w.standin->event(id) ? 1 : 0;
+        return n == ids.size();
+    }, 50s)) << "stalled: uploaded " << s.stats().uploaded << " of " << ids.size() << ", in flight "
+             << s.stats().in_flight;
+    EXPECT_EQ(w.standin->event_count(), ids.size());
+    EXPECT_EQ(s.stats().dead_lettered, 0u);
+    EXPECT_TRUE(step_until(s, [&] { return s.stats().paused_partitions == 0 && s.stats().in_flight == 0; }))
+        << "nothing paused at the end";
+}
+
+INSTANTIATE_TEST_SUITE_P(SupervisorMock, SupervisorRebalanceWhilePaused, ::testing::Values("new_topic", "member"));
+
+// The topic and the key bind the body: a message on the test topic naming a CBC reservation, and one on the
+// pipeline's topic keyed with another graceid than its body names, are dead-lettered with the reason and never
+// uploaded; the owners' own messages are then uploaded with the owners' files.
+TEST(SupervisorMock, ForgedMessagesAreDeadLetteredNotUploaded) {
+    MockWorld w{1};
+    rd_kafka_mock_topic_create(w.cluster, (w.instance + ".test").c_str(), 1, 1);
+    GraceDb client{w.standin->service_url(), {.force_noauth = true}};
+    const std::string victim1 = client.reserve_graceid("CBC", w.pipeline).json()["graceid"];
+    const std::string victim2 = client.reserve_graceid("CBC", w.pipeline).json()["graceid"];
+    auto forged = [&](const std::string& graceid) {
+        return nlohmann::json{{"type", "event"}, {"graceid", graceid}, {"group", "CBC"}, {"pipeline", w.pipeline},
+                              {"eventFile", {"evil.xml", "ZXZpbA=="}}, {"offline", false}};  // "evil"
+    };
+    {
+        kafka::Producer attacker{{.bootstrap_servers = w.bootstrap, .instance_name = w.instance,
+                                  .kafka_config = w.plaintext()}};
+        attacker.produce(forged(victim1), {.topic = "test", .key = victim1});
+        attacker.produce(forged(victim2), {.topic = w.pipeline, .key = std::string{"G999999"}});
+        attacker.produce(forged(victim2), {.topic = w.pipeline});  // no key at all
+        ASSERT_EQ(attacker.flush(20s), 0);
+    }
+    Supervisor s{w.options("g-forged-" + w.instance)};
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().dead_lettered + s.stats().uploaded >= 3; }));
+    EXPECT_EQ(s.stats().uploaded, 0u) << "a forged message was uploaded";
+    EXPECT_FALSE(w.standin->event_file(victim1)) << "the attacker's file reached victim1's event";
+    EXPECT_FALSE(w.standin->event_file(victim2)) << "the attacker's file reached victim2's event";
+    // The owners publish their events: uploaded, with their own files.
+    {
+        auto p = w.producer();
+        for (const auto& id : {victim1, victim2}) {
+            nlohmann::json own = forged(id);
+            own["eventFile"] = {"own.xml", "b3du"};  // "own"
+            p.produce(own, {.key = id});
+        }
+        ASSERT_EQ(p.flush(20s), 0);
+    }
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().uploaded == 2; })) << "uploaded " << s.stats().uploaded;
+    EXPECT_EQ(w.standin->event_file(victim1), "own");
+    EXPECT_EQ(w.standin->event_file(victim2), "own");
+    const auto dlq = dead_letter_messages(w, 3);
+    ASSERT_EQ(dlq.size(), 3u);
+    EXPECT_NE(header(dlq[0], "dlq.reason").value_or("").find("may only be published on " + w.instance + "." +
+                                                              w.pipeline),
+              std::string::npos)
+        << header(dlq[0], "dlq.reason").value_or("");
+    EXPECT_NE(header(dlq[1], "dlq.reason").value_or("").find("is not its graceid"), std::string::npos);
+    EXPECT_NE(header(dlq[2], "dlq.reason").value_or("").find("has no key"), std::string::npos);
+}
+
+// A poison message over the producer's message size limit is dead-lettered (the failure told by its code, not
+// its text) as its beginning plus a reference; the copy keeps the original's headers and timestamp; its
+// partition is committed past it.
+TEST(SupervisorMock, APoisonMessageOverOneMegabyteIsDeadLettered) {
+    MockWorld w{1};
+    const std::string big(1500 * 1000, 'x');
+    {
+        kafka::Producer p{{.bootstrap_servers = w.bootstrap, .topic = w.pipeline, .instance_name = w.instance,
+                           .kafka_config = {{"security.protocol", "plaintext"}, {"message.max.bytes", "4000000"}}}};
+        p.produce(std::string_view{big}, {.key = std::string{"k1"}, .headers = {{"origin", "test-pipeline"}}});
+        ASSERT_EQ(p.flush(20s), 0);
+    }
+    const auto ids = w.submit(1);
+    const std::string group = "g-big-" + w.instance;
+    Supervisor s{w.options(group)};
+    ASSERT_TRUE(step_until(s, [&] { return s.stats().dead_lettered == 1 && s.stats().uploaded == 1; }, 30s))
+        << "dead-lettered " << s.stats().dead_lettered << ", uploaded " << s.stats().uploaded;
+    EXPECT_TRUE(step_until(s, [&] { return w.committed(group, 0) == 2; })) << "committed " << w.committed(group, 0);
+    const auto dlq = dead_letter_messages(w, 1);
+    ASSERT_EQ(dlq.size(), 1u);
+    const auto& d = dlq[0];
+    EXPECT_EQ(d.value, big.substr(0, d.value.size()));
+    EXPECT_LT(d.value.size(), big.size());
+    EXPECT_EQ(header(d, "dlq.value_truncated_from"), std::to_string(big.size()));
+    EXPECT_EQ(header(d, "origin"), "test-pipeline") << "the original's headers are kept";
+    EXPECT_EQ(d.key, "k1");
+    EXPECT_EQ(header(d, "dlq.topic"), w.topic());
+    EXPECT_EQ(header(d, "dlq.offset"), "0");
+    EXPECT_TRUE(header(d, "dlq.timestamp_ms")) << "the original's timestamp is kept";
+}
