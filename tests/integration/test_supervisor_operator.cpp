@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <iostream>
 #include <regex>
 #include <thread>
 
@@ -98,6 +99,7 @@ TEST(SupervisorOperator, ATokenForTheWrongAudienceBlocksThenARenewedOneOnDiskRes
     ASSERT_GT(port, 0) << log_tail(log);
     EXPECT_EQ(scrape(port, "/healthz").first, 200);
 
+    const auto t0 = Clock::now();
     const auto first = w.submit(5);
     // Blocked: every upload refused (403), said in the log and on /readyz; nothing uploaded or dead-lettered.
     bool blocked = false;
@@ -106,6 +108,7 @@ TEST(SupervisorOperator, ATokenForTheWrongAudienceBlocksThenARenewedOneOnDiskRes
         if (!blocked) std::this_thread::sleep_for(100ms);
     }
     ASSERT_TRUE(blocked) << log_tail(log);
+    const auto t_blocked = Clock::now();
     const auto [ready_status, ready_body] = scrape(port, "/readyz");
     EXPECT_EQ(ready_status, 503) << ready_body;
     EXPECT_NE(ready_body.find("HTTP 403"), std::string::npos) << ready_body;
@@ -116,6 +119,11 @@ TEST(SupervisorOperator, ATokenForTheWrongAudienceBlocksThenARenewedOneOnDiskRes
     w.supervisor_token("https://" + w.instance + ".localhost");
     ASSERT_TRUE(w.wait_uploads(first.size() + later.size(), 90s))
         << "uploaded " << w.standin->uploads() << "\n" << log_tail(log);
+    const auto t_resumed = Clock::now();
+    std::cout << "blocked " << std::chrono::duration<double>(t_blocked - t0).count()
+              << " s after the first publish; all 10 uploaded "
+              << std::chrono::duration<double>(t_resumed - t_blocked).count()
+              << " s after the token was renewed on disk\n";
     const auto metrics = scrape(port, "/metrics");
     EXPECT_EQ(metrics.first, 200);
     EXPECT_EQ(metric(metrics.second, R"(gracedb_supervisor_messages_total{outcome="uploaded"})"), 10.0)
