@@ -9,7 +9,7 @@
 //      p99; target p50 <= 3 ms and p99 <= 10 ms on the rig, p50 <= 5 ms on the mock cluster), beside raw
 //      librdkafka's produce-to-consume on the same broker in the same run (the anchor: a fetch, no upload).
 //   bench_supervisor [--bootstrap HOST:PORT --ca CA.pem --admin HOST:PORT] [--backlog N] [--burst N] [--latency MS]
-//                    [--steady N]
+//                    [--steady N] [--fetch-wait MS] [--only-steady]
 //   (--admin: a plaintext listener for creating the topic, e.g. the rig's; bench/run-on-rig.sh passes it)
 #include <gracedb/kafka.hpp>
 #include <gracedb/rest.hpp>
@@ -35,6 +35,10 @@ namespace {
 // On the rig: through its plaintext admin listener (--admin HOST:PORT; the SASL listener's ACLs let the token
 // create only what the tests need).
 std::string admin_bootstrap;
+
+// Consumer settings of both the supervisor and the raw anchor (--fetch-wait MS sets fetch.wait.max.ms: the mock
+// cluster answers a fetch only at its maximum wait, librdkafka's default 500 ms; the sandbox sets 5 ms).
+std::map<std::string, std::string> consumer_tuning;
 
 void create_topic(const bench::Target& t, const std::string& topic, int partitions) {
     if (t.mock) return t.mock->create_topic(topic, partitions);
@@ -108,6 +112,7 @@ struct Run {
                                      .poll_timeout = 100ms,
                                      .handle_signals = false};
         if (!target.sasl()) o.consumer.kafka_config = bench::security(target);
+        for (const auto& [k, v] : consumer_tuning) o.consumer.kafka_config[k] = v;
         o.max_in_flight = max_in_flight;
         return o;
     }
@@ -202,9 +207,10 @@ std::vector<double> steady(const bench::Target& t, int n, std::chrono::milliseco
 std::vector<double> raw_anchor(const bench::Target& t, int n, std::chrono::milliseconds gap) {
     const std::string topic = "sup" + std::to_string(std::random_device{}() % 100000000) + ".anchor";
     create_topic(t, topic, 16);
-    rd_kafka_t* consumer = bench::raw_client(
-        RD_KAFKA_CONSUMER, t,
-        {{"group.id", "anchor-" + topic}, {"auto.offset.reset", "latest"}, {"enable.partition.eof", "false"}});
+    std::map<std::string, std::string> settings = {
+        {"group.id", "anchor-" + topic}, {"auto.offset.reset", "latest"}, {"enable.partition.eof", "false"}};
+    settings.insert(consumer_tuning.begin(), consumer_tuning.end());
+    rd_kafka_t* consumer = bench::raw_client(RD_KAFKA_CONSUMER, t, settings);
     rd_kafka_poll_set_consumer(consumer);
     auto* subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -270,6 +276,8 @@ int main(int argc, char** argv) try {
     const long backlog_arg = bench::arg_long(argc, argv, "--backlog", 1000);
     const std::chrono::milliseconds latency{bench::arg_long(argc, argv, "--latency", 200)};
     const long steady_n = bench::arg_long(argc, argv, "--steady", 200);
+    if (const long wait = bench::arg_long(argc, argv, "--fetch-wait", -1); wait >= 0)
+        consumer_tuning["fetch.wait.max.ms"] = std::to_string(wait);
     if (backlog_arg < 100 || backlog_arg > 1000000 || burst_arg < 1 || burst_arg > 100000 || latency.count() < 0 ||
         steady_n < 10 || steady_n > 100000) {
         std::fprintf(stderr, "bench_supervisor: --backlog takes 100 to 1000000 events (a smaller one is uploaded "
@@ -283,6 +291,12 @@ int main(int argc, char** argv) try {
     gracedb::set_log_level(gracedb::LogLevel::error);
     std::cout << "bench_supervisor: " << target.describe() << ", GraceDB stand-in on loopback, topic of 16 partitions\n";
 
+    const bool only_steady = [&] {
+        for (int i = 1; i < argc; ++i)
+            if (std::string{argv[i]} == "--only-steady") return true;
+        return false;
+    }();
+    if (!only_steady) {
     std::printf("1. burst of %d events while the supervisor runs, each upload answered after %lld ms:\n", burst_n,
                 static_cast<long long>(latency.count()));
     const double seq = burst(target, 1, burst_n, latency);
@@ -300,8 +314,10 @@ int main(int argc, char** argv) try {
                 bn, bn / b1);
     std::printf("   produce-to-upload delay in the backlog (bounded summary): p50 %.3f s, p99 %.3f s, max %.3f s\n",
                 delays.p50(), delays.p99(), delays.max_s);
+    }
 
-    std::printf("3. steady state: %ld events 20 ms apart, no server latency (produce to upload):\n", steady_n);
+    std::printf("3. steady state: %ld events 20 ms apart, no server latency (produce to upload)%s:\n", steady_n,
+                consumer_tuning.empty() ? "" : (", fetch.wait.max.ms=" + consumer_tuning["fetch.wait.max.ms"]).c_str());
     const auto anchor = raw_anchor(target, static_cast<int>(steady_n), 20ms);
     const auto ours = steady(target, static_cast<int>(steady_n), 20ms);
     std::printf("   raw librdkafka produce-to-consume  : p50 %6.2f ms, p99 %6.2f ms (%zu messages)\n",
