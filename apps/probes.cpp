@@ -14,11 +14,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+
+#include "detail/curl.hpp"
+#include "detail/curl_sink.hpp"
 
 namespace gracedb::app {
 
@@ -222,42 +226,43 @@ TlsOutcome check_tls(int fd, const Broker& b, const std::string& ca, bool skip_h
 // --- GraceDB: is the token accepted for a reservation? -------------------------------------------------------
 
 
-namespace {
-size_t collect(char* data, size_t size, size_t n, void* out) {
-    static_cast<std::string*>(out)->append(data, size * n);
-    return size * n;
-}
-
-}  // namespace
-
 // POSTs an empty form: GraceDB checks the credentials first (an anonymous write is 403), then the form (400).
 // A 400 thus means the token was accepted, and nothing was reserved.
 HttpAnswer post_empty_form(const std::string& url, const std::string& token, const std::string& ca, milliseconds timeout) {
     HttpAnswer a;
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl{curl_easy_init(), &curl_easy_cleanup};
+    detail::curl_global_init_once();
+    detail::CurlEasy curl{curl_easy_init()};
     if (!curl) throw std::bad_alloc();
-    const std::string auth = "Authorization: Bearer " + token;
-    curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
-    headers = curl_slist_append(headers, "Accept: application/json");
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> owned{headers, &curl_slist_free_all};
+    std::string auth = "Authorization: Bearer " + token;
+    detail::CurlList headers{curl_slist_append(nullptr, auth.c_str())};
+    std::fill(auth.begin(), auth.end(), '\0');
+    headers.reset(curl_slist_append(headers.release(), "Accept: application/json"));
+    detail::BodySink body;  // bounded, and its callback never throws into libcurl
     const std::string agent = std::string{"gracedb-cpp/"} + gracedb::version + " (gracedb-kafka check)";
     char errbuf[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, agent.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 0L);  // the token goes to this URL only
     curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &collect);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &a.body);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &detail::write_body);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
     if (!ca.empty()) curl_easy_setopt(curl.get(), CURLOPT_CAINFO, ca.c_str());
-    if (CURLcode rc = curl_easy_perform(curl.get()); rc != CURLE_OK) {
+    const CURLcode rc = curl_easy_perform(curl.get());
+    body.rethrow_failure();
+    if (body.too_large) {
+        a.error = "the answer is larger than " + std::to_string(body.limit) + " bytes: not read further";
+        return a;
+    }
+    if (rc != CURLE_OK) {
         a.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
         return a;
     }
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &a.status);
+    a.body = std::move(body.body);
     return a;
 }
 
