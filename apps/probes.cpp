@@ -1,4 +1,6 @@
 // gracedb-kafka check's probes: TCP, TLS (OpenSSL) and one HTTP request (libcurl), each bounded by a timeout.
+// The C handles are owned through the library's private deleters (detail/curl.hpp, detail/openssl.hpp); the
+// body callback and the token rule are the library's own (detail/curl_sink.hpp, detail/url.hpp).
 #include "probes.hpp"
 
 #include <arpa/inet.h>
@@ -23,6 +25,7 @@
 
 #include "detail/curl.hpp"
 #include "detail/curl_sink.hpp"
+#include "detail/openssl.hpp"
 
 namespace gracedb::app {
 
@@ -108,21 +111,9 @@ Fd connect_tcp(const Broker& b, milliseconds timeout, std::string& error) {
 }
 
 namespace {
-struct SslCtxFree {
-    void operator()(SSL_CTX* p) const noexcept { SSL_CTX_free(p); }
-};
-struct SslFree {
-    void operator()(SSL* p) const noexcept { SSL_free(p); }
-};
-struct X509Free {
-    void operator()(X509* p) const noexcept { X509_free(p); }
-};
-struct BioFree {
-    void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
 
 std::string name_text(const X509_NAME* name) {
-    std::unique_ptr<BIO, BioFree> bio{BIO_new(BIO_s_mem())};
+    detail::Bio bio{BIO_new(BIO_s_mem())};
     X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
     char* data = nullptr;
     const long n = BIO_get_mem_data(bio.get(), &data);
@@ -130,7 +121,7 @@ std::string name_text(const X509_NAME* name) {
 }
 
 std::string time_text(const ASN1_TIME* t) {
-    std::unique_ptr<BIO, BioFree> bio{BIO_new(BIO_s_mem())};
+    detail::Bio bio{BIO_new(BIO_s_mem())};
     ASN1_TIME_print(bio.get(), t);
     char* data = nullptr;
     const long n = BIO_get_mem_data(bio.get(), &data);
@@ -147,7 +138,7 @@ bool is_ip_literal(const std::string& host) {
 
 TlsOutcome check_tls(int fd, const Broker& b, const std::string& ca, bool skip_hostname) {
     TlsOutcome out;
-    std::unique_ptr<SSL_CTX, SslCtxFree> ctx{SSL_CTX_new(TLS_client_method())};
+    detail::SslCtx ctx{SSL_CTX_new(TLS_client_method())};
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
     if (!ca.empty()) {
         if (SSL_CTX_load_verify_locations(ctx.get(), ca.c_str(), nullptr) != 1) {
@@ -158,7 +149,7 @@ TlsOutcome check_tls(int fd, const Broker& b, const std::string& ca, bool skip_h
     } else {
         SSL_CTX_set_default_verify_paths(ctx.get());
     }
-    std::unique_ptr<SSL, SslFree> ssl{SSL_new(ctx.get())};
+    detail::Ssl ssl{SSL_new(ctx.get())};
     if (!skip_hostname) {
         if (is_ip_literal(b.host)) {
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), b.host.c_str());
@@ -212,7 +203,7 @@ TlsOutcome check_tls(int fd, const Broker& b, const std::string& ca, bool skip_h
                      "sasl_plaintext or plaintext";
         return out;
     }
-    std::unique_ptr<X509, X509Free> cert{SSL_get1_peer_certificate(ssl.get())};
+    detail::X509Ptr cert{SSL_get1_peer_certificate(ssl.get())};
     out.ok = true;
     out.detail = std::string{SSL_get_version(ssl.get())} + ", certificate \"" +
                  (cert ? name_text(X509_get_subject_name(cert.get())) : std::string{"?"}) + "\" issued by \"" +
