@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "detail/text.hpp"
+#include "detail/url.hpp"
 #include "output.hpp"
 #include "probes.hpp"
 #include "tool.hpp"
@@ -278,10 +279,13 @@ int run(const CheckArgs& a) {
             report.step("gracedb-token", Status::fail, ms_since(t0),
                         "this GraceDB's API root has no \"reservations\" link: it cannot take events over Kafka",
                         "use --transport http with create-event, or a GraceDB that supports reservations");
-        } else if (!link.starts_with("https://")) {
+        } else if (const auto refused = detail::token_refusal(detail::parse_url(service_url), link)) {
+            // The library's one rule (the REST client applies it to every request): the service's own origin,
+            // over https.
             report.step("gracedb-token", Status::fail, ms_since(t0),
-                        "not sent: " + link + " is not https, the token would travel in clear text",
-                        "use GraceDB's https:// service URL (or --no-auth for a server without authentication)");
+                        "not sent to the \"reservations\" link: " + *refused,
+                        "use GraceDB's https:// service URL, whose API root links to itself (or --no-auth "
+                        "for a server without authentication); a root that links elsewhere is not GraceDB's");
         } else {
             const auto answer = post_empty_form(link, search.token->token, a.gracedb_ca, timeout);
             const double ms = ms_since(t0);

@@ -1,4 +1,6 @@
 // gracedb-kafka check's probes: TCP, TLS (OpenSSL) and one HTTP request (libcurl), each bounded by a timeout.
+// The C handles are owned through the library's private deleters (detail/curl.hpp, detail/openssl.hpp); the
+// body callback and the token rule are the library's own (detail/curl_sink.hpp, detail/url.hpp).
 #include "probes.hpp"
 
 #include <arpa/inet.h>
@@ -14,11 +16,16 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+
+#include "detail/curl.hpp"
+#include "detail/curl_sink.hpp"
+#include "detail/openssl.hpp"
 
 namespace gracedb::app {
 
@@ -104,21 +111,9 @@ Fd connect_tcp(const Broker& b, milliseconds timeout, std::string& error) {
 }
 
 namespace {
-struct SslCtxFree {
-    void operator()(SSL_CTX* p) const noexcept { SSL_CTX_free(p); }
-};
-struct SslFree {
-    void operator()(SSL* p) const noexcept { SSL_free(p); }
-};
-struct X509Free {
-    void operator()(X509* p) const noexcept { X509_free(p); }
-};
-struct BioFree {
-    void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
 
 std::string name_text(const X509_NAME* name) {
-    std::unique_ptr<BIO, BioFree> bio{BIO_new(BIO_s_mem())};
+    detail::Bio bio{BIO_new(BIO_s_mem())};
     X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
     char* data = nullptr;
     const long n = BIO_get_mem_data(bio.get(), &data);
@@ -126,7 +121,7 @@ std::string name_text(const X509_NAME* name) {
 }
 
 std::string time_text(const ASN1_TIME* t) {
-    std::unique_ptr<BIO, BioFree> bio{BIO_new(BIO_s_mem())};
+    detail::Bio bio{BIO_new(BIO_s_mem())};
     ASN1_TIME_print(bio.get(), t);
     char* data = nullptr;
     const long n = BIO_get_mem_data(bio.get(), &data);
@@ -143,7 +138,7 @@ bool is_ip_literal(const std::string& host) {
 
 TlsOutcome check_tls(int fd, const Broker& b, const std::string& ca, bool skip_hostname) {
     TlsOutcome out;
-    std::unique_ptr<SSL_CTX, SslCtxFree> ctx{SSL_CTX_new(TLS_client_method())};
+    detail::SslCtx ctx{SSL_CTX_new(TLS_client_method())};
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
     if (!ca.empty()) {
         if (SSL_CTX_load_verify_locations(ctx.get(), ca.c_str(), nullptr) != 1) {
@@ -154,7 +149,7 @@ TlsOutcome check_tls(int fd, const Broker& b, const std::string& ca, bool skip_h
     } else {
         SSL_CTX_set_default_verify_paths(ctx.get());
     }
-    std::unique_ptr<SSL, SslFree> ssl{SSL_new(ctx.get())};
+    detail::Ssl ssl{SSL_new(ctx.get())};
     if (!skip_hostname) {
         if (is_ip_literal(b.host)) {
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), b.host.c_str());
@@ -208,7 +203,7 @@ TlsOutcome check_tls(int fd, const Broker& b, const std::string& ca, bool skip_h
                      "sasl_plaintext or plaintext";
         return out;
     }
-    std::unique_ptr<X509, X509Free> cert{SSL_get1_peer_certificate(ssl.get())};
+    detail::X509Ptr cert{SSL_get1_peer_certificate(ssl.get())};
     out.ok = true;
     out.detail = std::string{SSL_get_version(ssl.get())} + ", certificate \"" +
                  (cert ? name_text(X509_get_subject_name(cert.get())) : std::string{"?"}) + "\" issued by \"" +
@@ -222,42 +217,43 @@ TlsOutcome check_tls(int fd, const Broker& b, const std::string& ca, bool skip_h
 // --- GraceDB: is the token accepted for a reservation? -------------------------------------------------------
 
 
-namespace {
-size_t collect(char* data, size_t size, size_t n, void* out) {
-    static_cast<std::string*>(out)->append(data, size * n);
-    return size * n;
-}
-
-}  // namespace
-
 // POSTs an empty form: GraceDB checks the credentials first (an anonymous write is 403), then the form (400).
 // A 400 thus means the token was accepted, and nothing was reserved.
 HttpAnswer post_empty_form(const std::string& url, const std::string& token, const std::string& ca, milliseconds timeout) {
     HttpAnswer a;
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl{curl_easy_init(), &curl_easy_cleanup};
+    detail::curl_global_init_once();
+    detail::CurlEasy curl{curl_easy_init()};
     if (!curl) throw std::bad_alloc();
-    const std::string auth = "Authorization: Bearer " + token;
-    curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
-    headers = curl_slist_append(headers, "Accept: application/json");
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> owned{headers, &curl_slist_free_all};
+    std::string auth = "Authorization: Bearer " + token;
+    detail::CurlList headers{curl_slist_append(nullptr, auth.c_str())};
+    std::fill(auth.begin(), auth.end(), '\0');
+    headers.reset(curl_slist_append(headers.release(), "Accept: application/json"));
+    detail::BodySink body;  // bounded, and its callback never throws into libcurl
     const std::string agent = std::string{"gracedb-cpp/"} + gracedb::version + " (gracedb-kafka check)";
     char errbuf[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, agent.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 0L);  // the token goes to this URL only
     curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &collect);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &a.body);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &detail::write_body);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
     if (!ca.empty()) curl_easy_setopt(curl.get(), CURLOPT_CAINFO, ca.c_str());
-    if (CURLcode rc = curl_easy_perform(curl.get()); rc != CURLE_OK) {
+    const CURLcode rc = curl_easy_perform(curl.get());
+    body.rethrow_failure();
+    if (body.too_large) {
+        a.error = "the answer is larger than " + std::to_string(body.limit) + " bytes: not read further";
+        return a;
+    }
+    if (rc != CURLE_OK) {
         a.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
         return a;
     }
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &a.status);
+    a.body = std::move(body.body);
     return a;
 }
 

@@ -1,12 +1,15 @@
 #include <gracedb/scitoken.hpp>
 
 #include <nlohmann/json.hpp>
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -15,6 +18,7 @@
 #include <stdexcept>
 
 #include "detail/base64.hpp"
+#include "detail/log.hpp"
 #include "detail/text.hpp"
 
 namespace gracedb {
@@ -87,16 +91,62 @@ std::vector<Place> places_to_look() {
     return places;
 }
 
-// Reads a token file: nullopt and a finding when it cannot be read.
+struct Fd {
+    int fd;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+std::string octal_mode(mode_t mode) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+    return buf;
+}
+
+// Why a token file must not be used, as OpenSSH judges a private key: it must be a regular file of this
+// process's user (another user could have planted it: /tmp/bt_u<uid> without $XDG_RUNTIME_DIR), and give no
+// permission to group or others (they could read the secret, or replace it). Empty: it may be used.
+std::string refusal(const std::string& path, const struct stat& st) {
+    const auto uid = ::geteuid();
+    if (!S_ISREG(st.st_mode)) return "refused: not a regular file";
+    if (st.st_uid != uid)
+        return "refused: owned by uid " + std::to_string(st.st_uid) + ", not by this user (uid " +
+               std::to_string(uid) + "); another user may have put it there: remove it, or if it is yours, " +
+               "chown it to yourself and chmod 600 it";
+    if ((st.st_mode & 077) != 0)
+        return "refused: mode " + octal_mode(st.st_mode) + " lets group or others read or change it; a " +
+               "token is a secret: chmod 600 " + path;
+    return {};
+}
+
+// Reads a token file: nullopt and a finding when it cannot be read or must not be used (see refusal).
 std::optional<std::string> read_token_file(const std::string& path, std::string& finding) {
-    std::ifstream in{path, std::ios::binary};
-    if (!in) {
+    // O_NONBLOCK: a FIFO put in its place must not block discovery (it is refused as not a regular file).
+    const Fd in{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+    struct stat st {};
+    if (in.fd < 0 || ::fstat(in.fd, &st) != 0) {
         finding = errno == ENOENT ? "missing" : std::string{"unreadable: "} + std::strerror(errno);
         return std::nullopt;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    if (auto why = refusal(path, st); !why.empty()) {
+        finding = std::move(why);
+        detail::log_warning("SciToken discovery: " + path + " " + finding);
+        return std::nullopt;
+    }
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(in.fd, buf, sizeof buf);
+        if (n > 0) {
+            text.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0) {
+            return text;
+        } else if (errno != EINTR) {
+            finding = std::string{"unreadable: "} + std::strerror(errno);
+            return std::nullopt;
+        }
+    }
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ enum class Errc {
     tls_failed,                // TLS handshake or certificate verification failed
     timed_out,                 // the operation did not finish within its timeout
     // Producer
-    message_too_large,         // over message.max.bytes (ours or the broker's)
+    message_too_large,         // over message.max.bytes (ours or the broker's), or max_response_bytes
     queue_full,                // the local queue stayed full for the whole timeout
     delivery_failed,           // a message accepted earlier was not delivered (see rdkafka_error())
     purged,                    // a message still queued when close() gave up on it

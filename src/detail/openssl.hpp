@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <memory>
@@ -19,6 +20,8 @@ struct OpenSslDeleter {
     void operator()(OSSL_PARAM_BLD* p) const noexcept { OSSL_PARAM_BLD_free(p); }
     void operator()(OSSL_PARAM* p) const noexcept { OSSL_PARAM_free(p); }
     void operator()(X509* p) const noexcept { X509_free(p); }
+    void operator()(SSL_CTX* p) const noexcept { SSL_CTX_free(p); }
+    void operator()(SSL* p) const noexcept { SSL_free(p); }
 };
 
 using Bio = std::unique_ptr<BIO, OpenSslDeleter>;
@@ -28,5 +31,7 @@ using EvpPkeyCtx = std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter>;
 using ParamBuilder = std::unique_ptr<OSSL_PARAM_BLD, OpenSslDeleter>;
 using Params = std::unique_ptr<OSSL_PARAM, OpenSslDeleter>;
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter>;
+using SslCtx = std::unique_ptr<SSL_CTX, OpenSslDeleter>;
+using Ssl = std::unique_ptr<SSL, OpenSslDeleter>;
 
 }  // namespace gracedb::detail

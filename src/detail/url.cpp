@@ -61,4 +61,26 @@ std::string redact_url(std::string_view url) {
     return s.replace(start, at - start, "***");
 }
 
+std::string origin_text(const UrlParts& u) {
+    const bool v6 = u.host.find(':') != std::string::npos;
+    const std::string host = v6 ? "[" + u.host + "]" : u.host;
+    return u.scheme + "://" + host + (u.port ? ":" + std::to_string(u.port) : "");
+}
+
+std::optional<std::string> token_refusal(const UrlParts& service, std::string_view target,
+                                         bool allow_clear_text) {
+    UrlParts t;
+    try {
+        t = parse_url(target);
+    } catch (const std::invalid_argument& e) {
+        return "the URL \"" + redact_url(target) + "\" cannot be parsed (" + e.what() + ")";
+    }
+    if (t.scheme != service.scheme || t.host != service.host || t.port != service.port)
+        return "the token is sent only to the service's own origin " + origin_text(service) + ", and " +
+               redact_url(target) + " is at another origin, " + origin_text(t);
+    if (t.scheme != "https" && !allow_clear_text)
+        return redact_url(target) + " is not https: the token would travel in clear text";
+    return std::nullopt;
+}
+
 }  // namespace gracedb::detail

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -18,6 +19,7 @@
 
 #include "detail/base64.hpp"
 #include "detail/curl.hpp"
+#include "detail/curl_sink.hpp"
 #include "detail/log.hpp"
 #include "detail/token_provider.hpp"
 #include "detail/url.hpp"
@@ -70,6 +72,7 @@ inline std::chrono::microseconds since(Clock::time_point t) {
 struct Exchange {
     Response response;
     std::optional<std::chrono::seconds> retry_after;  // from a Retry-After header in seconds
+    std::exception_ptr header_failure;  // what the header callback caught (it never throws into libcurl)
 };
 
 /// The one place that turns a libcurl failure into an exception with its code (connection_failed, tls_failed,
@@ -87,6 +90,7 @@ struct GRACEDB_NO_EXPORT GraceDb::Impl {
     std::string url;         // the API root, as given (possibly with credentials in it)
     std::string shown_url;   // the API root for messages and logs: any user:password@ redacted
     detail::UrlParts origin; // scheme, host and port of the service: the only place a token is sent
+    bool token_over_http = false;  // allow_token_over_http (or GRACEDB_ALLOW_TOKEN_OVER_HTTP=1)
     GraceDbOptions options;
     std::string user_agent;
     std::string audience;
@@ -122,8 +126,9 @@ struct GRACEDB_NO_EXPORT GraceDb::Impl {
     /// look for one again (at most every 5 s), so that a token put in place later is used.
     void credentials_refused();
 
-    /// True when `target` has the service's scheme, host and port (the token may go there).
-    bool same_origin(const std::string& target) const;
+    /// True when the token may go to `target`: detail::token_refusal, the library's one rule (the service's
+    /// own scheme, host and port; https unless allow_token_over_http).
+    bool may_send_token(const std::string& target) const;
 
     const nlohmann::json& get_root();
     /// Fetches the API root (root_mutex held).

@@ -72,26 +72,27 @@ void throw_transport_error(CURLcode rc, const std::string& what, const char* cur
 
 namespace {
 
-std::size_t on_body(char* data, std::size_t size, std::size_t n, void* out) {
-    static_cast<std::string*>(out)->append(data, size * n);
-    return size * n;
-}
-
-// Keeps the Retry-After header (seconds form) of the final answer.
-std::size_t on_header(char* data, std::size_t size, std::size_t n, void* out) {
-    const std::string_view line{data, size * n};
-    auto* retry_after = static_cast<std::optional<std::chrono::seconds>*>(out);
-    constexpr std::string_view name = "retry-after:";
-    if (line.size() > name.size() && lower(std::string{line.substr(0, name.size())}) == name) {
-        std::string value{line.substr(name.size())};
-        value.erase(0, value.find_first_not_of(" \t"));
-        char* end = nullptr;
-        const long s = std::strtol(value.c_str(), &end, 10);
-        if (end != value.c_str() && s >= 0) *retry_after = std::chrono::seconds{s};
-    } else if (line.rfind("HTTP/", 0) == 0) {
-        retry_after->reset();  // a new response (after a 100 Continue): forget the previous headers
+// Keeps the Retry-After header (seconds form) of the final answer, in the Exchange. Runs inside libcurl:
+// never throws (a failure is kept in the Exchange, the transfer aborted, and perform rethrows it).
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* out) noexcept {
+    auto* x = static_cast<Exchange*>(out);
+    try {
+        const std::string_view line{data, size * n};
+        constexpr std::string_view name = "retry-after:";
+        if (line.size() > name.size() && lower(std::string{line.substr(0, name.size())}) == name) {
+            std::string value{line.substr(name.size())};
+            value.erase(0, value.find_first_not_of(" \t"));
+            char* end = nullptr;
+            const long s = std::strtol(value.c_str(), &end, 10);
+            if (end != value.c_str() && s >= 0) x->retry_after = std::chrono::seconds{s};
+        } else if (line.rfind("HTTP/", 0) == 0) {
+            x->retry_after.reset();  // a new response (after a 100 Continue): forget the previous headers
+        }
+        return size * n;
+    } catch (...) {
+        x->header_failure = std::current_exception();
+        return 0;
     }
-    return size * n;
 }
 
 bool retryable_status(long s) { return s == 408 || s == 502 || s == 503 || s == 504; }
@@ -141,10 +142,14 @@ GraceDb::Impl::Impl(std::string service_url, GraceDbOptions o) : options{std::mo
                                 e.what() + ")");
         }
     }
-    if (tokens && origin.scheme != "https") {
+    if (options.max_response_bytes == 0)
+        throw std::invalid_argument("max_response_bytes must be at least 1 (the default is 64 MiB)");
+    if (origin.scheme != "https") {  // the allowance, also for a token found later (credentials_refused)
         const char* env = std::getenv("GRACEDB_ALLOW_TOKEN_OVER_HTTP");
-        const bool allowed = options.allow_token_over_http || (env && std::string_view{env} == "1");
-        if (!allowed)
+        token_over_http = options.allow_token_over_http || (env && std::string_view{env} == "1");
+    }
+    if (tokens && origin.scheme != "https") {
+        if (!token_over_http)
             throw CredentialError("GraceDB service URL " + shown_url + " is not https://: the SciToken found would " +
                                       "travel in clear text. Use https://; or force_noauth to send no credentials; or, " +
                                       "for a stand-in on this machine only, GraceDbOptions::allow_token_over_http " +
@@ -175,13 +180,10 @@ void GraceDb::Impl::credentials_refused() {
         auto found = std::make_shared<detail::TokenProvider>(TokenRequirements{audience, options.token_scope},
                                                              options.reload_buffer, options.reload_cred,
                                                              "GraceDB " + origin.host);
-        if (origin.scheme != "https") {
-            const char* env = std::getenv("GRACEDB_ALLOW_TOKEN_OVER_HTTP");
-            if (!options.allow_token_over_http && !(env && std::string_view{env} == "1")) {
-                detail::log_warning("GraceDB client: a SciToken appeared, but " + shown_url +
-                                    " is not https://: it is not used (see allow_token_over_http)");
-                return;
-            }
+        if (origin.scheme != "https" && !token_over_http) {
+            detail::log_warning("GraceDB client: a SciToken appeared, but " + shown_url +
+                                " is not https://: it is not used (see allow_token_over_http)");
+            return;
         }
         tokens = std::move(found);
         detail::log_info("GraceDB client: the service refused an anonymous request; a SciToken found now is used");
@@ -189,13 +191,8 @@ void GraceDb::Impl::credentials_refused() {
     }
 }
 
-bool GraceDb::Impl::same_origin(const std::string& target) const {
-    try {
-        const auto t = detail::parse_url(target);
-        return t.scheme == origin.scheme && t.host == origin.host && t.port == origin.port;
-    } catch (const std::invalid_argument&) {
-        return false;
-    }
+bool GraceDb::Impl::may_send_token(const std::string& target) const {
+    return !detail::token_refusal(origin, target, token_over_http);
 }
 
 Exchange GraceDb::Impl::perform(const char* method, const std::string& target, const std::vector<Field>* form,
@@ -209,10 +206,12 @@ Exchange GraceDb::Impl::perform(const char* method, const std::string& target, c
     curl_easy_setopt(c, CURLOPT_URL, target.c_str());
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent.c_str());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    detail::BodySink body;
+    body.limit = options.max_response_bytes;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &detail::write_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x.retry_after);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::min<std::int64_t>(options.timeout.count(), 10000)));
@@ -265,14 +264,27 @@ Exchange GraceDb::Impl::perform(const char* method, const std::string& target, c
     if (std::string_view{method} == "POST" && !form) curl_easy_setopt(c, CURLOPT_POST, 1L);
     const CURLcode rc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);  // the list (with the token) dies here
-    if (rc != CURLE_OK) throw_transport_error(rc, std::string{method} + " " + detail::redact_url(target), errbuf, unsafe);
+    // What the callbacks caught, now outside libcurl; then an answer past the limit; then libcurl's codes.
+    if (x.header_failure) std::rethrow_exception(x.header_failure);
+    body.rethrow_failure();
+    const std::string shown = std::string{method} + " " + detail::redact_url(target);
+    if (body.too_large) {
+        const char* advice = unsafe ? "; the request may have been processed: check before sending it again"
+                                    : "; is this GraceDB's API? raise max_response_bytes if it should be";
+        throw GraceDbError(shown + ": the answer is larger than " + std::to_string(body.limit) +
+                               " bytes (GraceDbOptions::max_response_bytes), so it was not read further" +
+                               advice,
+                           Errc::message_too_large);
+    }
+    if (rc != CURLE_OK) throw_transport_error(rc, shown, errbuf, unsafe);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    r.body = std::move(body.body);
     return x;
 }
 
 Response GraceDb::Impl::request(const char* method, const std::string& target, const std::vector<Field>* form,
                                 bool multipart, bool safe, std::initializer_list<long> accepted) {
-    const bool with_token = same_origin(target);  // never to another scheme, host or port
+    const bool with_token = may_send_token(target);  // never to another scheme, host or port
     const std::string shown = std::string{method} + " " + detail::redact_url(target);
     auto backoff = options.retry_backoff;
     for (int attempt = 0;; ++attempt) {

@@ -2,9 +2,9 @@
 #include <gracedb/rest.hpp>
 #include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "itest.hpp"
+#include "local_server.hpp"
 
 using namespace gracedb::testing;
 using namespace std::chrono_literals;
@@ -65,6 +66,38 @@ std::string step_line(const std::string& output, const std::string& name) {
         if (std::regex_search(line, std::regex{"^ ?[0-9]+\\. " + name + " "})) return line;
     return {};
 }
+
+// The rig's certificate and key for localhost.
+std::optional<std::pair<std::string, std::string>> rig_tls() {
+    return std::pair{Rig::get().dir + "/tls/server.pem", Rig::get().dir + "/tls/server.key"};
+}
+
+// An API root (over `root_tls` or plain http) whose "reservations" link points at another HTTPS origin that
+// records whether an Authorization header reached it.
+struct RootLinkingElsewhere {
+    std::atomic<int> requests{0}, with_authorization{0};
+    std::string elsewhere_url, service_url;
+    // The servers stop first (declared last): no handler outlives the counters.
+    LocalServer elsewhere{rig_tls()};
+    LocalServer root;
+
+    explicit RootLinkingElsewhere(bool root_tls) : root{root_tls ? rig_tls() : std::nullopt} {
+        elsewhere.routes().Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+            ++requests;
+            if (req.has_header("Authorization")) ++with_authorization;
+            res.status = 400;  // what GraceDB answers an empty form once it accepted the credentials
+            res.set_content(R"({"error": "no group"})", "application/json");
+        });
+        elsewhere_url = elsewhere.start();
+        const nlohmann::json body = {{"links", {{"reservations", elsewhere_url + "/api/reservations/"},
+                                                {"events", elsewhere_url + "/api/events/"}}},
+                                     {"templates", nlohmann::json::object()}};
+        root.routes().Get("/api/", [body](const httplib::Request&, httplib::Response& res) {
+            res.set_content(body.dump(), "application/json");
+        });
+        service_url = root.start() + "/api/";
+    }
+};
 
 std::string tool_args(const std::string& sub) {
     const Rig& rig = Rig::get();
@@ -222,6 +255,30 @@ TEST(CliCheck, GraceDbDownFailsAtTheApiRoot) {
     EXPECT_NE(api.find("FAIL"), std::string::npos) << o.output;
     EXPECT_NE(o.output.find("whether GraceDB is up"), std::string::npos) << o.output;
     EXPECT_NE(step_line(o.output, "gracedb-token").find("skip"), std::string::npos) << o.output;
+}
+
+// The token goes only to the service's own origin (the library's rule): a root whose links name another
+// origin used to get it sent there (over http://, the root's own scheme did not matter), and check passed.
+TEST(CliCheck, ARootLinkingToAnotherOriginGetsNoTokenSentThere) {
+    TokenEnv env;
+    const auto token = env.write_token(both_audiences());
+    for (const bool root_tls : {false, true}) {
+        SCOPED_TRACE(root_tls ? "root over https" : "root over http");
+        RootLinkingElsewhere servers{root_tls};
+        const auto o = run(check_command(servers.service_url, Rig::get().ca_file, "--instance rig"));
+        EXPECT_EQ(servers.with_authorization.load(), 0) << "the token reached " << servers.elsewhere_url;
+        EXPECT_EQ(servers.requests.load(), 0) << "check sent something to " << servers.elsewhere_url;
+        EXPECT_EQ(o.status, 1) << o.output;
+        EXPECT_NE(step_line(o.output, "gracedb-api").find(" ok "), std::string::npos) << o.output;
+        const auto step = step_line(o.output, "gracedb-token");
+        EXPECT_NE(step.find("FAIL"), std::string::npos) << o.output;
+        EXPECT_NE(step.find("not sent"), std::string::npos) << o.output;
+        EXPECT_NE(step.find("another origin, " + servers.elsewhere_url), std::string::npos)
+            << "names the origin refused\n" << o.output;
+        EXPECT_NE(o.output.find("gracedb-kafka check: failed at step 7 (gracedb-token)"), std::string::npos)
+            << o.output;
+        EXPECT_EQ(o.output.find(token), std::string::npos) << "the token was printed";
+    }
 }
 
 // create-event used to say only "no delivery report within ... 10000 ms" for a wrong CA, after 20 s.

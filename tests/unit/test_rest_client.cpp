@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "itest.hpp"
+#include "local_server.hpp"
 
 using namespace gracedb;
 using namespace gracedb::testing;
@@ -129,6 +130,44 @@ TEST(RestClient, ATimedOutCreationSaysTheEventMayExistAndHowToCheck) {
         EXPECT_NE(std::string{e.what()}.find("may have been processed"), std::string::npos) << e.what();
         EXPECT_NE(std::string{e.what()}.find("GraceDb::event"), std::string::npos) << e.what();
     }
+}
+
+// A response body used to be read without bound (a server answering without end filled memory until the
+// timeout). Past max_response_bytes the transfer stops with a clear error.
+TEST(RestClient, AnAnswerPastMaxResponseBytesIsAClearErrorAndIsNotReadFurther) {
+    LocalServer server;
+    constexpr std::size_t padding = std::size_t{8} << 20;  // 8 MiB of white space before a valid API root
+    server.routes().Get("/api/", [](const httplib::Request&, httplib::Response& res) {
+        auto sent = std::make_shared<std::size_t>(0);
+        res.set_chunked_content_provider("application/json", [sent](std::size_t, httplib::DataSink& sink) {
+            static const std::string blank(std::size_t{64} << 10, ' ');
+            if (*sent >= padding) {
+                const std::string root = R"({"links": {}, "templates": {}})";
+                sink.write(root.data(), root.size());
+                sink.done();
+                return true;
+            }
+            *sent += blank.size();
+            return sink.write(blank.data(), blank.size());
+        });
+    });
+    const std::string url = server.start() + "/api/";
+    constexpr std::size_t cap = std::size_t{1} << 20;
+    GraceDb capped{url, {.force_noauth = true, .max_retries = 0, .max_response_bytes = cap}};
+    try {
+        capped.api_root();
+        FAIL() << "an answer of more than 8 MiB was read with max_response_bytes = 1 MiB";
+    } catch (const GraceDbError& e) {
+        EXPECT_EQ(e.code(), Errc::message_too_large) << e.what();
+        EXPECT_FALSE(e.retriable());
+        const std::string what = e.what();
+        EXPECT_NE(what.find("larger than 1048576 bytes"), std::string::npos) << what;
+        EXPECT_NE(what.find("max_response_bytes"), std::string::npos) << "says which setting: " << what;
+        EXPECT_NE(what.find("GET " + url), std::string::npos) << "says which request: " << what;
+    }
+    GraceDb roomy{url, {.force_noauth = true, .max_retries = 0}};  // the default, 64 MiB
+    EXPECT_TRUE(roomy.api_root().contains("links")) << "the same answer under the default cap";
+    EXPECT_THROW(GraceDb(url, {.force_noauth = true, .max_response_bytes = 0}), std::invalid_argument);
 }
 
 TEST(RestClientSerial, TheTokenGoesOnlyToTheServicesOwnOrigin) {

@@ -4,13 +4,16 @@
 #include <gracedb/log.hpp>
 #include <gracedb/scitoken.hpp>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "detail/token_provider.hpp"
@@ -143,6 +146,83 @@ TEST_F(Discovery, SerialTmpFallbackWithoutXdgRuntimeDir) {
     ASSERT_TRUE(s.token);
     EXPECT_EQ(s.token->source, tmp.string());
     EXPECT_EQ(s.token->claims.sub, "from-tmp");
+}
+
+// Token files are judged as OpenSSH judges a private key: this user's own regular file, no permission for
+// group or others. They used to be read whatever their owner and mode.
+TEST_F(Discovery, TokenFilesOpenToGroupOrOthersAreRefusedAndSaySo) {
+    const auto t = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "from-file"));
+    const fs::path file = dir_ / "token";
+    ::setenv("BEARER_TOKEN_FILE", file.c_str(), 1);
+    for (const mode_t mode : {0666, 0620, 0644, 0640, 0604, 0602, 0660}) {
+        write(file, t);
+        ASSERT_EQ(::chmod(file.c_str(), mode), 0);
+        const auto s = find_scitoken(kafka_produce);
+        char shown[8];
+        std::snprintf(shown, sizeof shown, "%04o", static_cast<unsigned>(mode));
+        SCOPED_TRACE(shown);
+        EXPECT_FALSE(s.token) << "a token file with mode " << shown << " was used";
+        ASSERT_EQ(s.places.size(), 3u);
+        EXPECT_NE(s.places[1].finding.find(std::string{"refused: mode "} + shown), std::string::npos)
+            << s.places[1].finding;
+        EXPECT_NE(s.places[1].finding.find("chmod 600 " + file.string()), std::string::npos)
+            << s.places[1].finding;
+        expect_no_token(s.describe_places(), t);
+    }
+    expect_no_token(log(), t);
+    EXPECT_NE(log().find(file.string() + " refused: mode"), std::string::npos) << "a warning says so:\n"
+                                                                               << log();
+    for (const mode_t mode : {0600, 0400}) {
+        write(file, t);
+        ASSERT_EQ(::chmod(file.c_str(), mode), 0);
+        const auto s = find_scitoken(kafka_produce);
+        ASSERT_TRUE(s.token) << "mode " << std::oct << mode << ": " << s.describe_places();
+        EXPECT_EQ(s.token->claims.sub, "from-file");
+    }
+    fs::remove(file);
+    ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0);  // nothing writes to it: reading it would block
+    const auto s = find_scitoken(kafka_produce);
+    EXPECT_FALSE(s.token);
+    EXPECT_EQ(s.places[1].finding, "refused: not a regular file");
+}
+
+TEST_F(Discovery, TokenFilesOfAnotherUserAreRefusedAndSaySo) {
+    if (::geteuid() != 0) GTEST_SKIP() << "only root can give a file to another user";
+    const auto t = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "planted"));
+    write(xdg_file(), t);
+    ASSERT_EQ(::chown(xdg_file().c_str(), 65534, 65534), 0);
+    const auto s = find_scitoken(kafka_produce);
+    EXPECT_FALSE(s.token) << "a file of uid 65534 was used";
+    ASSERT_EQ(s.places.size(), 3u);
+    EXPECT_NE(s.places[2].finding.find("refused: owned by uid 65534, not by this user (uid 0)"),
+              std::string::npos)
+        << s.places[2].finding;
+    EXPECT_NE(s.places[2].finding.find("chown"), std::string::npos) << s.places[2].finding;
+    expect_no_token(s.describe_places() + log(), t);
+}
+
+// Without $XDG_RUNTIME_DIR discovery reads /tmp/bt_u<uid>, which any local user can create first.
+TEST_F(Discovery, SerialATokenPlantedInTmpByAnotherUserIsRefused) {
+    if (::geteuid() != 0) GTEST_SKIP() << "only root can give a file to another user";
+    ::unsetenv("XDG_RUNTIME_DIR");
+    const fs::path tmp = "/tmp/bt_u" + std::to_string(::geteuid());
+    const bool existed = fs::exists(tmp);
+    const std::string old = existed ? read_file(tmp) : "";
+    const auto t = fake_jwt(claims_for("kafka.example.org", "kafka.produce", 600, "planted"));
+    write(tmp, t);
+    ::chown(tmp.c_str(), 65534, 65534);
+    std::optional<detail::NoUsableToken> refused;
+    try {
+        detail::TokenProvider provider{kafka_produce, 60s, true, "Kafka (test)"};
+    } catch (const detail::NoUsableToken& e) {
+        refused = e;
+    }
+    if (existed) write(tmp, old); else fs::remove(tmp);
+    ASSERT_TRUE(refused) << "the planted token was used";
+    EXPECT_EQ(refused->code(), Errc::token_unusable);
+    const std::string what = refused->what();
+    EXPECT_NE(what.find(tmp.string() + " (refused: owned by uid 65534"), std::string::npos) << what;
+    expect_no_token(what + log(), t);
 }
 
 TEST_F(Discovery, AMatchingTokenLaterWinsOverAMismatchEarlier) {

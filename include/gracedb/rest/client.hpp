@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,6 +48,10 @@ struct GRACEDB_EXPORT GraceDbOptions {
     /// throws CredentialError (code insecure_transport) unless this is true (or GRACEDB_ALLOW_TOKEN_OVER_HTTP=1
     /// is set), which logs a loud warning. Only for a stand-in on this machine; force_noauth sends nothing.
     bool allow_token_over_http = false;
+    /// The largest answer body read (default 64 MiB, far above any GraceDB answer): past it the transfer
+    /// stops and the request throws GraceDbError with code message_too_large. At least 1 (else
+    /// std::invalid_argument).
+    std::size_t max_response_bytes = std::size_t{64} << 20;
 };
 
 /// Python: create_event(..., search, filecontents, offline, labels, kafka, http_fallback, ...).
