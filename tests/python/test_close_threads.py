@@ -87,6 +87,7 @@ def test_producer_close_while_another_thread_is_inside(call):
     for rep in range(REPETITIONS):
         p = GraceDbKafkaProducer(DEAD, topic="t", instance_name="pytest", **PLAIN)
         p.produce("never delivered")
+        close_returned = threading.Event()
 
         def inside():
             if call == "poll":
@@ -96,14 +97,15 @@ def test_producer_close_while_another_thread_is_inside(call):
                 while True:
                     p.flush(LONG)
             else:
-                while p.pending_messages > 0:  # counts until close() began (then nothing), no crash
-                    pass
+                while not close_returned.is_set():  # counts (nothing once close() began), no crash
+                    len(p)
                 p.poll(0)
 
         started, t, outcome = in_thread(inside)
         assert started.wait(LONG)
         with pytest.raises(KafkaError):
             p.close(0)  # the queued message is purged, and said so (with the connection failure)
+        close_returned.set()
         t.join(LONG / 2)
         assert not t.is_alive(), f"rep {rep}: {call} did not end when close() returned"
         assert_closed_error(outcome, KafkaProducerError, rep)

@@ -90,15 +90,18 @@ struct SlowCluster {
 
 // One repetition: a producer with a message in flight, `call` running in another thread (started, then the
 // main thread closes at once), close(0) (which purges the message: a delivery error naming it), then checks.
-void producer_close_during(const SlowCluster& cluster, int rep, const std::function<void(Producer&)>& call) {
+// `call` gets the producer and a flag set once close() has returned.
+using ProducerCall = std::function<void(Producer&, const std::atomic<bool>& close_returned)>;
+void producer_close_during(const SlowCluster& cluster, int rep, const ProducerCall& call) {
     Producer p{cluster.options()};
     cluster.delay_next_produce();
     p.produce("in flight");
     std::latch started{1};
+    std::atomic<bool> close_returned{false};
     Outcome outcome;
     std::thread other{[&] {
         started.count_down();
-        outcome = run([&] { call(p); });
+        outcome = run([&] { call(p, close_returned); });
     }};
     started.wait();
     jitter(rep);
@@ -110,6 +113,7 @@ void producer_close_during(const SlowCluster& cluster, int rep, const std::funct
         EXPECT_EQ(e.code(), Errc::purged) << "rep " << rep << ": " << e.what();
     }
     const auto took = Clock::now() - t0;
+    close_returned = true;
     other.join();
     ASSERT_LT(took, kLongWait / 2) << "rep " << rep << ": close() waited for the other thread's whole call";
     ASSERT_TRUE(clean_close_error(outcome))
@@ -127,7 +131,7 @@ void producer_close_during(const SlowCluster& cluster, int rep, const std::funct
 TEST(CloseThreads, ProducerCloseWhileAnotherThreadPolls) {
     SlowCluster cluster;
     for (int rep = 0; rep < kRepetitions && !HasFatalFailure(); ++rep)
-        producer_close_during(cluster, rep, [](Producer& p) {
+        producer_close_during(cluster, rep, [](Producer& p, const std::atomic<bool>&) {
             for (;;) p.poll(kLongWait);  // nothing to serve: only close() ends it
         });
 }
@@ -135,7 +139,7 @@ TEST(CloseThreads, ProducerCloseWhileAnotherThreadPolls) {
 TEST(CloseThreads, ProducerCloseWhileAnotherThreadFlushes) {
     SlowCluster cluster;
     for (int rep = 0; rep < kRepetitions && !HasFatalFailure(); ++rep)
-        producer_close_during(cluster, rep, [](Producer& p) {
+        producer_close_during(cluster, rep, [](Producer& p, const std::atomic<bool>&) {
             for (;;) p.flush(kLongWait);  // the message stays in flight: only close() ends it
         });
 }
@@ -145,10 +149,10 @@ TEST(CloseThreads, ProducerCloseWhileAnotherThreadFlushes) {
 TEST(CloseThreads, ProducerCloseWhileAnotherThreadCountsPendingMessages) {
     SlowCluster cluster;
     for (int rep = 0; rep < kRepetitions && !HasFatalFailure(); ++rep)
-        producer_close_during(cluster, rep, [](Producer& p) {
-            // Counts until close() began (then it counts nothing), then a call that raises.
-            while (p.pending_messages() > 0) {
-            }
+        producer_close_during(cluster, rep, [](Producer& p, const std::atomic<bool>& close_returned) {
+            // Counts until close() has returned (from when it began, it counts nothing), then a call that
+            // raises.
+            while (!close_returned.load()) static_cast<void>(p.pending_messages());
             p.poll(0ms);
         });
 }
