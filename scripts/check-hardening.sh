@@ -2,7 +2,7 @@
 # Hardening checks (issue 12), after the main test run (scripts/test.sh calls this):
 #   asan  ASan+UBSan (clang) over the unit and integration tests              -> <build>/build-asan
 #   tsan  ThreadSanitizer (clang) over the threaded tests: token refresh, delivery callbacks, concurrent
-#         produce, stop() from other threads and signal handlers, the supervisor -> <build>/build-tsan
+#         produce, stop()/close() from other threads, signal handlers, the supervisor -> <build>/build-tsan
 #   fuzz  a short run of every fuzz target (scripts/fuzz.sh)                  -> <build>/build-fuzz
 # Usage: scripts/check-hardening.sh [BUILD_DIR]   (default: $GRACEDB_BUILD_DIR or build/)
 #   GRACEDB_HARDENING=asan,tsan,fuzz  the parts to run (default all; "off" runs none, with a warning)
@@ -105,7 +105,7 @@ if [[ $parts == *tsan* ]]; then
       # integration.SupervisorBurst (1,000 events through instrumented supervisor processes) was too slow under
       # TSan to finish within its deadlines on 2 cores (320 of 1,000 in 120 s, seen once), so it runs unsanitized
       # in the main suite and under ASan only.
-      threaded='^unit\.(Concurrency|ProducerMock|ConsumerMock|SupervisorMock|StopSignals|Log)|^integration\.(TokenRefresh|Producer|Consumer|SecretHygiene)'
+      threaded='^unit\.(Concurrency|CloseThreads|ProducerMock|ConsumerMock|SupervisorMock|StopSignals|Log)|^integration\.(TokenRefresh|Producer|Consumer|SecretHygiene)'
       TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp" \
         run_ctest "$dir" "TSan threaded tests" -R "$threaded"
     else

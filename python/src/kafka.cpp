@@ -7,6 +7,12 @@
 // the thread that called produce/flush/poll/close (as in confluent-kafka) and take the GIL back; an exception
 // they raise is kept and raised by the producer's next call (produce raises it before producing; flush, poll,
 // ping and close after doing their work), one per call, so that none is lost.
+//
+// close() from another thread while a call runs (issue 22): the C++ core wakes that call, waits for it to
+// leave and only then releases librdkafka's handle; the call raises KafkaConsumerError / KafkaProducerError
+// saying the client is closed (a consumer's poll may return None), as does every later call. The C++ object
+// lives as long as the Python object, which pybind11 keeps alive while any thread is inside one of its
+// methods (the call holds `self`): nothing here is destroyed under a running call.
 #include <gracedb/kafka.hpp>
 
 #include <pybind11/stl.h>

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "detail/rdkafka.hpp"
@@ -21,6 +22,74 @@
 #include "kafka/error_map.hpp"
 
 namespace gracedb::kafka::detail_client {
+
+/// Close-safety (issue 22): close() may be called from any thread while other threads are inside calls of
+/// the same client, and must never destroy librdkafka's handle under them (that was a use-after-free).
+/// The rule, the same for the producer and the consumer:
+///   - every call that touches the handle holds a Call for its whole duration (a count of calls inside);
+///   - close() first marks the client closing: from then on no call gets in (Call raises client_closed);
+///   - close() then waits until no call is inside, waking the ones still there meanwhile (their loops look at
+///     closing(); librdkafka's own waits are woken with rd_kafka_queue_yield, again every millisecond, since
+///     one yield wakes one waiter), and only then destroys the handle;
+///   - a call that close() cut short raises client_closed, as does every later call.
+/// seq_cst on both sides of the count: either close() sees a call in `active_`, or that call sees `closing_`.
+/// A second close() (another thread) waits until the first has finished: close() returning means closed.
+/// close() must not be called from inside a call of the same client (a delivery callback): it would wait for
+/// itself.
+class CallGate {
+public:
+    /// Holds the gate for one call. `raise_closed` throws the client's client_closed error.
+    class Call {
+    public:
+        Call(CallGate& gate, void (*raise_closed)()) : gate_{gate} {
+            if (!gate_.try_enter()) {
+                raise_closed();
+                std::terminate();  // unreachable: raise_closed throws
+            }
+        }
+        ~Call() { gate_.leave(); }
+        Call(const Call&) = delete;
+        Call& operator=(const Call&) = delete;
+
+    private:
+        CallGate& gate_;
+    };
+
+    /// False (and nothing held) once close() began.
+    bool try_enter() noexcept {
+        active_.fetch_add(1, std::memory_order_seq_cst);
+        if (!closing_.load(std::memory_order_seq_cst)) return true;
+        leave();
+        return false;
+    }
+    void leave() noexcept { active_.fetch_sub(1, std::memory_order_seq_cst); }
+    bool closing() const noexcept { return closing_.load(std::memory_order_seq_cst); }
+
+    /// True for the one caller that must close (and then call end_close()); any other caller waits until
+    /// that close has ended, then gets false.
+    bool begin_close() noexcept {
+        if (!closing_.exchange(true, std::memory_order_seq_cst)) return true;
+        closed_.wait(false, std::memory_order_acquire);
+        return false;
+    }
+    /// After begin_close(): returns once no call is inside, calling `wake()` every millisecond meanwhile.
+    template <class Wake>
+    void wait_idle(Wake&& wake) noexcept {
+        while (active_.load(std::memory_order_seq_cst) != 0) {
+            wake();
+            std::this_thread::sleep_for(std::chrono::milliseconds{1});
+        }
+    }
+    void end_close() noexcept {
+        closed_.store(true, std::memory_order_release);
+        closed_.notify_all();
+    }
+
+private:
+    std::atomic<int> active_{0};
+    std::atomic<bool> closing_{false};
+    std::atomic<bool> closed_{false};
+};
 
 /// The options the producer and the consumer have in common.
 struct CommonOptions {

@@ -90,7 +90,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     detail::KafkaHandle rk;
     std::atomic<bool> stop_flag{false};
     std::atomic<bool> wake_flag{false};  // wakeup(): the next empty poll returns at once
-    std::atomic<bool> closed{false};
+    detail_client::CallGate gate;  // close() from any thread: see CallGate (every use of rk holds a Use)
     std::deque<Message> buffered;  // read while waiting for an assignment (offsets stored when returned)
     std::uint64_t tls_mark = 0;    // connection events seen by the previous poll
     mutable std::mutex assignment_mutex;
@@ -171,14 +171,17 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         }
     }
 
-    void ensure_open() const {
-        if (closed.load())
-            detail_errors::throw_kafka_error(Errc::client_closed, "the Kafka consumer is closed: create a new one",
-                                             Op::consume);
+    [[noreturn]] static void throw_closed() {
+        detail_errors::throw_kafka_error(Errc::client_closed,
+                                         "the Kafka consumer is closed: create a new one", Op::consume);
     }
+    /// Holds rk for one call; raises KafkaConsumerError (client_closed) once close() began.
+    struct Use : detail_client::CallGate::Call {
+        explicit Use(Impl& im) : Call{im.gate, &Impl::throw_closed} {}
+    };
 
     void subscribe_topics(const std::vector<std::string>& pipelines) {
-        ensure_open();
+        Use use{*this};
         if (pipelines.empty()) throw std::invalid_argument("subscribe() needs at least one pipeline name");
         detail::PartitionList list{rd_kafka_topic_partition_list_new(static_cast<int>(pipelines.size()))};
         for (const auto& p : pipelines) {
@@ -214,7 +217,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     // One message from librdkafka, or nothing by the deadline. Errors are classified here. A message that
     // was fetched is always returned: errors wait for the next call.
     std::optional<Message> poll_until(Clock::time_point deadline) {
-        ensure_open();
+        Use use{*this};
         if (!buffered.empty()) {
             Message m = std::move(buffered.front());
             buffered.pop_front();
@@ -227,6 +230,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
             raise_unhealing(tls_mark);
             tls_mark = connection_events();
             if (!m) {
+                if (gate.closing()) throw_closed();  // close() woke this poll: it ends here
                 if (stop_flag.load() || StopSignals::received() || wake_flag.exchange(false)) return std::nullopt;
                 continue;
             }
@@ -256,7 +260,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     }
 
     void commit_list(rd_kafka_topic_partition_list_t* list) {
-        ensure_open();
+        Use use{*this};
         const auto err = rd_kafka_commit(rk.get(), list, 0);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
         detail_errors::throw_kafka_error(err, std::string{"commit failed: "} + rd_kafka_err2str(err), Op::consume);
@@ -373,9 +377,21 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     }
 
     void close_within(std::chrono::milliseconds timeout) noexcept {
-        if (closed.exchange(true) || !rk) return;
+        if (!gate.begin_close()) return;  // closed already (or by another thread, which has finished)
+        struct Ended {
+            detail_client::CallGate& gate;
+            ~Ended() { gate.end_close(); }
+        } ended{gate};
+        if (!rk) return;
         const auto started = Clock::now();
         try {
+            {
+                // A call inside (a poll in another thread) ends first: woken, it raises client_closed.
+                detail::KafkaQueue consumer_queue{rd_kafka_queue_get_consumer(rk.get())};
+                gate.wait_idle([&] {
+                    if (consumer_queue) rd_kafka_queue_yield(consumer_queue.get());
+                });
+            }  // released before the consumer closes (librdkafka's rule for this queue)
             commit_on_close(Clock::now() + timeout * 3 / 4);
             detail::KafkaQueue queue{rd_kafka_queue_new(rk.get())};
             detail::KafkaErrorObject error{rd_kafka_consumer_close_queue(rk.get(), queue.get())};
@@ -431,13 +447,14 @@ void Consumer::stop() noexcept {
 }
 
 void Consumer::wakeup() noexcept {
-    if (!impl_ || impl_->closed.load() || !impl_->rk) return;
+    if (!impl_ || !impl_->gate.try_enter()) return;  // closed (or closing): nothing to wake
     impl_->wake_flag.store(true);
     // rd_kafka_consumer_poll waits on the consumer queue; yielding it makes that wait return now.
     if (rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(impl_->rk.get())) {
         rd_kafka_queue_yield(q);
         rd_kafka_queue_destroy(q);
     }
+    impl_->gate.leave();
 }
 
 void Consumer::commit(const Message& msg) {
@@ -449,6 +466,7 @@ void Consumer::commit(const Message& msg) {
 void Consumer::commit() { impl().commit_list(nullptr); }
 
 void Consumer::pause(const std::string& topic, std::int32_t partition) {
+    Impl::Use use{impl()};
     detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
     if (auto err = rd_kafka_pause_partitions(impl().rk.get(), list.get()))
@@ -457,6 +475,7 @@ void Consumer::pause(const std::string& topic, std::int32_t partition) {
 }
 
 void Consumer::resume(const std::string& topic, std::int32_t partition) {
+    Impl::Use use{impl()};
     detail::PartitionList list{rd_kafka_topic_partition_list_new(1)};
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
     if (auto err = rd_kafka_resume_partitions(impl().rk.get(), list.get()))
@@ -466,12 +485,14 @@ void Consumer::resume(const std::string& topic, std::int32_t partition) {
 
 bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
     auto& im = impl();
+    Impl::Use use{im};
     const auto deadline = Clock::now() + timeout;
     auto has_assignment = [&] {
         std::lock_guard lock{im.assignment_mutex};
         return !im.assigned.empty();
     };
     while (!has_assignment() && Clock::now() < deadline) {
+        if (im.gate.closing()) Impl::throw_closed();  // close() began while this call waited
         detail::KafkaMessage m{rd_kafka_consumer_poll(im.rk.get(), 100)};
         if (m && !m->err) {
             // Kept for poll(), which stores its offset when it returns it (a close before that leaves it
@@ -519,6 +540,7 @@ std::vector<TopicPartition> Consumer::assigned_partitions() const {
 
 std::optional<std::int64_t> Consumer::lag(const TopicPartition& tp) const {
     auto& im = impl();
+    Impl::Use use{im};
     std::int64_t low = -1, high = -1;
     if (rd_kafka_get_watermark_offsets(im.rk.get(), tp.topic.c_str(), tp.partition, &low, &high) ||
         high < 0)

@@ -139,16 +139,21 @@ int Producer::poll(std::chrono::milliseconds timeout) {
     auto& im = impl();
     Impl::Use use{im};
     im.reports_waiting.store(false, std::memory_order_relaxed);  // before polling: a later report sets it
-    const int served = rd_kafka_poll(im.rk.get(), to_ms(timeout));
+    const int served = rd_kafka_poll(im.rk.get(), to_ms(timeout));  // close() wakes it (rd_kafka_queue_yield)
     if (im.failures.load(std::memory_order_acquire)) im.raise_callback_error();
     im.raise_pending();
+    if (im.closing()) Impl::throw_closed();  // close() began while this call waited: it ends it
     return served;
 }
 
 std::size_t Producer::pending_messages() const {
     auto& im = impl();
-    if (im.closing.load()) return 0;
-    return static_cast<std::size_t>(im.queued_messages());
+    // Once close() began: 0 (close() flushes, purges and reports what it could not deliver), not an error, so
+    // that len(producer) works on a closed producer as Python code expects.
+    if (!im.gate.try_enter()) return 0;
+    const int n = im.queued_messages();
+    im.gate.leave();
+    return static_cast<std::size_t>(n);
 }
 
 PingResult Producer::ping(std::optional<std::string> topic, std::chrono::milliseconds timeout) {

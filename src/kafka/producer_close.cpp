@@ -2,13 +2,13 @@
 // errors that waiting cannot cure, purge only what is still queued at the deadline, and report both what was
 // not delivered and the pending error. Nothing accepted is dropped silently.
 #include <algorithm>
-#include <thread>
 
 #include "detail/log.hpp"
 #include "kafka/error_map.hpp"
 #include "kafka/producer_impl.hpp"
 
 namespace gracedb::kafka {
+using detail_client::CallGate;
 using detail_client::to_ms;
 using detail_errors::Op;
 using namespace std::chrono_literals;
@@ -61,10 +61,13 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
     const auto deadline = ProducerClock::now() + timeout;
     bool flushed = false;
     for (;;) {
+        if (closing()) throw_closed();  // close() began while this call waited: what is left is close()'s
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ProducerClock::now());
         if (!forever && left <= 0ms) break;
-        // In slices, to raise what librdkafka reports while we wait rather than at the deadline.
-        if (rd_kafka_flush(rk.get(), forever ? 100 : std::min(to_ms(left), 100)) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        // In slices, to raise what librdkafka reports while we wait rather than at the deadline, and to end
+        // soon after a close() from another thread (rd_kafka_flush cannot be woken; it polls in 10 ms steps).
+        const int slice = forever ? 10 : std::min(to_ms(left), 10);
+        if (rd_kafka_flush(rk.get(), slice) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             flushed = true;
             break;
         }
@@ -91,7 +94,11 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
 }
 
 void Producer::Impl::close(std::chrono::milliseconds timeout) {
-    if (closing.exchange(true, std::memory_order_seq_cst)) return;
+    if (!gate.begin_close()) return;  // closed already (or by another thread, which has finished)
+    struct Ended {
+        CallGate& gate;
+        ~Ended() { gate.end_close(); }
+    } ended{gate};
     const auto deadline = ProducerClock::now() + timeout;
     auto left = [&] {
         return to_ms(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ProducerClock::now()));
@@ -103,8 +110,9 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
             if (rd_kafka_flush(rk.get(), std::min(left(), 100)) == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     };
     flush_until_deadline();
-    // 2. Calls that got in before `closing` finish at once (waits and full queues look at `closing`).
-    while (active.load(std::memory_order_seq_cst) > 0) std::this_thread::sleep_for(1ms);
+    // 2. Calls that got in before close() began end at once: waits and full queues look at closing(), and
+    //    a poll() waiting inside librdkafka is woken. None uses the handles after this.
+    gate.wait_idle([&] { rd_kafka_queue_yield(main_queue); });
     if (rd_kafka_outq_len(rk.get()) > 0) flush_until_deadline();
     // 3. Purge only what is still there at the deadline, and serve the purged messages' reports.
     if (rd_kafka_outq_len(rk.get()) > 0) {
@@ -136,7 +144,7 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
 void Producer::Impl::release() noexcept {
     if (released.exchange(true)) return;
     {
-        // No call is using the handles any more (close() waited for `active`, or the destructor runs).
+        // No call is using the handles any more (close() waited for them, or the destructor runs).
         std::lock_guard lock{topics_mutex};
         for (NamedTopic* t = topics.exchange(nullptr); t;) {
             rd_kafka_topic_destroy(t->rkt);

@@ -62,28 +62,22 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     std::vector<DeliveryReport> undelivered;  // failed messages that had no on_delivery
     std::exception_ptr callback_error;        // first exception thrown by an on_delivery
 
-    // Lifecycle. `closing`: close() began, every later call raises client_closed. `active`: calls using the
-    // handles right now; close() releases them only when none is left (a produce() racing close() from
-    // another thread either gets in before and is flushed, or raises; it never touches a released handle).
-    std::atomic<bool> closing{false};
+    // Lifecycle (see detail_client::CallGate): every call using the handles holds a Use; close() releases
+    // them only when none is left (a produce() racing close() from another thread either gets in before and
+    // is flushed, or raises; a poll(), flush() or pending_messages() is woken and ends; none ever touches a
+    // released handle).
+    detail_client::CallGate gate;
     std::atomic<bool> released{false};
-    std::atomic<int> active{0};
+    bool closing() const noexcept { return gate.closing(); }
 
     explicit Impl(ProducerOptions o);
     ~Impl() override;
 
     /// Holds the handles for one call; raises KafkaProducerError (client_closed) once close() began.
-    class Use {
-    public:
-        explicit Use(Impl& im);
-        ~Use() { im_.active.fetch_sub(1, std::memory_order_release); }
-        Use(const Use&) = delete;
-        Use& operator=(const Use&) = delete;
-
-    private:
-        Impl& im_;
+    struct Use : detail_client::CallGate::Call {
+        explicit Use(Impl& im) : Call{im.gate, &Impl::throw_closed} {}
     };
-    [[noreturn]] void throw_closed() const;
+    [[noreturn]] static void throw_closed();
 
     static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
 

@@ -13,16 +13,7 @@ using detail_client::to_ms;
 using detail_errors::Op;
 using namespace std::chrono_literals;
 
-Producer::Impl::Use::Use(Impl& im) : im_{im} {
-    // seq_cst on both sides: either close() sees this call in `active`, or this call sees `closing`.
-    im_.active.fetch_add(1, std::memory_order_seq_cst);
-    if (im_.closing.load(std::memory_order_seq_cst)) {
-        im_.active.fetch_sub(1, std::memory_order_release);
-        im_.throw_closed();
-    }
-}
-
-void Producer::Impl::throw_closed() const {
+void Producer::Impl::throw_closed() {
     detail_errors::throw_kafka_error(Errc::client_closed,
                                      "the Kafka producer is closed (close() began): create a new producer",
                                      Op::produce);
@@ -183,7 +174,7 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
             vu[1].u.mem.ptr = own_copy.data();  // vu[1] is the value
         }
         while (error && rd_kafka_error_code(error.get()) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-               ProducerClock::now() < deadline && !closing.load(std::memory_order_relaxed)) {
+               ProducerClock::now() < deadline && !closing()) {
             rd_kafka_poll(rk.get(), 50);
             error.reset(rd_kafka_produceva(rk.get(), vu, n));
         }
@@ -191,7 +182,7 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
     if (error) {
         raise_pending();
         const auto code = rd_kafka_error_code(error.get());
-        if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL && closing.load()) throw_closed();
+        if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL && closing()) throw_closed();
         std::string what;
         if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             what = "the producer's local queue stayed full for " + std::to_string(options.flush_timeout.count()) +
@@ -211,7 +202,7 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
 void Producer::Impl::wait_for(const SyncSlot& slot, ProducerClock::time_point deadline, std::uint64_t mark) {
     while (!slot.done.load(std::memory_order_acquire)) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ProducerClock::now());
-        if (left <= 0ms || closing.load(std::memory_order_relaxed)) return;
+        if (left <= 0ms || closing()) return;
         // rd_kafka_flush sends what is queued at once (linger.ms does not apply while it runs) and returns as
         // soon as nothing is left; with other threads' messages in flight it returns after the slice.
         rd_kafka_flush(rk.get(), std::min(to_ms(left), 5));
@@ -251,7 +242,7 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
         return failed(e.code(), e.rdkafka_error(), e.what());
     }
     if (slot->done.load(std::memory_order_acquire)) return slot->report;
-    if (closing.load())
+    if (closing())
         return failed(Errc::client_closed, {}, "the producer was closed before the delivery report came");
     if (all_brokers_down())  // no broker reachable since the last delivery: the cause of the timeout
         return failed(Errc::connection_failed, "_ALL_BROKERS_DOWN",

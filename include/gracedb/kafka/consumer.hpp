@@ -127,7 +127,10 @@ public:
     std::vector<std::string> assignment() const;
 
     /// Leaves the group (committing first when auto-commit is on), within `timeout` even when the broker is
-    /// gone. Idempotent; later calls raise KafkaConsumerError.
+    /// gone. Idempotent; later calls raise KafkaConsumerError (client_closed). Callable from any thread, also
+    /// while another thread is inside a call (poll(), a stream, wait_for_assignment(), commit()): close()
+    /// wakes it and waits for it to return first; it ends with KafkaConsumerError (client_closed), or a poll
+    /// with the message it had already fetched (handed over, so committed by this close).
     void close(std::chrono::milliseconds timeout = std::chrono::seconds{10});
 
     const std::string& group_id() const;

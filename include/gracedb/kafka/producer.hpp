@@ -77,7 +77,10 @@ struct GRACEDB_EXPORT ProduceOptions {
 };
 
 /// Move-only; the destructor closes with `flush_timeout`, never throws, and logs what was left undelivered.
-/// produce() may be called from several threads; flush(), poll(), ping() and close() from one at a time.
+/// produce() may be called from several threads; flush(), poll(), ping() from one at a time. close() may be
+/// called from any thread, also while other threads are inside calls: those end promptly with
+/// KafkaProducerError (client_closed; produce_and_wait: a report with that code), never touching a released
+/// client.
 class GRACEDB_EXPORT Producer {
 public:
     /// Throws std::invalid_argument for bad options (both or neither of instance_name/service_url, an
@@ -139,7 +142,7 @@ public:
     /// Serves delivery reports and errors for at most `timeout`; returns the number of events served.
     int poll(std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
 
-    /// Messages queued or in flight.
+    /// Messages queued or in flight; 0 once close() began (close() reports what it could not deliver).
     std::size_t pending_messages() const;
 
     /// Sends {"type": "ping", sub, scope, host, timestamp} and waits for its delivery, at most `timeout`.
@@ -152,7 +155,9 @@ public:
     /// deadline, releases the client, then reports: KafkaMessageDeliveryError naming what was not delivered
     /// (code purged, or the first failure's) and, in the same message, the pending error; or the pending
     /// error alone. Never waits much longer than `timeout`. Idempotent; once it began, produce() from any
-    /// thread raises KafkaProducerError (client_closed).
+    /// thread raises KafkaProducerError (client_closed), and a poll() or flush() running in another thread
+    /// ends with that error (close() waits for it, waking it). A close() from a second thread returns when
+    /// the first has finished. Not from inside an on_delivery of this producer (it would wait for itself).
     void close(std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
     /// The instance name topics are namespaced with.
