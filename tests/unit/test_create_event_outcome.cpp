@@ -207,3 +207,17 @@ TEST(CreateEventOutcome, AProducerOfAnotherInstanceIsRefusedBeforeAnythingIsRese
                                              .kafka_config = {{"security.protocol", "plaintext"}}});
     EXPECT_EQ(own.instance_name(), "svcinstance");
 }
+
+// With http_fallback, a reserved upload answered 409 (the Kafka copy was delivered and uploaded first) is the
+// event done, not a failure: the response still names the graceid.
+TEST(CreateEventOutcome, AFallbackThatFindsTheEventAlreadyUploadedIsDone) {
+    StandIn standin;
+    GraceDb client{standin.service_url(), {.force_noauth = true}};
+    auto dead = client.create_kafka_producer({.bootstrap_servers = "127.0.0.1:9", .flush_timeout = 1s,
+                                              .kafka_config = {{"security.protocol", "plaintext"}}});
+    standin.fail_next("/upload", 409);
+    const auto r = client.create_event("CBC", "gstlal", "coinc.xml",
+                                       {.filecontents = "x", .kafka = &dead, .http_fallback = true});
+    EXPECT_TRUE(r.json()["graceid"].is_string()) << r.status << " " << r.body;
+    EXPECT_EQ(r.json()["graceid"], "G100001") << r.body;
+}

@@ -114,7 +114,8 @@ public:
     /// Once a graceid is reserved, the call ends in exactly one of:
     ///   - published and acknowledged: 202, {"graceid", "topic", "partition", "offset", "transport": "kafka"};
     ///   - with http_fallback, completed over HTTP by upload_reserved_event when the publish failed or timed
-    ///     out: 201 and the event (or 200 and the event when the Kafka copy was delivered and uploaded first).
+    ///     out: 201 and the event (or, when the Kafka copy was delivered and uploaded first, 200 and the event;
+    ///     409 and {"graceid", "already_uploaded": true} if it cannot be read back).
     ///     Safe even if the Kafka message arrives later: the supervisor's upload of it is a 409, counted done;
     ///   - kafka::KafkaUnfinishedEventError naming the graceid (graceid()) and saying whether the message may
     ///     still be delivered (may_still_be_delivered(), from librdkafka's persistence status; then retriable()
