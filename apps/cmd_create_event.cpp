@@ -1,5 +1,6 @@
 // gracedb-kafka create-event: create a GraceDB event, over Kafka (reserve, publish; the supervisor uploads)
-// or over HTTP; --finish GRACEID completes a reserved event that a failed create-event named (the same event).
+// or over HTTP; --finish GRACEID completes the reserved event that a failed create-event named (the same
+// event, never a second one).
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -36,7 +37,8 @@ std::string shell_word(const std::string& w) {
     return out + "'";
 }
 
-// A service URL for a printed command: a user:password@ in it (never shown in messages) becomes USER:PASSWORD@.
+// A service URL for a printed command: a user:password@ in it (never shown in messages) becomes
+// USER:PASSWORD@.
 std::string shown_service_url(std::string url) {
     const auto scheme = url.find("://");
     const auto host = scheme == std::string::npos ? 0 : scheme + 3;
@@ -47,13 +49,14 @@ std::string shown_service_url(std::string url) {
 
 // The command that finishes reserved event `graceid` with this invocation's event (over HTTP, idempotent).
 std::string finish_command(const CreateArgs& a, const std::string& graceid) {
-    std::string c = "gracedb-kafka create-event --finish " + shell_word(graceid) + " " + shell_word(a.group) + " " +
-                    shell_word(a.pipeline) + " " + shell_word(std::filesystem::absolute(a.file).string()) +
+    namespace fs = std::filesystem;
+    std::string c = "gracedb-kafka create-event --finish " + shell_word(graceid) + " " + shell_word(a.group) +
+                    " " + shell_word(a.pipeline) + " " + shell_word(fs::absolute(a.file).string()) +
                     " --service-url " + shell_word(shown_service_url(a.conn.service_url));
     if (!a.search.empty()) c += " --search " + shell_word(a.search);
     for (const auto& l : a.labels) c += " --label " + shell_word(l);
     if (a.offline) c += " --offline";
-    if (!a.gracedb_ca.empty()) c += " --gracedb-ca-cert " + shell_word(std::filesystem::absolute(a.gracedb_ca).string());
+    if (!a.gracedb_ca.empty()) c += " --gracedb-ca-cert " + shell_word(fs::absolute(a.gracedb_ca).string());
     if (a.no_auth) c += " --no-auth";
     return c;
 }
@@ -61,10 +64,9 @@ std::string finish_command(const CreateArgs& a, const std::string& graceid) {
 // --finish: the reserved upload of an event a failed create-event named; a 409 means it is already done.
 int finish(GraceDb& client, const CreateArgs& a, const CreateEventOptions& o) {
     const Response r = client.upload_reserved_event(a.finish, a.group, a.pipeline, a.file, o);
-    std::cout << "graceid: " << a.finish
-              << (r.status == 409 ? " (already uploaded: done)" : " (HTTP " + std::to_string(r.status) + ", completed)")
-              << "\n"
-              << format_timings(r);
+    const std::string how =
+        r.status == 409 ? " (already uploaded: done)" : " (HTTP " + std::to_string(r.status) + ", completed)";
+    std::cout << "graceid: " << a.finish << how << "\n" << format_timings(r);
     return 0;
 }
 
@@ -85,13 +87,13 @@ int run(const CreateArgs& a) {
     try {
         r = client.create_event(a.group, a.pipeline, a.file, o);
     } catch (const kafka::KafkaUnfinishedEventError& e) {
-        if (p) close_producer(*p, std::chrono::milliseconds{0});  // the publish step already waited its timeout
+        if (p) close_producer(*p, std::chrono::milliseconds{0});  // the publish step waited its timeout
         // The same event, never a second one: the exact command that finishes this graceid, at the end of the
         // line (the client's cause already in it, so that nothing is appended after the command).
-        throw kafka::KafkaUnfinishedEventError(with_client_cause(e.what()) + "; to finish it: " +
-                                                   finish_command(a, e.graceid()),
-                                               e.graceid(), e.may_still_be_delivered(), e.code(), e.rdkafka_error(),
-                                               e.fatal(), e.retriable());
+        const std::string what =
+            with_client_cause(e.what()) + "; to finish it: " + finish_command(a, e.graceid());
+        throw kafka::KafkaUnfinishedEventError(what, e.graceid(), e.may_still_be_delivered(), e.code(),
+                                               e.rdkafka_error(), e.fatal(), e.retriable());
     } catch (...) {
         if (p) close_producer(*p, std::chrono::milliseconds{0});  // the publish step already waited its timeout
         throw;

@@ -65,10 +65,11 @@ void bind_errors(py::module_& m) {
                                "A message that was accepted could not be delivered.");
     t.unfinished = new_exception(
         m, k, "KafkaUnfinishedEventError", t.delivery,
-        "create_event reserved .graceid but could not confirm the event's publication (nor complete it over HTTP). "
-        ".may_still_be_delivered: the message may still reach the supervisor; then .retriable is False: do not "
-        "call create_event again (a second graceid, a second event), finish this one with "
-        "client.upload_reserved_event(e.graceid, group, pipeline, filename, ...) (idempotent: a 409 means done).");
+        "create_event reserved .graceid but could not confirm the event's publication (nor complete it "
+        "over HTTP). .may_still_be_delivered: the message may still reach the supervisor; then .retriable "
+        "is False: do not call create_event again (a second graceid, a second event), finish this one "
+        "with client.upload_reserved_event(e.graceid, group, pipeline, filename, ...) (idempotent: 409 "
+        "means done).");
     t.consumer = new_exception(m, k, "KafkaConsumerError", t.kafka_error, "The consumer encountered an error.");
     t.connection = new_exception(m, k, "KafkaConnectionError", t.kafka_error,
                                  "No Kafka broker could be reached within the time allowed.");

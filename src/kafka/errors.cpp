@@ -52,9 +52,10 @@ KafkaConsumerError::~KafkaConsumerError() = default;
 KafkaConnectionError::~KafkaConnectionError() = default;
 
 KafkaUnfinishedEventError::KafkaUnfinishedEventError(const std::string& what, std::string graceid,
-                                                     bool may_still_be_delivered, Errc code, std::string rdkafka_error,
-                                                     bool fatal, bool retriable)
-    : KafkaMessageDeliveryError{what, code, std::move(rdkafka_error), fatal, retriable && !may_still_be_delivered},
+                                                     bool may_still_be_delivered, Errc code,
+                                                     std::string rdkafka_error, bool fatal, bool retriable)
+    : KafkaMessageDeliveryError{what, code, std::move(rdkafka_error), fatal,
+                                retriable && !may_still_be_delivered},
       graceid_{std::move(graceid)},
       may_still_be_delivered_{may_still_be_delivered} {}
 KafkaUnfinishedEventError::~KafkaUnfinishedEventError() = default;
@@ -157,9 +158,9 @@ std::exception_ptr with_context(const KafkaError& e, const std::string& prefix) 
     };
     // Most derived first.
     if (const auto* u = dynamic_cast<const KafkaUnfinishedEventError*>(&e))
-        return std::make_exception_ptr(KafkaUnfinishedEventError{what, u->graceid(), u->may_still_be_delivered(),
-                                                                 e.code(), e.rdkafka_error(), e.fatal(),
-                                                                 e.retriable()});
+        return std::make_exception_ptr(KafkaUnfinishedEventError{
+            what, u->graceid(), u->may_still_be_delivered(), e.code(), e.rdkafka_error(), e.fatal(),
+            e.retriable()});
     if (dynamic_cast<const KafkaTokenError*>(&e)) return same.operator()<KafkaTokenError>();
     if (dynamic_cast<const KafkaAuthenticationError*>(&e)) return same.operator()<KafkaAuthenticationError>();
     if (dynamic_cast<const KafkaMessageDeliveryError*>(&e)) return same.operator()<KafkaMessageDeliveryError>();

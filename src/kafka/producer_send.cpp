@@ -42,7 +42,9 @@ void Producer::Impl::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, voi
         if (msg->key) report.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
         switch (rd_kafka_message_status(msg)) {
             case RD_KAFKA_MSG_STATUS_PERSISTED: report.persistence = Persistence::persisted; break;
-            case RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED: report.persistence = Persistence::possibly_persisted; break;
+            case RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED:
+                report.persistence = Persistence::possibly_persisted;
+                break;
             default: report.persistence = Persistence::not_persisted; break;
         }
         if (msg->err) {
@@ -240,7 +242,7 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
     auto topic = o.topic;
     auto key = o.key;
     produce_raw(value.data(), value.size(), o, slot, true);
-    // A report made before librdkafka's: the message is queued or in flight, and librdkafka may still deliver it.
+    // A report made before librdkafka's: the message is queued or in flight; librdkafka may still deliver it.
     auto failed = [&](Errc code, std::string rdkafka_error, std::string why) {
         DeliveryReport r;
         r.topic = topic_for_name(topic);

@@ -20,8 +20,10 @@ namespace gracedb {
 namespace {
 
 // Refuses a producer of another instance than the client's service (whose supervisor alone knows the
-// reservations), before anything is reserved. A service URL from which no instance can be derived is not checked.
-void check_instance(const kafka::Producer& producer, const std::string& api_root, const std::string& shown_url) {
+// reservations), before anything is reserved. A service URL from which no instance can be derived is not
+// checked.
+void check_instance(const kafka::Producer& producer, const std::string& api_root,
+                    const std::string& shown_url) {
     std::string service_instance;
     try {
         service_instance = kafka::derive_instance_name(api_root);
@@ -33,9 +35,10 @@ void check_instance(const kafka::Producer& producer, const std::string& api_root
     throw kafka::KafkaProducerError(
         "create_event: the Kafka producer publishes to instance \"" + instance + "\" (topics \"" + instance +
             ".<pipeline>\"), but this client's GraceDB service " + shown_url + " is instance \"" +
-            service_instance + "\": that instance's supervisor alone knows its reservations, so the event would "
-            "never be uploaded. Nothing was reserved. Make the producer for this service (client."
-            "create_kafka_producer, or ProducerOptions service_url = the client's URL, or instance_name = \"" +
+            service_instance + "\": that instance's supervisor alone knows its reservations, so the event "
+            "would never be uploaded. Nothing was reserved. Make the producer for this service (client."
+            "create_kafka_producer, or ProducerOptions service_url = the client's URL, or instance_name = "
+            "\"" +
             service_instance + "\")",
         Errc::invalid_configuration);
 }
@@ -74,13 +77,15 @@ struct PublishFailure {
 };
 
 kafka::KafkaUnfinishedEventError unfinished_event_error(const std::string& id, const std::string& topic,
-                                                        const PublishFailure& f, const std::string& fallback_failure) {
+                                                        const PublishFailure& f,
+                                                        const std::string& fallback_failure) {
     std::string what = "create_event, publish step (reserved " + id + "): topic " + topic + ": " + f.what;
     if (!fallback_failure.empty()) what += "; completing it over HTTP failed too: " + fallback_failure;
     if (f.may_still_be_delivered)
-        what += ". " + id + " is reserved but not finished, and its message may still be delivered (librdkafka "
-                "still holds it, or it may already be in the topic), when the supervisor uploads it: do NOT create "
-                "the event again (that reserves a second graceid: a second event); finish " + id +
+        what += ". " + id + " is reserved but not finished, and its message may still be delivered "
+                "(librdkafka still holds it, or it may already be in the topic), when the supervisor uploads "
+                "it: do NOT create the event again (that reserves a second graceid: a second event); "
+                "finish " + id +
                 " with upload_reserved_event(\"" + id + "\", ...) and the same arguments (idempotent: a 409 "
                 "means it is done)";
     else
@@ -172,28 +177,29 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
                 try {
                     std::rethrow_exception(error);
                 } catch (const kafka::KafkaError& e) {
-                    std::rethrow_exception(kafka::detail_errors::with_context(e, "create_event, publish step: "));
+                    std::rethrow_exception(
+                        kafka::detail_errors::with_context(e, "create_event, publish step: "));
                 } catch (const std::invalid_argument&) {
                     throw;
                 } catch (const std::exception& e) {
                     throw kafka::KafkaProducerError(std::string{"create_event, publish step: "} + e.what());
                 }
             }
-            kafka::detail_errors::throw_kafka_error(report.error_code,
-                                                    "create_event, publish step: topic " + topic + ": " + failure.what,
-                                                    kafka::detail_errors::Op::deliver, report.rdkafka_error, false,
-                                                    failure.retriable);
+            kafka::detail_errors::throw_kafka_error(
+                report.error_code, "create_event, publish step: topic " + topic + ": " + failure.what,
+                kafka::detail_errors::Op::deliver, report.rdkafka_error, false, failure.retriable);
         }
         const std::string id = graceid.get<std::string>();
         std::string fallback_failure;
         if (o.http_fallback) {
-            // Safe whatever became of the message: the reserved upload is idempotent by graceid, so a Kafka copy
-            // delivered later is answered 409 at the supervisor, and one delivered first makes ours a 409.
+            // Safe whatever became of the message: the reserved upload is idempotent by graceid, so a Kafka
+            // copy delivered later is answered 409 at the supervisor; one delivered first makes ours a 409.
             detail::log_warning("create_event: publishing " + id + " failed (" + failure.what +
                                 "); completing the reserved event over HTTP");
             try {
-                Response r = upload_reserved_event(id, group, pipeline, filename,
-                                                   [&] { auto c = o; c.filecontents = contents; return c; }());
+                auto with_contents = o;
+                with_contents.filecontents = contents;
+                Response r = upload_reserved_event(id, group, pipeline, filename, with_contents);
                 if (r.status == 409) {  // the Kafka copy arrived first and the supervisor uploaded it: done
                     try {
                         const auto t = Clock::now();

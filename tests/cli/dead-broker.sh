@@ -54,15 +54,17 @@ finish)
   last=$(tail -1 "$dir/err")
   id=$(printf '%s\n' "$last" | sed -n 's/.*(reserved \(G[0-9]*\)).*/\1/p')
   [ -n "$id" ] || fail "the last line names no reserved graceid"
-  printf '%s\n' "$last" | grep -q "may still be delivered" || fail "the last line does not say the message may still be delivered"
+  printf '%s\n' "$last" | grep -q "may still be delivered" ||
+    fail "the last line does not say the message may still be delivered"
   cmd=$(printf '%s\n' "$last" | sed -n 's/.*; to finish it: gracedb-kafka \(create-event --finish .*\)$/\1/p')
   [ -n "$cmd" ] || fail "the last line gives no command to finish $id"
   case "$cmd" in *"--finish $id "*) ;; *) fail "the command does not finish $id: $cmd" ;; esac
   eval "\"\$tool\" $cmd" > "$dir/fin" 2>&1 || { cat "$dir/fin"; fail "the printed command failed"; }
   cat "$dir/fin"
   grep -q "^graceid: $id (HTTP 201, completed)" "$dir/fin" || fail "$id not completed"
-  eval "\"\$tool\" $cmd" > "$dir/fin2" 2>&1 || { cat "$dir/fin2"; fail "the printed command failed the second time"; }
-  grep -q "^graceid: $id (already uploaded: done)" "$dir/fin2" || { cat "$dir/fin2"; fail "a second finish is not done"; }
+  eval "\"\$tool\" $cmd" > "$dir/fin2" 2>&1 || { cat "$dir/fin2"; fail "the printed command failed again"; }
+  grep -q "^graceid: $id (already uploaded: done)" "$dir/fin2" ||
+    { cat "$dir/fin2"; fail "a second finish is not done"; }
   ;;
 *) fail "unknown mode $mode" ;;
 esac

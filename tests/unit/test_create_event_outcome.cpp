@@ -1,7 +1,7 @@
 // create_event's outcomes on librdkafka's mock cluster with a slow broker (1.5 s round trip, a 500 ms
-// flush_timeout), the GraceDB stand-in and a supervisor: whatever a pipeline does with the errors it is given,
-// every logical event ends as exactly one GraceDB event. And a producer of another instance than the client's
-// service is refused before anything is reserved.
+// flush_timeout), the GraceDB stand-in and a supervisor: whatever a pipeline does with the errors it is
+// given, every logical event ends as exactly one GraceDB event. And a producer of another instance than the
+// client's service is refused before anything is reserved.
 #include <gracedb/kafka.hpp>
 #include <gracedb/rest.hpp>
 #include <gracedb/supervisor.hpp>
@@ -50,7 +50,8 @@ struct SlowWorld {
 
     std::string topic() const { return instance + ".gstlal"; }
     void set_round_trip(std::chrono::milliseconds rtt) const {
-        ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster, 1, static_cast<int>(rtt.count())), RD_KAFKA_RESP_ERR_NO_ERROR);
+        ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster, 1, static_cast<int>(rtt.count())),
+                  RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     // Messages in the topic (its high watermark), asked with a client of its own.
     std::int64_t messages_in_topic() const {
@@ -136,7 +137,8 @@ void two_logical_events_on_a_slow_broker(Caller how) {
         kafka::Producer producer{{.bootstrap_servers = w.bootstrap,
                                   .instance_name = w.instance,
                                   .flush_timeout = 500ms,
-                                  .kafka_config = {{"security.protocol", "plaintext"}, {"message.timeout.ms", "60000"}}}};
+                                  .kafka_config = {{"security.protocol", "plaintext"},
+                                                   {"message.timeout.ms", "60000"}}}};
         for (int n = 0; n < 2; ++n) submit(client, producer, n, how, t);
         w.set_round_trip(0ms);
         EXPECT_EQ(producer.flush(60s), 0) << "every late message delivered";
@@ -152,11 +154,11 @@ void two_logical_events_on_a_slow_broker(Caller how) {
     while (sup.stats().in_flight > 0 && Clock::now() < deadline) sup.step();
     const auto stats = sup.stats();
     std::cout << "2 logical events: " << t.failed_calls << " calls reported failed (" << t.unfinished_errors
-              << " naming an unfinished graceid, " << t.may_still_be_delivered << " whose message may still be "
-              << "delivered, " << t.finished << " finished by the caller), " << messages << " messages in the "
-              << "topic, supervisor: " << stats.uploaded << " uploaded, " << stats.already_uploaded
-              << " already uploaded (409); GraceDB: " << w.standin->event_count() << " events, "
-              << w.standin->duplicate_uploads() << " refused duplicate uploads\n";
+              << " naming an unfinished graceid, " << t.may_still_be_delivered << " whose message may still "
+              << "be delivered, " << t.finished << " finished by the caller), " << messages
+              << " messages in the topic, supervisor: " << stats.uploaded << " uploaded, "
+              << stats.already_uploaded << " already uploaded (409); GraceDB: " << w.standin->event_count()
+              << " events, " << w.standin->duplicate_uploads() << " refused duplicate uploads\n";
     ASSERT_EQ(handled(), static_cast<std::uint64_t>(messages)) << "the supervisor handled every message";
     EXPECT_EQ(stats.dead_lettered, 0u);
     EXPECT_EQ(w.standin->event_count(), 2u) << "exactly one GraceDB event per logical event";
@@ -187,10 +189,13 @@ TEST(CreateEventOutcome, AProducerOfAnotherInstanceIsRefusedBeforeAnythingIsRese
                            .instance_name = "otherinstance",
                            .flush_timeout = 1s,
                            .kafka_config = {{"security.protocol", "plaintext"}}}};
-    auto number = [](const Response& r) { return std::stol(r.json()["graceid"].get<std::string>().substr(1)); };
+    auto number = [](const Response& r) {
+        return std::stol(r.json()["graceid"].get<std::string>().substr(1));
+    };
     const auto before = number(client.reserve_graceid("CBC", "gstlal"));
     try {
-        client.create_event("CBC", "gstlal", "coinc.xml", {.filecontents = "x", .kafka = &other, .http_fallback = true});
+        client.create_event("CBC", "gstlal", "coinc.xml",
+                            {.filecontents = "x", .kafka = &other, .http_fallback = true});
         FAIL() << "a producer of another instance was used";
     } catch (const kafka::KafkaProducerError& e) {
         EXPECT_EQ(e.code(), Errc::invalid_configuration) << e.what();
@@ -199,7 +204,8 @@ TEST(CreateEventOutcome, AProducerOfAnotherInstanceIsRefusedBeforeAnythingIsRese
         EXPECT_NE(what.find("\"otherinstance\""), std::string::npos) << what;
         EXPECT_NE(what.find("\"svcinstance\""), std::string::npos) << what;
     }
-    EXPECT_EQ(number(client.reserve_graceid("CBC", "gstlal")), before + 1) << "no graceid reserved in between";
+    EXPECT_EQ(number(client.reserve_graceid("CBC", "gstlal")), before + 1)
+        << "no graceid reserved in between";
     EXPECT_EQ(standin.event_count(), 0u);
 
     // The producer the client makes is of its own instance.

@@ -73,7 +73,8 @@ public:
 class GRACEDB_EXPORT KafkaUnfinishedEventError : public KafkaMessageDeliveryError {
 public:
     KafkaUnfinishedEventError(const std::string& what, std::string graceid, bool may_still_be_delivered,
-                              Errc code, std::string rdkafka_error = {}, bool fatal = false, bool retriable = false);
+                              Errc code, std::string rdkafka_error = {}, bool fatal = false,
+                              bool retriable = false);
     ~KafkaUnfinishedEventError() override;
     const std::string& graceid() const noexcept { return graceid_; }
     bool may_still_be_delivered() const noexcept { return may_still_be_delivered_; }
