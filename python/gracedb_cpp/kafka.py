@@ -10,6 +10,7 @@ Exceptions::
     |   +-- KafkaTokenError
     +-- KafkaProducerError
     |   +-- KafkaMessageDeliveryError
+    |       +-- KafkaUnfinishedEventError  (create_event: .graceid reserved, not finished; .may_still_be_delivered)
     +-- KafkaConsumerError
     +-- KafkaConnectionError
 
@@ -29,6 +30,7 @@ from ._core import (
     KafkaMessageDeliveryError,
     KafkaProducerError,
     KafkaTokenError,
+    KafkaUnfinishedEventError,
     OAuthCallback,
     SciTokenRefreshManager,
     _GraceDbKafkaConsumer,
@@ -55,6 +57,7 @@ __all__ = [
     "KafkaTokenError",
     "KafkaProducerError",
     "KafkaMessageDeliveryError",
+    "KafkaUnfinishedEventError",
     "KafkaConsumerError",
     "KafkaConnectionError",
 ]

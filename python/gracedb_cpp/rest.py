@@ -6,6 +6,15 @@
 
 Errors: HTTPError (a 4xx/5xx answer: .status_code, .text, .response), TransportError (no answer; also a
 ConnectionError), CredentialError, all GraceDbError; Kafka failures raise the Kafka exceptions.
+
+Once create_event has reserved a graceid it ends in exactly one of: published (202), completed over HTTP
+(http_fallback: 201, or 200 when the Kafka copy was uploaded first), or KafkaUnfinishedEventError naming the
+graceid. Finish that same event, never a new one (the message may still be delivered)::
+
+    try:
+        client.create_event("CBC", "gstlal", "coinc.xml", kafka=producer)
+    except KafkaUnfinishedEventError as e:      # e.graceid, e.may_still_be_delivered, e.retriable
+        client.upload_reserved_event(e.graceid, "CBC", "gstlal", "coinc.xml")   # idempotent; 409: done
 """
 
 from ._core import CredentialError, GraceDbError, HTTPError, Response, TransportError

@@ -22,6 +22,7 @@ struct ExceptionTypes {
     PyObject* token = nullptr;
     PyObject* producer = nullptr;
     PyObject* delivery = nullptr;
+    PyObject* unfinished = nullptr;
     PyObject* consumer = nullptr;
     PyObject* connection = nullptr;
     PyObject* gracedb_error = nullptr;

@@ -63,6 +63,13 @@ void bind_errors(py::module_& m) {
     t.producer = new_exception(m, k, "KafkaProducerError", t.kafka_error, "The producer encountered an error.");
     t.delivery = new_exception(m, k, "KafkaMessageDeliveryError", t.producer,
                                "A message that was accepted could not be delivered.");
+    t.unfinished = new_exception(
+        m, k, "KafkaUnfinishedEventError", t.delivery,
+        "create_event reserved .graceid but could not confirm the event's publication (nor complete it "
+        "over HTTP). .may_still_be_delivered: the message may still reach the supervisor; then .retriable "
+        "is False: do not call create_event again (a second graceid, a second event), finish this one "
+        "with client.upload_reserved_event(e.graceid, group, pipeline, filename, ...) (idempotent: 409 "
+        "means done).");
     t.consumer = new_exception(m, k, "KafkaConsumerError", t.kafka_error, "The consumer encountered an error.");
     t.connection = new_exception(m, k, "KafkaConnectionError", t.kafka_error,
                                  "No Kafka broker could be reached within the time allowed.");
@@ -86,6 +93,12 @@ void bind_errors(py::module_& m) {
             set_error(types.token, e);
         } catch (const kafka::KafkaAuthenticationError& e) {
             set_error(types.authentication, e);
+        } catch (const kafka::KafkaUnfinishedEventError& e) {
+            py::object exc = py::reinterpret_borrow<py::object>(types.unfinished)(e.what());
+            exc.attr("graceid") = e.graceid();
+            exc.attr("may_still_be_delivered") = e.may_still_be_delivered();
+            exc.attr("retriable") = e.retriable();
+            PyErr_SetObject(types.unfinished, exc.ptr());
         } catch (const kafka::KafkaMessageDeliveryError& e) {
             set_error(types.delivery, e);
         } catch (const kafka::KafkaProducerError& e) {

@@ -130,7 +130,10 @@ void bind_rest(py::module_& m) {
             py::arg("skip_supervisor") = false,
             "Create an event. With kafka=<GraceDbKafkaProducer>: reserve a graceid over HTTP, publish the event "
             "over Kafka and wait for its delivery (the producer's flush_timeout); with http_fallback=True a failed "
-            "Kafka path completes over HTTP.")
+            "Kafka path completes over HTTP. A reserved event that could not be finished raises "
+            "KafkaUnfinishedEventError (.graceid, .may_still_be_delivered): finish it with "
+            "upload_reserved_event(e.graceid, ...), never a new create_event. A producer of another instance "
+            "than this service's raises KafkaProducerError before anything is reserved.")
         .def(
             "upload_reserved_event",
             [](PyGraceDb& self, const std::string& graceid, const std::string& group, const std::string& pipeline,
@@ -143,7 +146,8 @@ void bind_rest(py::module_& m) {
             py::arg("graceid"), py::arg("group"), py::arg("pipeline"), py::arg("filename"),
             py::arg("search") = py::none(), py::arg("filecontents") = py::none(), py::arg("offline") = false,
             py::arg("labels") = py::none(),
-            "Complete a reserved event over HTTP (idempotent by graceid; a 409 is returned, not raised).")
+            "Complete a reserved event over HTTP (idempotent by graceid; a 409 is returned, not raised): "
+            "also how the event of a KafkaUnfinishedEventError is finished.")
         .def(
             "reserve_graceid",
             [](PyGraceDb& self, const std::string& group, const std::string& pipeline, std::optional<std::string> search) {

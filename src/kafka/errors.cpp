@@ -50,6 +50,15 @@ KafkaProducerError::~KafkaProducerError() = default;
 KafkaMessageDeliveryError::~KafkaMessageDeliveryError() = default;
 KafkaConsumerError::~KafkaConsumerError() = default;
 KafkaConnectionError::~KafkaConnectionError() = default;
+
+KafkaUnfinishedEventError::KafkaUnfinishedEventError(const std::string& what, std::string graceid,
+                                                     bool may_still_be_delivered, Errc code,
+                                                     std::string rdkafka_error, bool fatal, bool retriable)
+    : KafkaMessageDeliveryError{what, code, std::move(rdkafka_error), fatal,
+                                retriable && !may_still_be_delivered},
+      graceid_{std::move(graceid)},
+      may_still_be_delivered_{may_still_be_delivered} {}
+KafkaUnfinishedEventError::~KafkaUnfinishedEventError() = default;
 }  // namespace gracedb::kafka
 
 // ---- the one mapping from librdkafka's codes to exceptions ------------------------------------------------
@@ -148,6 +157,10 @@ std::exception_ptr with_context(const KafkaError& e, const std::string& prefix) 
         return std::make_exception_ptr(E{what, e.code(), e.rdkafka_error(), e.fatal(), e.retriable()});
     };
     // Most derived first.
+    if (const auto* u = dynamic_cast<const KafkaUnfinishedEventError*>(&e))
+        return std::make_exception_ptr(KafkaUnfinishedEventError{
+            what, u->graceid(), u->may_still_be_delivered(), e.code(), e.rdkafka_error(), e.fatal(),
+            e.retriable()});
     if (dynamic_cast<const KafkaTokenError*>(&e)) return same.operator()<KafkaTokenError>();
     if (dynamic_cast<const KafkaAuthenticationError*>(&e)) return same.operator()<KafkaAuthenticationError>();
     if (dynamic_cast<const KafkaMessageDeliveryError*>(&e)) return same.operator()<KafkaMessageDeliveryError>();

@@ -31,6 +31,13 @@ void Producer::Impl::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, voi
         report.partition = msg->partition;
         report.offset = msg->offset;
         if (msg->key) report.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
+        switch (rd_kafka_message_status(msg)) {
+            case RD_KAFKA_MSG_STATUS_PERSISTED: report.persistence = Persistence::persisted; break;
+            case RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED:
+                report.persistence = Persistence::possibly_persisted;
+                break;
+            default: report.persistence = Persistence::not_persisted; break;
+        }
         if (msg->err) {
             report.error = rd_kafka_err2str(msg->err);
             report.error_code = detail_errors::classify(msg->err, Op::deliver).code;
@@ -226,6 +233,7 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
     auto topic = o.topic;
     auto key = o.key;
     produce_raw(value.data(), value.size(), o, slot, true);
+    // A report made before librdkafka's: the message is queued or in flight; librdkafka may still deliver it.
     auto failed = [&](Errc code, std::string rdkafka_error, std::string why) {
         DeliveryReport r;
         r.topic = topic_for_name(topic);
@@ -233,13 +241,16 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
         r.error = std::move(why);
         r.error_code = code;
         r.rdkafka_error = std::move(rdkafka_error);
+        r.persistence = Persistence::possibly_persisted;
         return r;
     };
     try {
         wait_for(*slot, deadline, mark);
-    } catch (const gracedb::Error& e) {
+    } catch (const std::exception& e) {  // once queued, the message's fate is told by a report, never a throw
         if (slot->done.load(std::memory_order_acquire)) return slot->report;
-        return failed(e.code(), e.rdkafka_error(), e.what());
+        const auto* error = dynamic_cast<const gracedb::Error*>(&e);
+        return failed(error ? error->code() : Errc::unknown, error ? error->rdkafka_error() : std::string{},
+                      e.what());
     }
     if (slot->done.load(std::memory_order_acquire)) return slot->report;
     if (closing())

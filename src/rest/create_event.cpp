@@ -2,6 +2,7 @@
 // its fallbacks to HTTP, and its per-step timings.
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/producer.hpp>
+#include <gracedb/kafka/topics.hpp>
 #include <gracedb/rest/client.hpp>
 
 #include <filesystem>
@@ -16,6 +17,84 @@
 #include "rest/impl.hpp"
 
 namespace gracedb {
+namespace {
+
+// Refuses a producer of another instance than the client's service (whose supervisor alone knows the
+// reservations), before anything is reserved. A service URL from which no instance can be derived is not
+// checked.
+void check_instance(const kafka::Producer& producer, const std::string& api_root,
+                    const std::string& shown_url) {
+    std::string service_instance;
+    try {
+        service_instance = kafka::derive_instance_name(api_root);
+    } catch (const std::invalid_argument&) {
+        return;
+    }
+    const std::string& instance = producer.instance_name();
+    if (instance == service_instance) return;
+    throw kafka::KafkaProducerError(
+        "create_event: the Kafka producer publishes to instance \"" + instance + "\" (topics \"" + instance +
+            ".<pipeline>\"), but this client's GraceDB service " + shown_url + " is instance \"" +
+            service_instance + "\": that instance's supervisor alone knows its reservations, so the event "
+            "would never be uploaded. Nothing was reserved. Make the producer for this service (client."
+            "create_kafka_producer, or ProducerOptions service_url = the client's URL, or instance_name = "
+            "\"" +
+            service_instance + "\")",
+        Errc::invalid_configuration);
+}
+
+// The publish step's failure: its text and cause, and whether the message may still be delivered.
+struct PublishFailure {
+    std::string what;
+    Errc code = Errc::unknown;
+    std::string rdkafka_error{};
+    bool fatal = false;
+    bool retriable = false;
+    bool may_still_be_delivered = false;
+
+    // A report without delivery: librdkafka's (its persistence status), or produce_and_wait's own, made while
+    // librdkafka still holds the message (a timeout, a wait ended early: possibly_persisted).
+    static PublishFailure from(const kafka::DeliveryReport& r) {
+        return {*r.error,
+                r.error_code,
+                r.rdkafka_error,
+                false,
+                r.error_code == Errc::timed_out || r.error_code == Errc::connection_failed,
+                r.persistence != kafka::Persistence::not_persisted};
+    }
+    // produce_and_wait throws only before the message was queued: nothing can be delivered.
+    static PublishFailure from(const std::exception_ptr& error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const Error& e) {
+            return {e.what(), e.code(), e.rdkafka_error(), e.fatal(), e.retriable(), false};
+        } catch (const std::exception& e) {
+            return {e.what(), Errc::unknown, {}, false, false, false};
+        } catch (...) {
+            return {"unknown exception", Errc::unknown, {}, false, false, false};
+        }
+    }
+};
+
+kafka::KafkaUnfinishedEventError unfinished_event_error(const std::string& id, const std::string& topic,
+                                                        const PublishFailure& f,
+                                                        const std::string& fallback_failure) {
+    std::string what = "create_event, publish step (reserved " + id + "): topic " + topic + ": " + f.what;
+    if (!fallback_failure.empty()) what += "; completing it over HTTP failed too: " + fallback_failure;
+    if (f.may_still_be_delivered)
+        what += ". " + id + " is reserved but not finished, and its message may still be delivered "
+                "(librdkafka still holds it, or it may already be in the topic), when the supervisor uploads "
+                "it: do NOT create the event again (that reserves a second graceid: a second event); "
+                "finish " + id +
+                " with upload_reserved_event(\"" + id + "\", ...) and the same arguments (idempotent: a 409 "
+                "means it is done)";
+    else
+        what += ". " + id + " is reserved but not finished; its message was not delivered and will not be: "
+                "finish " + id + " with upload_reserved_event(\"" + id + "\", ...) and the same arguments";
+    return {what, id, f.may_still_be_delivered, f.code, f.rdkafka_error, f.fatal, f.retriable};
+}
+
+}  // namespace
 
 Response GraceDb::create_event(const std::string& group, const std::string& pipeline, const std::string& filename,
                                const CreateEventOptions& o) {
@@ -32,6 +111,14 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
         return r;
     };
     if (!o.kafka) return http_create(nullptr);
+    kafka::Producer& producer = *o.kafka;
+    // Before anything is reserved: the producer must publish to this service's instance (another instance's
+    // supervisor does not know the reservation), and the topic name must be legal (std::invalid_argument).
+    check_instance(producer, service_url(), impl_->shown_url);
+    const std::string topic_pipeline = producer.default_topic() ? *producer.default_topic()
+                                       : detail::lower(group) == "test" ? std::string{"test"}
+                                                                        : detail::lower(pipeline);
+    const std::string topic = producer.topic_for(topic_pipeline);
 
     // Step 1: reserve a graceid (unless the message is not for GraceDB).
     nlohmann::json graceid = nullptr, submitter = nullptr;
@@ -67,18 +154,14 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
         {"labels", o.labels},
         {"gracedb_upload", o.gracedb_upload},
         {"skip_supervisor", o.skip_supervisor}};
-    kafka::Producer& producer = *o.kafka;
-    const std::string topic_pipeline = producer.default_topic() ? *producer.default_topic()
-                                       : detail::lower(group) == "test" ? std::string{"test"}
-                                                                        : detail::lower(pipeline);
     kafka::ProduceOptions po{.topic = topic_pipeline};
     if (graceid.is_string()) po.key = graceid.get<std::string>();
-    const std::string reserved = graceid.is_string() ? " (reserved " + graceid.get<std::string>() + ")" : "";
     // The one own-report wait: sends at once whatever linger.ms, waits for this message's report only, and
     // leaves other messages' errors and callback exceptions to the producer's next call. Whatever happens
-    // here, a reserved event ends published, completed over HTTP, or named in the exception.
+    // here, a reserved event ends published, completed over HTTP, or named in a KafkaUnfinishedEventError
+    // that says whether the message may still be delivered.
     kafka::DeliveryReport report;
-    std::exception_ptr error;
+    std::exception_ptr error;  // thrown by produce_and_wait: only before the message was queued
     try {
         const std::string text = kafka::detail_client::to_json_text(message);
         const auto t_publish = Clock::now();
@@ -88,42 +171,52 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
         error = std::current_exception();
     }
     if (error || report.error) {
-        std::string failure;
-        if (!error) {
-            failure = *report.error;
-        } else {
+        PublishFailure failure = error ? PublishFailure::from(error) : PublishFailure::from(report);
+        if (!graceid.is_string()) {  // nothing reserved, nothing to finish: the publish step's error as it is
+            if (error) {
+                try {
+                    std::rethrow_exception(error);
+                } catch (const kafka::KafkaError& e) {
+                    std::rethrow_exception(
+                        kafka::detail_errors::with_context(e, "create_event, publish step: "));
+                } catch (const std::invalid_argument&) {
+                    throw;
+                } catch (const std::exception& e) {
+                    throw kafka::KafkaProducerError(std::string{"create_event, publish step: "} + e.what());
+                }
+            }
+            kafka::detail_errors::throw_kafka_error(
+                report.error_code, "create_event, publish step: topic " + topic + ": " + failure.what,
+                kafka::detail_errors::Op::deliver, report.rdkafka_error, false, failure.retriable);
+        }
+        const std::string id = graceid.get<std::string>();
+        std::string fallback_failure;
+        if (o.http_fallback) {
+            // Safe whatever became of the message: the reserved upload is idempotent by graceid, so a Kafka
+            // copy delivered later is answered 409 at the supervisor; one delivered first makes ours a 409.
+            detail::log_warning("create_event: publishing " + id + " failed (" + failure.what +
+                                "); completing the reserved event over HTTP");
             try {
-                std::rethrow_exception(error);
+                auto with_contents = o;
+                with_contents.filecontents = contents;
+                Response r = upload_reserved_event(id, group, pipeline, filename, with_contents);
+                if (r.status == 409) {  // the Kafka copy arrived first and the supervisor uploaded it: done
+                    try {
+                        const auto t = Clock::now();
+                        r = event(id);  // 200: the event as GraceDB has it
+                        r.timings.emplace_back("http", since(t));
+                    } catch (const std::exception&) {
+                        r.body = nlohmann::json{{"graceid", id}, {"already_uploaded", true}}.dump();
+                    }
+                }
+                r.timings.insert(r.timings.begin(), result.timings.begin(), result.timings.end());
+                r.timings.emplace_back("total", since(start));
+                return r;
             } catch (const std::exception& e) {
-                failure = e.what();
-            } catch (...) {
-                failure = "unknown exception";
+                fallback_failure = e.what();
             }
         }
-        if (o.http_fallback && graceid.is_string()) {
-            detail::log_warning("create_event: publishing " + graceid.get<std::string>() + " failed (" + failure +
-                                "); completing the reserved event over HTTP");
-            Response r = upload_reserved_event(graceid.get<std::string>(), group, pipeline, filename,
-                                               [&] { auto c = o; c.filecontents = contents; return c; }());
-            r.timings.insert(r.timings.begin(), result.timings.begin(), result.timings.end());
-            r.timings.emplace_back("total", since(start));
-            return r;
-        }
-        const std::string where = "create_event, publish step" + reserved + ": ";
-        if (!error)
-            kafka::detail_errors::throw_kafka_error(
-                report.error_code, where + "topic " + producer.topic_for(topic_pipeline) + ": " + failure,
-                kafka::detail_errors::Op::deliver, report.rdkafka_error, false,
-                report.error_code == Errc::timed_out || report.error_code == Errc::connection_failed);
-        try {
-            std::rethrow_exception(error);
-        } catch (const kafka::KafkaError& e) {
-            std::rethrow_exception(kafka::detail_errors::with_context(e, where));
-        } catch (const std::invalid_argument&) {
-            throw;  // a bad argument (topic name): nothing was reserved under a wrong name by us
-        } catch (const std::exception& e) {
-            throw kafka::KafkaProducerError(where + e.what());
-        }
+        throw unfinished_event_error(id, topic, failure, fallback_failure);
     }
     result.timings.emplace_back("total", since(start));
     result.status = 202;

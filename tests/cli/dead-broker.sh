@@ -6,6 +6,9 @@
 #            still ends cleanly (exit 0) on SIGINT
 #   fallback create-event --fallback on the sandbox's GraceDB with the dead broker completes the event over
 #            HTTP and exits within 16 s of the 10 s default timeout (it used to exit after 20 s)
+#   finish   create-event without --fallback fails naming the reserved graceid, and its last line gives the
+#            exact command that finishes that same event; run as printed it completes it over HTTP (201),
+#            and run again it says the event is already done (the reserved upload is idempotent)
 set -u
 tool=$1 mode=$2
 . "$(dirname "$0")/sandbox-lib.sh"
@@ -40,6 +43,28 @@ fallback)
   [ $rc -eq 0 ] || fail "exit status $rc"
   grep -q '^graceid: G[0-9]* (HTTP 201' "$dir/out" || fail "no graceid completed over HTTP"
   [ $t -lt 16000 ] || fail "took $t ms with the 10 s default timeout"
+  ;;
+finish)
+  start_sandbox "$tool"
+  echo '<LIGO_LW/>' > "$dir/coinc.xml"
+  "$tool" create-event CBC gstlal "$dir/coinc.xml" --no-auth --search AllSky -b 127.0.0.1:9 --timeout 3 \
+    > "$dir/out" 2> "$dir/err"; rc=$?
+  cat "$dir/out" "$dir/err"
+  [ $rc -eq 1 ] || fail "exit status $rc"
+  last=$(tail -1 "$dir/err")
+  id=$(printf '%s\n' "$last" | sed -n 's/.*(reserved \(G[0-9]*\)).*/\1/p')
+  [ -n "$id" ] || fail "the last line names no reserved graceid"
+  printf '%s\n' "$last" | grep -q "may still be delivered" ||
+    fail "the last line does not say the message may still be delivered"
+  cmd=$(printf '%s\n' "$last" | sed -n 's/.*; to finish it: gracedb-kafka \(create-event --finish .*\)$/\1/p')
+  [ -n "$cmd" ] || fail "the last line gives no command to finish $id"
+  case "$cmd" in *"--finish $id "*) ;; *) fail "the command does not finish $id: $cmd" ;; esac
+  eval "\"\$tool\" $cmd" > "$dir/fin" 2>&1 || { cat "$dir/fin"; fail "the printed command failed"; }
+  cat "$dir/fin"
+  grep -q "^graceid: $id (HTTP 201, completed)" "$dir/fin" || fail "$id not completed"
+  eval "\"\$tool\" $cmd" > "$dir/fin2" 2>&1 || { cat "$dir/fin2"; fail "the printed command failed again"; }
+  grep -q "^graceid: $id (already uploaded: done)" "$dir/fin2" ||
+    { cat "$dir/fin2"; fail "a second finish is not done"; }
   ;;
 *) fail "unknown mode $mode" ;;
 esac

@@ -20,6 +20,7 @@ from gracedb_cpp.kafka import (
     KafkaMessageDeliveryError,
     KafkaProducerError,
     KafkaTokenError,
+    KafkaUnfinishedEventError,
     SciTokenRefreshManager,
     create_oauth_callback,
     get_scitoken_for_kafka,
@@ -420,3 +421,35 @@ def test_rest_errors(sb, event_dir):
     nobody = GraceDb("http://localhost:9/api/", force_noauth=True, retries=0)
     with pytest.raises(TransportError):
         nobody.event("G1")
+
+
+# --- create_event's outcomes -------------------------------------------------------------------------------
+
+def test_an_unfinished_event_names_its_graceid_and_is_finished_with_it(sb):
+    client = GraceDb(sb.service_url, api_version="v2")
+    dead = GraceDbKafkaProducer(DEAD, service_url=sb.service_url, flush_timeout=2, **sb.kafka_config)
+    with pytest.raises(KafkaUnfinishedEventError) as info:
+        client.create_event("CBC", "gstlal", "coinc.xml", filecontents=b"<LIGO_LW/>", kafka=dead)
+    e = info.value
+    assert isinstance(e, KafkaMessageDeliveryError)
+    # librdkafka still holds the message: it may still be delivered, so a new create_event is not invited.
+    assert e.graceid.startswith("G") and e.graceid in str(e)
+    assert e.may_still_be_delivered is True and e.retriable is False
+    r = client.upload_reserved_event(e.graceid, "CBC", "gstlal", "coinc.xml", filecontents=b"<LIGO_LW/>")
+    assert r.status_code == 201 and sb.standin.event(e.graceid) is not None
+    again = client.upload_reserved_event(e.graceid, "CBC", "gstlal", "coinc.xml", filecontents=b"<LIGO_LW/>")
+    assert again.status_code == 409  # idempotent: already done
+    with pytest.raises(KafkaError):
+        dead.close(timeout=1)
+
+
+def test_a_producer_of_another_instance_is_refused_before_anything_is_reserved(sb):
+    client = GraceDb(sb.service_url, api_version="v2")
+    before = client.reserve_graceid("CBC", "gstlal").json()["graceid"]
+    with producer_for(sb) as other:  # instance "pytest", not the service's
+        with pytest.raises(KafkaProducerError) as info:
+            client.create_event("CBC", "gstlal", "coinc.xml", filecontents=b"<LIGO_LW/>", kafka=other,
+                                http_fallback=True)
+    assert '"pytest"' in str(info.value) and f'"{sb.instance}"' in str(info.value)
+    after = client.reserve_graceid("CBC", "gstlal").json()["graceid"]
+    assert int(after[1:]) == int(before[1:]) + 1  # nothing reserved in between

@@ -7,6 +7,7 @@
 //           │   └── KafkaTokenError
 //           ├── KafkaProducerError
 //           │   └── KafkaMessageDeliveryError
+//           │       └── KafkaUnfinishedEventError   (create_event: graceid reserved, event not finished)
 //           ├── KafkaConsumerError
 //           └── KafkaConnectionError
 //
@@ -56,6 +57,31 @@ class GRACEDB_EXPORT KafkaMessageDeliveryError : public KafkaProducerError {
 public:
     using KafkaProducerError::KafkaProducerError;
     ~KafkaMessageDeliveryError() override;
+};
+
+/// GraceDb::create_event reserved `graceid()` but could not confirm the event's publication over Kafka (nor,
+/// with http_fallback, complete it over HTTP). code(), rdkafka_error() and fatal() are the publish step's
+/// cause; the message names the graceid, the cause and what to do.
+///   may_still_be_delivered() true: librdkafka still holds the message or may have written it (its status
+///     is not "not persisted"), so the supervisor may yet upload the event. retriable() is false: a new
+///     create_event would reserve a second graceid and could make a second event. Finish THIS event:
+///     client.upload_reserved_event(e.graceid(), group, pipeline, filename, options) with the same arguments;
+///     it is idempotent (a 409, "already uploaded", means the Kafka copy got there first: done either way).
+///   may_still_be_delivered() false: nothing of it reached the broker. Finishing it the same way is still
+///     best; a new create_event cannot make a second event (graceid() then stays an unused reservation), so
+///     retriable() is the cause's (a timeout, no broker reachable).
+class GRACEDB_EXPORT KafkaUnfinishedEventError : public KafkaMessageDeliveryError {
+public:
+    KafkaUnfinishedEventError(const std::string& what, std::string graceid, bool may_still_be_delivered,
+                              Errc code, std::string rdkafka_error = {}, bool fatal = false,
+                              bool retriable = false);
+    ~KafkaUnfinishedEventError() override;
+    const std::string& graceid() const noexcept { return graceid_; }
+    bool may_still_be_delivered() const noexcept { return may_still_be_delivered_; }
+
+private:
+    std::string graceid_;
+    bool may_still_be_delivered_;
 };
 
 /// The consumer failed (subscription, poll, commit, fatal error).

@@ -26,10 +26,20 @@
 
 namespace gracedb::kafka {
 
+/// Whether a message may be in the broker's log (librdkafka's per-message status, rd_kafka_message_status).
+///   not_persisted:      it is not there and never will be from this report on (e.g. failed before it was
+///                       sent, or refused by the broker): sending it again cannot make a second copy;
+///   possibly_persisted: it may be there (sent, no answer), or may still get there: produce_and_wait's own
+///                       reports made before librdkafka's (a timeout, a wait ended by a connection, TLS or
+///                       authentication failure, close()) say this, as librdkafka still holds the message;
+///   persisted:          it is in the log (every delivered message).
+enum class Persistence { not_persisted, possibly_persisted, persisted };
+
 /// The outcome of one message. `error` empty: delivered at `partition`/`offset`. When `error` is set,
 /// `error_code` says what kind of failure it was (authorization_failed for a topic the ACLs refuse,
-/// timed_out, message_too_large, purged by close(), producer_fatal, delivery_failed otherwise) and
-/// `rdkafka_error` librdkafka's name for it ("TOPIC_AUTHORIZATION_FAILED", "_MSG_TIMED_OUT", ...).
+/// timed_out, message_too_large, purged by close(), producer_fatal, delivery_failed otherwise),
+/// `rdkafka_error` librdkafka's name for it ("TOPIC_AUTHORIZATION_FAILED", "_MSG_TIMED_OUT", ...), and
+/// `persistence` whether the message may nevertheless be (or still become) part of the topic.
 struct GRACEDB_EXPORT DeliveryReport {
     std::string topic{};
     std::int32_t partition = -1;
@@ -38,6 +48,7 @@ struct GRACEDB_EXPORT DeliveryReport {
     std::optional<std::string> error{};
     gracedb::Errc error_code = gracedb::Errc::unknown;
     std::string rdkafka_error{};
+    Persistence persistence = Persistence::not_persisted;
 };
 
 struct GRACEDB_EXPORT PingResult {
@@ -122,11 +133,12 @@ public:
 
     /// Produces one message, sends it at once (whatever linger.ms), and waits for its own delivery report
     /// (not for everything queued), at most `timeout`. Thread-safe: several threads may wait at once, each for
-    /// its own report. Returns the report; a report with `error` set means it was not delivered. A timeout
-    /// gives a report whose error says so (error_code timed_out; the message may still be delivered later);
-    /// an authentication refusal, a TLS failure or no reachable broker seen while waiting ends the wait at
-    /// once with a report of that code. Other messages' pending errors are left for the next call; raises
-    /// only for this message (KafkaProducerError: client_closed, producer_fatal, message_too_large, ...).
+    /// its own report. Returns the report; a report with `error` set means it was not delivered (yet). A
+    /// timeout gives a report whose error says so (error_code timed_out; persistence possibly_persisted: the
+    /// message may still be delivered later); an authentication refusal, a TLS failure or no reachable broker
+    /// seen while waiting ends the wait at once with a report of that code (also possibly_persisted). Other
+    /// messages' pending errors are left for the next call; raises only for this message, and only before it
+    /// was queued (KafkaProducerError: client_closed, producer_fatal, message_too_large, ...).
     DeliveryReport produce_and_wait(std::string_view value, ProduceOptions options,
                                     std::chrono::milliseconds timeout);
 

@@ -111,15 +111,30 @@ public:
     /// Without `kafka`: one multipart POST (not retried, as it could create the event twice, except after a 429:
     /// a throttled request was not processed; a timeout says the event may exist and how to check).
     /// With `kafka`: reserves a graceid, publishes the event message (API.md) keyed by graceid, and waits for
-    /// its own delivery report (bounded by the producer's flush_timeout). With http_fallback, a failed
-    /// reservation becomes a plain HTTP create and a failed publish an upload_reserved_event over HTTP.
-    /// Errors: HTTPError, TransportError, std::invalid_argument (unreadable file), kafka::KafkaError; the
-    /// message names the step that failed.
+    /// its own delivery report (bounded by the producer's flush_timeout). A producer of another instance
+    /// than this service's (ProducerOptions instance_name, or its service_url's, against
+    /// derive_instance_name of this client's URL) is refused first, before anything is reserved:
+    /// kafka::KafkaProducerError (invalid_configuration) naming both instances. With http_fallback, a failed
+    /// reservation becomes a plain HTTP create.
+    /// Once a graceid is reserved, the call ends in exactly one of:
+    ///   - published and acknowledged: 202, {"graceid", "topic", "partition", "offset", "transport"};
+    ///   - with http_fallback, completed over HTTP by upload_reserved_event when the publish failed or
+    ///     timed out: 201 and the event (or, when the Kafka copy was delivered and uploaded first, 200 and
+    ///     the event; 409 and {"graceid", "already_uploaded": true} if it cannot be read back). Safe even
+    ///     if the Kafka message arrives later: the supervisor's upload of it is a 409, counted done;
+    ///   - kafka::KafkaUnfinishedEventError naming the graceid (graceid()) and saying whether the message
+    ///     may still be delivered (may_still_be_delivered(), from librdkafka's persistence status; then
+    ///     retriable() is false). Do not call create_event again for the event: finish the same graceid
+    ///     with upload_reserved_event(e.graceid(), group, pipeline, filename, options) (idempotent).
+    /// Other errors: HTTPError, TransportError (reservation step), std::invalid_argument (unreadable file,
+    /// illegal topic name), kafka::KafkaError (publish step with gracedb_upload false); the message names the
+    /// step that failed.
     Response create_event(const std::string& group, const std::string& pipeline, const std::string& filename,
                           const CreateEventOptions& options = {});
 
     /// Completes a reserved event over HTTP. Idempotent by graceid and retried on transient failures;
-    /// a 409 (already uploaded) is returned, not raised: callers treat it as done.
+    /// a 409 (already uploaded) is returned, not raised: callers treat it as done. This is how an event named
+    /// by a kafka::KafkaUnfinishedEventError is finished (options.kafka is not used here).
     Response upload_reserved_event(const std::string& graceid, const std::string& group, const std::string& pipeline,
                                    const std::string& filename, const CreateEventOptions& options = {});
 
