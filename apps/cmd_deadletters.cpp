@@ -25,10 +25,12 @@ struct DeadLetterArgs {
     bool dry_run = false;
 };
 
+// The last header of that name: the supervisor's own come after the original's (which it renames anyway).
 std::optional<std::string> header(const kafka::Message& m, std::string_view name) {
+    std::optional<std::string> found;
     for (const auto& [k, v] : m.headers)
-        if (k == name) return v;
-    return std::nullopt;
+        if (k == name) found = v;
+    return found;
 }
 
 std::string instance_of(const Connection& c) {
@@ -79,25 +81,45 @@ int list(const DeadLetterArgs& a) {
 int replay(const DeadLetterArgs& a) {
     if (a.offsets.empty() && !a.all)
         throw std::invalid_argument("choose what to replay: --offset N (repeatable; see `deadletters list`) or --all");
-    std::set<std::int64_t> chosen;
-    for (const auto& s : a.offsets) {
+    // "P:O" (partition and offset, as `list` shows them) or "O" (any partition: refused when ambiguous).
+    std::set<std::pair<std::int32_t, std::int64_t>> chosen;  // partition -1: any
+    auto number = [](const std::string& text, const std::string& whole) {
         std::size_t used = 0;
         long long v = -1;
         try {
-            v = std::stoll(s, &used);
+            v = std::stoll(text, &used);
         } catch (const std::exception&) {
         }
-        if (v < 0 || used != s.size()) throw std::invalid_argument("--offset takes an offset (0 or more), not \"" + s + "\"");
-        chosen.insert(v);
+        if (v < 0 || used != text.size() || text.empty())
+            throw std::invalid_argument("--offset takes PARTITION:OFFSET or OFFSET (numbers, 0 or more), not \"" +
+                                        whole + "\"");
+        return v;
+    };
+    for (const auto& s : a.offsets) {
+        const auto colon = s.find(':');
+        if (colon == std::string::npos) chosen.insert({-1, number(s, s)});
+        else chosen.insert({static_cast<std::int32_t>(number(s.substr(0, colon), s)), number(s.substr(colon + 1), s)});
     }
     const auto instance = instance_of(a.conn);
     auto po = producer_options(a.conn);
     po.token_scope = "kafka.produce";
     std::optional<kafka::Producer> producer;
     int replayed = 0, refused = 0;
-    for (const auto& m : read_dead_letters(a)) {
-        if (!a.all && !chosen.count(m.offset)) continue;
-        chosen.erase(m.offset);
+    const auto letters = read_dead_letters(a);
+    for (const auto& [p, o] : chosen) {
+        if (p >= 0) continue;
+        const auto same = std::count_if(letters.begin(), letters.end(), [o = o](const kafka::Message& m) {
+            return m.offset == o;
+        });
+        if (same > 1)
+            throw std::invalid_argument("--offset " + std::to_string(o) + " is in several partitions of the dead-letter "
+                                        "topic: say which, as PARTITION:OFFSET (see `deadletters list`)");
+    }
+    std::set<std::pair<std::int32_t, std::int64_t>> done;
+    for (const auto& m : letters) {
+        const std::pair<std::int32_t, std::int64_t> exact{m.partition, m.offset}, any{-1, m.offset};
+        if (!a.all && !chosen.count(exact) && !chosen.count(any)) continue;
+        done.insert(chosen.count(exact) ? exact : any);
         const auto topic = header(m, "dlq.topic").value_or("");
         std::string pipeline;
         try {
@@ -127,8 +149,9 @@ int replay(const DeadLetterArgs& a) {
         producer->produce(std::string_view{m.value}, std::move(o));
         ++replayed;
     }
-    for (auto missing : chosen) {
-        std::cerr << "offset " << missing << ": no such dead letter\n";
+    for (const auto& [p, o] : chosen) {
+        if (done.count({p, o})) continue;
+        std::cerr << "offset " << (p >= 0 ? std::to_string(p) + ":" : std::string{}) << o << ": no such dead letter\n";
         ++refused;
     }
     if (producer) {
@@ -157,8 +180,10 @@ Command add_deadletters(CLI::App& parent) {
             ->check(seconds_in(0.1, 600))
             ->default_str("3");
     }
-    add_repeatable(*rp, "--offset", a->offsets, "offset in the dead-letter topic (repeatable; see list)");
-    rp->add_flag("--all", a->all, "replay every dead letter");
+    add_repeatable(*rp, "--offset", a->offsets,
+                   "PARTITION:OFFSET (or OFFSET) in the dead-letter topic, as list shows it (repeatable)");
+    rp->add_flag("--all", a->all, "replay every dead letter in the topic (also those replayed before: their uploads "
+                                  "are idempotent)");
     rp->add_flag("--dry-run", a->dry_run, "say what would be replayed, publish nothing");
     return {sub, [a, ls] { return ls->parsed() ? list(*a) : replay(*a); }};
 }

@@ -59,9 +59,12 @@ void TokenProvider::adopt(FoundToken found, Clock::time_point now) {
 
 void TokenProvider::try_reload(Clock::time_point now) {
     auto search = find_scitoken(requirements_, now);
+    // A renewed token expires no earlier than the current one; after a refusal by the server, any other usable
+    // token is taken (e.g. a right one with a shorter life replacing a refused long-lived one).
     const bool renewed = search.token && search.token->token != token_.token &&
-                         *search.token->claims.exp >= expiry_;
+                         (*search.token->claims.exp >= expiry_ || refused_);
     if (renewed) {
+        refused_ = false;
         ++refreshes_;
         adopt(std::move(*search.token), now);
         return;
@@ -97,6 +100,7 @@ TokenProvider::Token TokenProvider::current() {
 void TokenProvider::recheck_soon() {
     if (!reload_) return;
     std::lock_guard lock{mutex_};
+    refused_ = true;
     next_due_ = std::min(next_due_, Clock::now());
 }
 

@@ -72,6 +72,7 @@ private:
     Clock::time_point next_due_{};
     std::chrono::milliseconds backoff_{0};
     std::uint64_t refreshes_ = 0;
+    bool refused_ = false;  // recheck_soon(): the server refused the current token; any other one will do
     std::string last_failure_;
 };
 

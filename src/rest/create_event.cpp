@@ -115,9 +115,18 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
     // Before anything is reserved: the producer must publish to this service's instance (another instance's
     // supervisor does not know the reservation), and the topic name must be legal (std::invalid_argument).
     check_instance(producer, service_url(), impl_->shown_url);
-    const std::string topic_pipeline = producer.default_topic() ? *producer.default_topic()
-                                       : detail::lower(group) == "test" ? std::string{"test"}
-                                                                        : detail::lower(pipeline);
+    // The topic the supervisor accepts this event from (it binds group and pipeline to the topic): a producer's
+    // default topic is used only when it is that topic, or when no supervisor is to upload the message.
+    const std::string bound = group == "Test" ? std::string{"test"} : detail::lower(pipeline);
+    const bool supervised = o.gracedb_upload && !o.skip_supervisor;
+    if (supervised && producer.default_topic() && producer.topic_for(*producer.default_topic()) != producer.topic_for(bound))
+        throw std::invalid_argument(
+            "create_event: the Kafka producer's default topic is " + producer.topic_for(*producer.default_topic()) +
+            ", but GraceDB's supervisor accepts an event of group \"" + group + "\", pipeline \"" + pipeline +
+            "\" only from " + producer.topic_for(bound) +
+            " (a topic decides what its messages may claim). Nothing was reserved. Use a producer without a "
+            "default topic (create_event then picks the topic), or one whose topic is \"" + bound + "\"");
+    const std::string topic_pipeline = producer.default_topic() ? *producer.default_topic() : bound;
     const std::string topic = producer.topic_for(topic_pipeline);
 
     // Step 1: reserve a graceid (unless the message is not for GraceDB).

@@ -3,9 +3,11 @@
 // where it came from and when in headers of its own:
 //   dlq.reason, dlq.topic, dlq.partition, dlq.offset, dlq.timestamp_ms (the original's timestamp, if any),
 //   dlq.graceid (if the message named one)
+// The original's own headers named "dlq.*" are kept as "original.dlq.*" (ours always say where it came from).
 // A copy that cannot fit (over the producer's or the broker's message size, told by the error's code) is sent
-// as its first kTruncatedSize bytes with dlq.value_truncated_from = the original size: the original itself
-// stays in its topic at dlq.topic/dlq.partition/dlq.offset until the topic's retention removes it.
+// as its first kTruncatedSize bytes with dlq.value_truncated_from = the original size (the key likewise cut
+// to kTruncatedKey, large original headers dropped); if even that does not fit, as our headers alone. The
+// original itself stays in its topic at dlq.topic/dlq.partition/dlq.offset until the topic's retention.
 // The producer is rebuilt after a fatal error (every copy it held is reported failed, and retried).
 // Runs on the polling thread only.
 #pragma once
@@ -28,6 +30,7 @@ namespace gracedb::supervisor_detail {
 class DeadLetters {
 public:
     static constexpr std::size_t kTruncatedSize = 64 * 1024;
+    static constexpr std::size_t kTruncatedKey = 1024;
 
     struct Outcome {
         JobPtr job;

@@ -258,6 +258,12 @@ std::optional<std::string> binding_problem(const Upload& upload, std::string_vie
     if (topic != expected)
         return "group \"" + upload.group + "\", pipeline \"" + upload.pipeline + "\" may only be published on " +
                expected + ", not on " + std::string{topic} + " (a topic decides what its messages may claim)";
+    // GraceDB gives every event of group Test, and only those, a graceid starting with T: the open test topic
+    // can never name another group's reservation, whatever the server's reserved-upload view checks.
+    const bool test_id = !upload.graceid.empty() && upload.graceid.front() == 'T';
+    if (test_id != (upload.group == "Test"))
+        return "graceid " + upload.graceid + (test_id ? " is a Test event's, but the group is \"" + upload.group + "\""
+                                                      : " is not a Test event's (T...), but the group is Test");
     if (!key) return "the message has no key; an event's key must be its graceid " + upload.graceid;
     if (*key != upload.graceid)
         return "the message's key \"" + key->substr(0, kMaxGraceidLength) + "\" is not its graceid " + upload.graceid;

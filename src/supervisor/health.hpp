@@ -1,7 +1,8 @@
 // Private to the supervisor: is it able to upload at all? Every failed attempt that is not the message's own
 // fault (a refusal of the supervisor, the server busy or unreachable) counts; any success clears the count.
-// After kBlockAfter such failures in a row the supervisor is "blocked": it stops fetching more messages (those
-// it holds keep being retried, as probes) until an upload succeeds again. 404s do not count: a 404 may be one
+// After kBlockAfter such failures in a row, of at least two different messages (one message alone that keeps
+// failing says nothing about the others, and must not stop them), the supervisor is "blocked": it stops
+// fetching more messages (those it holds keep being retried, as probes) until an upload succeeds again. 404s do not count: a 404 may be one
 // event's fault (never reserved), and a message anybody may write must not stop the supervisor; 404s from
 // something in front of GraceDB still fill the window of held messages, which stops fetching just the same.
 #pragma once
@@ -23,21 +24,28 @@ public:
     bool succeeded(Clock::time_point now) {
         last_success_ = now;
         streak_ = 0;
+        first_ = nullptr;
+        several_ = false;
         const bool was = blocked_;
         blocked_ = false;
         return was;
     }
 
-    /// A failed attempt of `kind`. True when this starts a blocked state.
-    bool failed(AttemptResult::Kind kind, const std::string& detail, Clock::time_point now) {
+    /// A failed attempt of `kind`, for the message `which` (any identity that lives as long as the message).
+    /// True when this starts a blocked state.
+    bool failed(AttemptResult::Kind kind, const std::string& detail, Clock::time_point now, const void* which) {
         if (kind != AttemptResult::Kind::transient && kind != AttemptResult::Kind::refused) return false;
         ++streak_;
+        if (!first_) first_ = which;
+        else if (which != first_) several_ = true;
         reason_ = std::string{kind == AttemptResult::Kind::refused ? "GraceDB (or something in front of it) refuses "
                                                                     "the supervisor: "
                                                                   : "GraceDB is busy or unreachable: "} +
                   detail.substr(0, 300);
-        own_fault_ = kind == AttemptResult::Kind::refused;
-        if (blocked_ || streak_ < kBlockAfter) return false;
+        // Once a refusal was seen in a block, the block stays the supervisor's own fault until an upload
+        // succeeds (a timeout among the refusals does not make /readyz flap).
+        own_fault_ = (blocked_ && own_fault_) || kind == AttemptResult::Kind::refused;
+        if (blocked_ || streak_ < kBlockAfter || !several_) return false;
         blocked_ = true;
         blocked_since_ = now;
         return true;
@@ -53,6 +61,8 @@ public:
 
 private:
     int streak_ = 0;
+    const void* first_ = nullptr;  // the first message of the streak
+    bool several_ = false;         // the streak has failures of another message too
     bool blocked_ = false;
     bool own_fault_ = false;
     std::string reason_;

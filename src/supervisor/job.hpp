@@ -33,7 +33,7 @@ struct Job {
     std::optional<double> producer_timestamp;
     std::optional<Upload> upload;
     std::string dead_reason;  // set: the job is to be dead-lettered (not uploaded)
-    bool truncate_dead_letter = false;
+    int truncate_dead_letter = 0;  // how much of the original the dead-letter copy drops (DeadLetters::send)
     // Retries.
     std::chrono::milliseconds backoff{0};
     Clock::time_point due{};

@@ -221,7 +221,7 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
                     break;
                 case Kind::transient:
                 case Kind::refused:
-                    if (health.failed(result.kind, result.detail, now)) {
+                    if (health.failed(result.kind, result.detail, now, job.get())) {
                         blocked_reminder = now + 60s;
                         log(LogLevel::error, "supervisor: BLOCKED, fetching stopped: " + health.reason() +
                                                  ". Nothing is dead-lettered or committed past; the " +
@@ -306,11 +306,22 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
     std::size_t hold_limit() const { return 4 * options.max_in_flight + 64; }
     bool window_full = false;
 
+    // 404s waiting for their verdict (the 404 rule) do not fill the window, up to kNotFoundAllowance x the
+    // limit: messages anyone may write (never-reserved graceids on the open test topic) must not stop the
+    // supervisor, and the other uploads succeeding meanwhile are what lets them be judged.
+    static constexpr std::size_t kNotFoundAllowance = 4;
+
     void flow_control(std::size_t pending) {
+        std::size_t judged_later = 0;
+        for (const auto& j : waiting) judged_later += j->not_found_since ? 1 : 0;
+        pending -= std::min({judged_later, pending, kNotFoundAllowance * hold_limit()});
         if (!window_full && pending >= hold_limit()) window_full = true;
         else if (window_full && pending <= hold_limit() / 2) window_full = false;
-        const bool want = window_full || health.blocked();
-        if (want != partitions->paused()) partitions->want_paused(want);
+        // Blocked with nothing held (a rebalance took what it held): fetch again, so that a message can show
+        // whether uploads work again.
+        const bool want = window_full || (health.blocked() && pending > 0);
+        // Again when a resume failed (a partition still paused though none is wanted).
+        if (want != partitions->paused() || (!want && partitions->paused_count() > 0)) partitions->want_paused(want);
     }
 
     void consumer_error(const kafka::KafkaError& e, const char* call) {
@@ -371,6 +382,7 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
 
     void step() {
         handle_results();
+        publish_gauges();
         serve_dead_letters();
         start_due_retries();
         handle_commit_results();

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <regex>
+#include <tuple>
 #include <sstream>
 #include <thread>
 
@@ -146,7 +147,11 @@ TEST(SupervisorChaos, OperatorFaultsLoseNothingAndUploadNothingForged) {
     // 1. 60 s with the token refused; a second supervisor (same configuration) joins and leaves meanwhile.
     const auto t_start = Clock::now();
     std::this_thread::sleep_for(15s);
-    const auto [ready_status, ready_body] = scrape(port, "/readyz");
+    auto [ready_status, ready_body] = scrape(port, "/readyz");
+    for (const auto until = Clock::now() + 20s; ready_status != 503 && Clock::now() < until;) {
+        std::this_thread::sleep_for(100ms);
+        std::tie(ready_status, ready_body) = scrape(port, "/readyz");
+    }
     chaos_log("token refused: published " + std::to_string(published()) + ", uploaded " +
               std::to_string(w.standin->uploads()) + ", /readyz " + std::to_string(ready_status) + " " + ready_body);
     EXPECT_EQ(ready_status, 503) << ready_body;

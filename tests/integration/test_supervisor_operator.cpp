@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <regex>
+#include <tuple>
 #include <thread>
 
 #include "itest.hpp"
@@ -109,7 +110,11 @@ TEST(SupervisorOperator, ATokenForTheWrongAudienceBlocksThenARenewedOneOnDiskRes
     }
     ASSERT_TRUE(blocked) << log_tail(log);
     const auto t_blocked = Clock::now();
-    const auto [ready_status, ready_body] = scrape(port, "/readyz");
+    auto [ready_status, ready_body] = scrape(port, "/readyz");
+    for (const auto until = Clock::now() + 10s; ready_status != 503 && Clock::now() < until;) {
+        std::this_thread::sleep_for(50ms);  // the endpoint shows the state of the supervisor's last step
+        std::tie(ready_status, ready_body) = scrape(port, "/readyz");
+    }
     EXPECT_EQ(ready_status, 503) << ready_body;
     EXPECT_NE(ready_body.find("HTTP 403"), std::string::npos) << ready_body;
     EXPECT_EQ(w.standin->uploads(), 0u);

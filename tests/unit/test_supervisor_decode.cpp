@@ -257,3 +257,27 @@ TEST(SupervisorTracker, CommitPointIsTheFirstOffsetNotDone) {
     EXPECT_TRUE(t.admit(20, false)) << "gaps in offsets (compaction, transaction markers) are fine";
     EXPECT_EQ(t.commit_point(), 20);
 }
+
+// The topic and the key bind what a message may claim (issue 21).
+TEST(SupervisorDecode, TheTopicAndTheKeyBindTheBody) {
+    const Upload cbc{.graceid = "G100002", .group = "CBC", .pipeline = "gstlal"};
+    const Upload test{.graceid = "T100003", .group = "Test", .pipeline = "gstlal"};
+    const std::optional<std::string> g{"G100002"}, t{"T100003"};
+    EXPECT_FALSE(binding_problem(cbc, "inst.gstlal", g, "inst"));
+    EXPECT_FALSE(binding_problem(test, "inst.test", t, "inst"));
+    EXPECT_FALSE(binding_problem(Upload{.graceid = "G1", .group = "Burst", .pipeline = "CWB"}, "inst.cwb",
+                                 std::optional<std::string>{"G1"}, "inst"))
+        << "the pipeline's topic is its name in lower case";
+    EXPECT_TRUE(binding_problem(cbc, "inst.test", g, "inst")) << "a CBC reservation from the open test topic";
+    EXPECT_TRUE(binding_problem(cbc, "inst.pycbc", g, "inst")) << "another pipeline's topic";
+    EXPECT_TRUE(binding_problem(cbc, "other.gstlal", g, "inst")) << "another instance";
+    EXPECT_TRUE(binding_problem(test, "inst.gstlal", t, "inst")) << "Test only on the test topic";
+    EXPECT_TRUE(binding_problem(cbc, "inst.gstlal", std::optional<std::string>{"G999999"}, "inst")) << "key";
+    EXPECT_TRUE(binding_problem(cbc, "inst.gstlal", std::nullopt, "inst")) << "no key";
+    EXPECT_TRUE(binding_problem(Upload{.graceid = "G100002", .group = "Test", .pipeline = "gstlal"}, "inst.test", g,
+                                "inst"))
+        << "a Test message naming a G reservation";
+    EXPECT_TRUE(binding_problem(Upload{.graceid = "T1", .group = "CBC", .pipeline = "gstlal"}, "inst.gstlal",
+                                std::optional<std::string>{"T1"}, "inst"))
+        << "a CBC message naming a Test reservation";
+}
