@@ -41,9 +41,13 @@ Command add_supervise(CLI::App& parent) {
     auto* sub = parent.add_subcommand("supervise", "run the supervisor: complete reserved uploads from Kafka");
     add_connection_options(*sub, a->conn, {.scope = "kafka.consume"});
     add_gracedb_ca_option(*sub, a->gracedb_ca);
-    sub->add_option("-g,--group-id", a->group_id, "consumer group (default gracedb-supervisor-<instance>)");
-    sub->add_option("--dead-letter-prefix", a->dead_letter, "dead-letter topic is <prefix>.<instance>");
-    sub->add_flag("--no-auth", a->no_auth, "send no credentials to GraceDB");
+    // Every option can come from the environment: the systemd unit's environment file (packaging/systemd/).
+    sub->add_option("-g,--group-id", a->group_id, "consumer group (default gracedb-supervisor-<instance>)")
+        ->envname("GRACEDB_SUPERVISOR_GROUP_ID");
+    sub->add_option("--dead-letter-prefix", a->dead_letter, "dead-letter topic is <prefix>.<instance>")
+        ->envname("GRACEDB_SUPERVISOR_DEAD_LETTER_PREFIX");
+    sub->add_flag("--no-auth", a->no_auth, "send no credentials to GraceDB")
+        ->envname("GRACEDB_SUPERVISOR_NO_AUTH");
     sub->add_option("--metrics", a->metrics,
                     "serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (port 0: a free one)")
         ->envname("GRACEDB_SUPERVISOR_METRICS");

@@ -26,6 +26,8 @@ packages=(
   curl                    # HTTP checks of the GraceDB stand-in in tests
   pybind11-dev python3-pybind11 python3-dev python3-pytest  # the Python package gracedb_cpp and its tests
   python3-certifi         # the specification's Python examples (certifi.where()), run by the Python tests
+  help2man man-db         # the man page gracedb-kafka.1 from the tool's --help (packaging/), and its test
+  systemd                 # systemd-analyze verify, the test of the supervisor's unit (packaging/systemd/)
   clang libclang-rt-14-dev   # libFuzzer targets and ThreadSanitizer (GCC's TSan misses librdkafka's C11 threads)
 )
 
