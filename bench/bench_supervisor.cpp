@@ -76,8 +76,11 @@ struct Run {
     gracedb::GraceDb client;
     gracedb::kafka::Producer producer;
 
-    static gracedb::StandInOptions standin_options(std::chrono::milliseconds latency, const std::string& pipeline) {
-        gracedb::StandInOptions o{.url_host = "localhost"};
+    // The stand-in's host names the instance (libcurl resolves *.localhost): create_event refuses a producer of
+    // another instance than the service's.
+    static gracedb::StandInOptions standin_options(std::chrono::milliseconds latency, const std::string& pipeline,
+                                                   const std::string& instance) {
+        gracedb::StandInOptions o{.url_host = instance + ".localhost"};
         o.upload_latency = latency;
         o.pipelines.insert(pipeline);
         return o;
@@ -91,7 +94,7 @@ struct Run {
     }
 
     Run(const bench::Target& t, std::chrono::milliseconds latency)
-        : target{t}, standin{standin_options(latency, pipeline)}, client{standin.service_url(), {.force_noauth = true}},
+        : target{t}, standin{standin_options(latency, pipeline, instance)}, client{standin.service_url(), {.force_noauth = true}},
           producer{producer_options()} {
         create_topic(target, instance + "." + pipeline, 16);
     }
@@ -208,7 +211,8 @@ std::vector<double> raw_anchor(const bench::Target& t, int n, std::chrono::milli
     const std::string topic = "sup" + std::to_string(std::random_device{}() % 100000000) + ".anchor";
     create_topic(t, topic, 16);
     std::map<std::string, std::string> settings = {
-        {"group.id", "anchor-" + topic}, {"auto.offset.reset", "latest"}, {"enable.partition.eof", "false"}};
+        {"group.id", "anchor-" + topic}, {"auto.offset.reset", "latest"}, {"enable.partition.eof", "false"},
+        {"socket.nagle.disable", "true"}};  // as the library sets it (Nagle + delayed ACKs: ~40 ms stalls)
     settings.insert(consumer_tuning.begin(), consumer_tuning.end());
     rd_kafka_t* consumer = bench::raw_client(RD_KAFKA_CONSUMER, t, settings);
     rd_kafka_poll_set_consumer(consumer);
@@ -244,7 +248,7 @@ std::vector<double> raw_anchor(const bench::Target& t, int n, std::chrono::milli
             if (delays.size() >= static_cast<std::size_t>(n)) done.store(true);
         }
     }};
-    rd_kafka_t* producer = bench::raw_client(RD_KAFKA_PRODUCER, t, {{"linger.ms", "0"}});
+    rd_kafka_t* producer = bench::raw_client(RD_KAFKA_PRODUCER, t, {{"linger.ms", "0"}, {"socket.nagle.disable", "true"}});
     for (int i = 0; i < n; ++i) {
         const auto next = Clock::now() + gap;
         const std::int64_t sent = std::chrono::duration_cast<std::chrono::nanoseconds>(
