@@ -38,32 +38,10 @@ struct World : SupervisorWorld {
         : SupervisorWorld{"opchaospipe", std::chrono::hours{2},
                           [](const std::string& topic, int partitions) { Cluster::get().create_topic(topic, partitions); }} {}
 
-    void supervisor_token(const std::string& gracedb_audience) const {
-        const Rig& rig = Rig::get();
-        TokenSpec spec;
-        spec.sub = "supervisor";
-        spec.aud = {rig.audience, gracedb_audience};
-        write_secret_file(supervisor_token_file, rig.token(spec, std::chrono::hours{2}) + "\n");
-    }
 };
 
 std::size_t count_matches(const std::string& text, const std::regex& re) {
     return static_cast<std::size_t>(std::distance(std::sregex_iterator(text.begin(), text.end(), re), std::sregex_iterator()));
-}
-
-std::pair<long, std::string> scrape(int port, const std::string& path) {
-    GraceDb http{"http://127.0.0.1:" + std::to_string(port) + "/", {.force_noauth = true, .max_retries = 0}};
-    try {
-        auto r = http.get("http://127.0.0.1:" + std::to_string(port) + path);
-        return {r.status, r.body};
-    } catch (const HTTPError& e) {
-        return {e.status(), e.body()};
-    }
-}
-
-double metric(const std::string& text, const std::string& sample) {
-    const auto at = text.find("\n" + sample + " ");
-    return at == std::string::npos ? -1 : std::stod(text.substr(at + sample.size() + 2));
 }
 
 }  // namespace
@@ -83,7 +61,7 @@ TEST(SupervisorChaos, OperatorFaultsLoseNothingAndUploadNothingForged) {
     const auto log_b = (w.env->dir() / "supervisor-b.log").string();
 
     // The supervisor, with a token whose GraceDB audience is wrong, and its metrics endpoint.
-    w.supervisor_token("https://not-this-gracedb.example.org");
+    w.write_supervisor_token("https://not-this-gracedb.example.org", std::chrono::hours{2});
     auto cmd = w.supervisor_command(GRACEDB_KAFKA_TOOL, group);
     cmd.insert(cmd.end(), {"--metrics", "127.0.0.1:0"});
     auto a = spawn_process(cmd, w.supervisor_env(), log_a);
@@ -99,13 +77,7 @@ TEST(SupervisorChaos, OperatorFaultsLoseNothingAndUploadNothingForged) {
                 }
         }
     } reaper{a, b};
-    int port = 0;
-    for (const auto until = Clock::now() + 60s; port == 0 && Clock::now() < until;) {
-        std::smatch m;
-        const std::string text = read_file(log_a);
-        if (std::regex_search(text, m, std::regex{R"(metrics on port (\d+))"})) port = std::stoi(m[1]);
-        else std::this_thread::sleep_for(100ms);
-    }
+    const int port = metrics_port_from_log(log_a, 60s);
     ASSERT_GT(port, 0) << log_tail(log_a);
 
     // The pipeline: an event every 50 ms, over Kafka; LatePipe's events once GraceDB has the pipeline.
@@ -163,7 +135,7 @@ TEST(SupervisorChaos, OperatorFaultsLoseNothingAndUploadNothingForged) {
     b.pid = -1;
     chaos_log("second supervisor joined and left while the first was blocked");
     std::this_thread::sleep_until(t_start + 60s);
-    w.supervisor_token("https://" + w.instance + ".localhost");
+    w.write_supervisor_token("https://" + w.instance + ".localhost", std::chrono::hours{2});
     chaos_log("token renewed on disk after 60 s: published " + std::to_string(published()));
     const auto renewed = published();
     ASSERT_TRUE(w.wait_uploads(renewed, 120s)) << "uploaded " << w.standin->uploads() << " of " << renewed << "\n"
@@ -220,9 +192,9 @@ TEST(SupervisorChaos, OperatorFaultsLoseNothingAndUploadNothingForged) {
         << late_events << " of them of " << late_pipeline << "; stand-in: events " << w.standin->event_count()
         << ", uploads " << w.standin->uploads() << ", 409s " << w.standin->duplicate_uploads()
         << "; dead-lettered " << dead << " (forged, by the topic/key rule: " << bound << "), dead-letter topic "
-        << dlq.size() << "; retries " << metric(metrics, R"(gracedb_supervisor_messages_total{outcome="retrying"})")
-        << "; paused at the end " << metric(metrics, "gracedb_supervisor_paused_partitions") << ", blocked "
-        << metric(metrics, "gracedb_supervisor_blocked");
+        << dlq.size() << "; retries " << metric_value(metrics, R"(gracedb_supervisor_messages_total{outcome="retrying"})")
+        << "; paused at the end " << metric_value(metrics, "gracedb_supervisor_paused_partitions") << ", blocked "
+        << metric_value(metrics, "gracedb_supervisor_blocked");
     chaos_log(fig.str());
     for (std::size_t i = 0; i < failures.size() && i < 5; ++i) chaos_log("publish failed: " + failures[i]);
 
@@ -236,6 +208,6 @@ TEST(SupervisorChaos, OperatorFaultsLoseNothingAndUploadNothingForged) {
     EXPECT_EQ(dead, 3u) << "only the forged messages are dead-lettered";
     EXPECT_EQ(bound, 3u);
     EXPECT_EQ(dlq.size(), 3u);
-    EXPECT_EQ(metric(metrics, "gracedb_supervisor_paused_partitions"), 0.0) << "nothing paused at the end";
-    EXPECT_EQ(metric(metrics, "gracedb_supervisor_blocked"), 0.0);
+    EXPECT_EQ(metric_value(metrics, "gracedb_supervisor_paused_partitions"), 0.0) << "nothing paused at the end";
+    EXPECT_EQ(metric_value(metrics, "gracedb_supervisor_blocked"), 0.0);
 }

@@ -42,40 +42,13 @@ struct World : SupervisorWorld {
                               .json()["graceid"]);
         return ids;
     }
-
-    // The supervisor's token with a GraceDB audience (`gracedb_audience`) and the broker's.
-    void supervisor_token(const std::string& gracedb_audience) const {
-        const Rig& rig = Rig::get();
-        TokenSpec spec;
-        spec.sub = "supervisor";
-        spec.aud = {rig.audience, gracedb_audience};
-        write_secret_file(supervisor_token_file, rig.token(spec, std::chrono::minutes{10}) + "\n");
-    }
 };
-
-// GET of the metrics endpoint: the status and the body.
-std::pair<long, std::string> scrape(int port, const std::string& path) {
-    GraceDb http{"http://127.0.0.1:" + std::to_string(port) + "/", {.force_noauth = true, .max_retries = 0}};
-    try {
-        auto r = http.get("http://127.0.0.1:" + std::to_string(port) + path);
-        return {r.status, r.body};
-    } catch (const HTTPError& e) {
-        return {e.status(), e.body()};
-    }
-}
-
-// A sample's value in the Prometheus text, e.g. metric(text, "gracedb_supervisor_messages_total{outcome=\"uploaded\"}").
-double metric(const std::string& text, const std::string& sample) {
-    const auto at = text.find("\n" + sample + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + sample.size() + 2));
-}
 
 }  // namespace
 
 TEST(SupervisorOperator, ATokenForTheWrongAudienceBlocksThenARenewedOneOnDiskResumes) {
     World w;
-    w.supervisor_token("https://not-this-gracedb.example.org");
+    w.write_supervisor_token("https://not-this-gracedb.example.org", std::chrono::hours{2});
     const auto log = (w.env->dir() / "supervisor.log").string();
     auto cmd = w.supervisor_command(GRACEDB_KAFKA_TOOL, "sup-" + w.instance);
     cmd.insert(cmd.end(), {"--metrics", "127.0.0.1:0"});
@@ -90,13 +63,7 @@ TEST(SupervisorOperator, ATokenForTheWrongAudienceBlocksThenARenewedOneOnDiskRes
         }
     } reaper{sup.pid};
     // Its metrics port, from its log.
-    int port = 0;
-    for (const auto until = Clock::now() + 60s; port == 0 && Clock::now() < until;) {
-        std::smatch m;
-        const std::string text = read_file(log);
-        if (std::regex_search(text, m, std::regex{R"(metrics on port (\d+))"})) port = std::stoi(m[1]);
-        else std::this_thread::sleep_for(100ms);
-    }
+    const int port = metrics_port_from_log(log, 60s);
     ASSERT_GT(port, 0) << log_tail(log);
     EXPECT_EQ(scrape(port, "/healthz").first, 200);
 
@@ -121,7 +88,7 @@ TEST(SupervisorOperator, ATokenForTheWrongAudienceBlocksThenARenewedOneOnDiskRes
     const auto later = w.submit(5);  // published while it is blocked
 
     // The operator puts a right token in place: the supervisor resumes by itself.
-    w.supervisor_token("https://" + w.instance + ".localhost");
+    w.write_supervisor_token("https://" + w.instance + ".localhost", std::chrono::hours{2});
     ASSERT_TRUE(w.wait_uploads(first.size() + later.size(), 90s))
         << "uploaded " << w.standin->uploads() << "\n" << log_tail(log);
     const auto t_resumed = Clock::now();
@@ -131,14 +98,14 @@ TEST(SupervisorOperator, ATokenForTheWrongAudienceBlocksThenARenewedOneOnDiskRes
               << " s after the token was renewed on disk\n";
     const auto metrics = scrape(port, "/metrics");
     EXPECT_EQ(metrics.first, 200);
-    EXPECT_EQ(metric(metrics.second, R"(gracedb_supervisor_messages_total{outcome="uploaded"})"), 10.0)
+    EXPECT_EQ(metric_value(metrics.second, R"(gracedb_supervisor_messages_total{outcome="uploaded"})"), 10.0)
         << metrics.second.substr(0, 3000);
-    EXPECT_EQ(metric(metrics.second, R"(gracedb_supervisor_messages_total{outcome="dead-lettered"})"), 0.0);
-    EXPECT_GE(metric(metrics.second, R"(gracedb_supervisor_messages_total{outcome="retrying"})"), 3.0)
+    EXPECT_EQ(metric_value(metrics.second, R"(gracedb_supervisor_messages_total{outcome="dead-lettered"})"), 0.0);
+    EXPECT_GE(metric_value(metrics.second, R"(gracedb_supervisor_messages_total{outcome="retrying"})"), 3.0)
         << "it blocks after 3 failed attempts (of two messages or more)";
-    EXPECT_EQ(metric(metrics.second, "gracedb_supervisor_blocked"), 0.0);
-    EXPECT_EQ(metric(metrics.second, "gracedb_supervisor_produce_to_upload_seconds_count"), 10.0);
-    EXPECT_GT(metric(metrics.second, "gracedb_supervisor_last_upload_timestamp_seconds"), 1.7e9);
+    EXPECT_EQ(metric_value(metrics.second, "gracedb_supervisor_blocked"), 0.0);
+    EXPECT_EQ(metric_value(metrics.second, "gracedb_supervisor_produce_to_upload_seconds_count"), 10.0);
+    EXPECT_GT(metric_value(metrics.second, "gracedb_supervisor_last_upload_timestamp_seconds"), 1.7e9);
     EXPECT_NE(metrics.second.find("gracedb_supervisor_consumer_lag{"), std::string::npos)
         << "the lag of each owned partition";
     EXPECT_EQ(scrape(port, "/readyz").first, 200);

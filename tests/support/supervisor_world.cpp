@@ -1,6 +1,9 @@
 #include "supervisor_world.hpp"
 
+#include <gracedb/rest.hpp>
+
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "testrig.hpp"
@@ -43,6 +46,45 @@ bool SupervisorWorld::wait_uploads(std::size_t n, std::chrono::seconds timeout) 
     while (standin->uploads() < n && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds{50});
     return standin->uploads() >= n;
+}
+
+void SupervisorWorld::write_supervisor_token(const std::string& gracedb_audience, std::chrono::seconds lifetime) const {
+    const Rig& rig = Rig::get();
+    TokenSpec spec;
+    spec.sub = "supervisor";
+    spec.aud = {rig.audience, gracedb_audience};
+    write_secret_file(supervisor_token_file, rig.token(spec, lifetime) + "\n");
+}
+
+int metrics_port_from_log(const std::string& log, std::chrono::seconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        std::smatch m;
+        std::string text;
+        try {
+            text = read_file(log);
+        } catch (...) {
+        }
+        if (std::regex_search(text, m, std::regex{R"(metrics on port (\d+))"})) return std::stoi(m[1]);
+        if (std::chrono::steady_clock::now() > until) return 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+}
+
+std::pair<long, std::string> scrape(int port, const std::string& path) {
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+    GraceDb http{base + "/", {.force_noauth = true, .max_retries = 0}};
+    try {
+        auto r = http.get(base + path);
+        return {r.status, r.body};
+    } catch (const HTTPError& e) {
+        return {e.status(), e.body()};
+    }
+}
+
+double metric_value(const std::string& text, const std::string& sample) {
+    const auto at = text.find("\n" + sample + " ");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + sample.size() + 2));
 }
 
 std::string log_tail(const std::string& path) {

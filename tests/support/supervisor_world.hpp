@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "itest.hpp"
@@ -34,7 +35,17 @@ struct SupervisorWorld {
     std::map<std::string, std::string> supervisor_env() const;
     /// Waits until the stand-in counted `n` uploads, at most `timeout`.
     bool wait_uploads(std::size_t n, std::chrono::seconds timeout) const;
+    /// Replaces the supervisor's token (on disk, as an operator renews it): the broker's audience and
+    /// `gracedb_audience` (a wrong one makes GraceDB treat the supervisor as anonymous: 403).
+    void write_supervisor_token(const std::string& gracedb_audience, std::chrono::seconds lifetime) const;
 };
+
+/// The port of `gracedb-kafka supervise --metrics` from its log ("metrics on port N"); 0 if none in `timeout`.
+int metrics_port_from_log(const std::string& log, std::chrono::seconds timeout);
+/// GET of the supervisor's metrics endpoint on 127.0.0.1: the status and the body.
+std::pair<long, std::string> scrape(int port, const std::string& path);
+/// A sample's value in the Prometheus text ("name{labels}"), -1 when absent.
+double metric_value(const std::string& text, const std::string& sample);
 
 /// The last 3,000 characters of a log file, for a failure message ("(no log)" when it cannot be read).
 std::string log_tail(const std::string& path);
