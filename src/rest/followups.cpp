@@ -39,7 +39,8 @@ std::string GraceDb::Impl::templated(const char* name, const std::string& gracei
     return filled.replace(pos, p.size(), encode_path_part(value));
 }
 
-Response GraceDb::write_log(const std::string& graceid, const std::string& message, const WriteLogOptions& o) {
+Response GraceDb::write_log(const std::string& graceid, const std::string& message,
+                            const WriteLogOptions& o) {
     if (o.filecontents && !o.filename)
         throw std::invalid_argument("write_log(" + graceid + "): filecontents needs a filename (the name the "
                                     "file gets in GraceDB)");
@@ -56,13 +57,15 @@ Response GraceDb::write_log(const std::string& graceid, const std::string& messa
         } else {
             std::ifstream in{*o.filename, std::ios::binary};
             if (!in)
-                throw std::invalid_argument("write_log(" + graceid + "): cannot read the file \"" + *o.filename +
-                                            "\": check the path, or pass its bytes in WriteLogOptions::filecontents");
+                throw std::invalid_argument("write_log(" + graceid + "): cannot read the file \"" +
+                                            *o.filename + "\": check the path, or pass its bytes in " +
+                                            "WriteLogOptions::filecontents");
             std::ostringstream ss;
             ss << in.rdbuf();
             contents = ss.str();
         }
-        form.push_back({"upload", std::move(contents), std::filesystem::path{*o.filename}.filename().string()});
+        auto base = std::filesystem::path{*o.filename}.filename().string();
+        form.push_back({"upload", std::move(contents), std::move(base)});
     }
     return impl_->request("POST", url, &form, true, false);  // not idempotent: retried only after a 429
 }
@@ -78,13 +81,13 @@ Response GraceDb::write_label(const std::string& graceid, const std::string& lab
 }
 
 Response GraceDb::remove_label(const std::string& graceid, const std::string& label) {
-    return impl_->request("DELETE", impl_->templated("event-label-template", graceid, "{label}", label), nullptr,
-                          false, true);
+    const auto url = impl_->templated("event-label-template", graceid, "{label}", label);
+    return impl_->request("DELETE", url, nullptr, false, true);
 }
 
 Response GraceDb::labels(const std::string& graceid) {
-    return impl_->request("GET", impl_->templated("event-label-template", graceid, "{label}", ""), nullptr, false,
-                          true);
+    const auto url = impl_->templated("event-label-template", graceid, "{label}", "");
+    return impl_->request("GET", url, nullptr, false, true);
 }
 
 Response GraceDb::files(const std::string& graceid, const std::string& filename) {

@@ -493,7 +493,8 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                 // EventLogTagDetail.put for each tag: the tag on the entry, and a log entry saying so.
                 for (std::size_t i = 0; i < tags.size(); ++i) {
                     auto& tagged = e->log[static_cast<std::size_t>(n - 1)];
-                    if (std::find(tagged.tags.begin(), tagged.tags.end(), tags[i]) != tagged.tags.end()) continue;
+                    const bool had = std::find(tagged.tags.begin(), tagged.tags.end(), tags[i]) != tagged.tags.end();
+                    if (had) continue;
                     tagged.tags.push_back(tags[i]);
                     e->tag_display_names.emplace(tags[i], display.size() == tags.size() ? display[i] : "");
                     e->add_log("Tagged message " + std::to_string(n) + ": " + tags[i] + " ", *who, created);
@@ -548,7 +549,8 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                 if (!known) return reply_text(res, 400, "No such Label '" + name + "'");
                 for (const auto& l : e->labels)
                     if (l.name == name)
-                        return reply_json(res, 200, {{"warning", "Event " + id + " already labeled with '" + name + "'"}});
+                        return reply_json(res, 200,
+                                          {{"warning", "Event " + id + " already labeled with '" + name + "'"}});
                 const auto created = now_created();
                 e->labels.push_back(Labelling{name, *who, created});
                 e->data["labels"].push_back(name);
@@ -576,7 +578,8 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                 auto* e = event_or_404(req, res);
                 if (!e) return;
                 if (!known) return reply_text(res, 400, "No such Label '" + name + "'");
-                auto it = std::find_if(e->labels.begin(), e->labels.end(), [&](const Labelling& l) { return l.name == name; });
+                auto it = std::find_if(e->labels.begin(), e->labels.end(),
+                                       [&](const Labelling& l) { return l.name == name; });
                 if (it == e->labels.end())
                     return reply_text(res, 404, "No label '" + name + "' associated with event " + id);
                 removed = label_json(base_of(req), id, *it);
@@ -619,13 +622,15 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             std::optional<std::size_t> version;
             if (const auto comma = wanted.rfind(','); comma != std::string::npos) {
                 const auto digits = wanted.substr(comma + 1);
-                if (!digits.empty() && digits.size() < 9 && std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+                const bool number = std::all_of(digits.begin(), digits.end(), ::isdigit);
+                if (!digits.empty() && digits.size() < 9 && number) {
                     name = wanted.substr(0, comma);
                     version = std::stoul(digits);
                 }
             }
             auto it = e->files.find(name);
-            const auto base = wanted.substr(wanted.rfind('/') == std::string::npos ? 0 : wanted.rfind('/') + 1);
+            const auto slash = wanted.rfind('/');
+            const auto base = wanted.substr(slash == std::string::npos ? 0 : slash + 1);
             if (it == e->files.end() || (version && *version >= it->second.size()))
                 return reply_text(res, 404, "File " + base + " not found");
             res.status = 200;

@@ -30,7 +30,8 @@ namespace {
 
 json log_to_json(const LogEntry& e) {
     return {{"N", e.n}, {"comment", e.comment}, {"issuer", e.issuer}, {"created", e.created},
-            {"filename", e.filename}, {"file_version", e.file_version ? json(*e.file_version) : json(nullptr)},
+            {"filename", e.filename},
+            {"file_version", e.file_version ? json(*e.file_version) : json(nullptr)},
             {"tags", e.tags}};
 }
 
@@ -66,10 +67,13 @@ void Store::save() const {
     for (const auto& [id, e] : events) {
         json log = json::array(), labels = json::array(), files = json::object();
         for (const auto& l : e.log) log.push_back(log_to_json(l));
-        for (const auto& l : e.labels) labels.push_back({{"name", l.name}, {"creator", l.creator}, {"created", l.created}});
+        for (const auto& l : e.labels)
+            labels.push_back({{"name", l.name}, {"creator", l.creator}, {"created", l.created}});
         for (const auto& [name, versions] : e.files)
             for (const auto& v : versions) files[name].push_back(detail::base64_encode(v));
-        all["events"][id] = {{"data", e.data}, {"filename", e.filename}, {"file", detail::base64_encode(e.file)},
+        all["events"][id] = {{"data", e.data},
+                             {"filename", e.filename},
+                             {"file", detail::base64_encode(e.file)},
                              {"log", log}, {"labels", labels}, {"files", files},
                              {"tag_display_names", e.tag_display_names}};
     }
@@ -91,7 +95,8 @@ void Store::load() {
     next_number_ = all.value("next_number", 100001L);
     if (all.contains("events"))
         for (const auto& [id, e] : all["events"].items()) {
-            StoredEvent s{e["data"], e["filename"], detail::base64_decode(e["file"].get<std::string>()).value_or("")};
+            StoredEvent s{e["data"], e["filename"],
+                          detail::base64_decode(e["file"].get<std::string>()).value_or("")};
             for (const auto& l : e.value("log", json::array())) s.log.push_back(log_from_json(l));
             for (const auto& l : e.value("labels", json::array()))
                 s.labels.push_back(Labelling{l.at("name"), l.at("creator"), l.at("created")});

@@ -10,7 +10,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <string>
 
 using namespace gracedb;
@@ -33,7 +36,9 @@ HTTPError http_error(const std::function<void()>& f) {
     return HTTPError{0, "", "none"};
 }
 
-bool has(const json& list, const std::string& v) { return std::find(list.begin(), list.end(), json(v)) != list.end(); }
+bool has(const json& list, const std::string& v) {
+    return std::find(list.begin(), list.end(), json(v)) != list.end();
+}
 
 }  // namespace
 
@@ -72,8 +77,10 @@ TEST(Followups, AFileUploadedTwiceGetsVersionsFromZero) {
     StandIn standin;
     GraceDb client{standin.service_url(), {.force_noauth = true}};
     const auto id = new_event(client);
-    EXPECT_EQ(client.write_log(id, "v0", {.filename = "p.json", .filecontents = "{\"a\":0}"}).json()["file_version"], 0);
-    EXPECT_EQ(client.write_log(id, "v1", {.filename = "p.json", .filecontents = "{\"a\":1}"}).json()["file_version"], 1);
+    const auto v0 = client.write_log(id, "v0", {.filename = "p.json", .filecontents = "{\"a\":0}"}).json();
+    const auto v1 = client.write_log(id, "v1", {.filename = "p.json", .filecontents = "{\"a\":1}"}).json();
+    EXPECT_EQ(v0["file_version"], 0);
+    EXPECT_EQ(v1["file_version"], 1);
     EXPECT_EQ(client.files(id, "p.json").body, "{\"a\":1}") << "the plain name is the latest version";
     EXPECT_EQ(client.files(id, "p.json,0").body, "{\"a\":0}");
     EXPECT_EQ(client.files(id, "p.json,1").body, "{\"a\":1}");
@@ -150,7 +157,8 @@ TEST(Followups, AGraceidReservedButNotUploadedAnswersEventNotFound) {
     for (const auto& call : std::vector<std::function<void()>>{
              [&] { client.write_log(id, "too early", {.filename = "a.txt", .filecontents = "a"}); },
              [&] { client.logs(id); }, [&] { client.write_label(id, "EM_READY"); },
-             [&] { client.remove_label(id, "EM_READY"); }, [&] { client.labels(id); }, [&] { client.files(id); },
+             [&] { client.remove_label(id, "EM_READY"); }, [&] { client.labels(id); },
+             [&] { client.files(id); },
              [&] { client.files(id, "a.txt"); }}) {
         const auto e = http_error(call);
         EXPECT_EQ(e.status(), 404);
@@ -196,7 +204,8 @@ TEST(StandInFollowupsRaw, LogPostAnswersAsEventLogListPost) {
                                                   {"tagname", "b", "", ""},
                                                   {"displayName", "A", "", ""},
                                                   {"displayName", "B", "", ""},
-                                                  {"upload", std::string("x\0y", 3), "f.bin", "application/octet-stream"}};
+                                                  {"upload", std::string("x\0y", 3), "f.bin",
+                                                   "application/octet-stream"}};
     auto r = http.Post("/api/events/" + id + "/log/", agent(), form);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 201);
@@ -284,4 +293,26 @@ TEST(StandInFollowupsRaw, AMissingEventIsNotFoundAndAnAnonymousWriteForbiddenFir
         EXPECT_EQ(r->status, 404) << path;
         EXPECT_EQ(r->body, "Event not found.") << path;
     }
+}
+
+TEST(Followups, LogsLabelsAndFileVersionsSurviveAStandInRestartWithAStoreFile) {
+    const auto store = std::filesystem::temp_directory_path() /
+                       ("gracedb-followups-" + std::to_string(::getpid()) + ".json");
+    std::filesystem::remove(store);
+    std::string id;
+    const std::string bytes("\0\xff", 2);
+    {
+        StandIn standin{{.store_file = store.string()}};
+        GraceDb client{standin.service_url(), {.force_noauth = true}};
+        id = new_event(client);
+        client.write_log(id, "a", {.filename = "f.bin", .filecontents = bytes, .tag_name = "t"});
+        client.write_label(id, "EM_READY");
+    }
+    StandIn again{{.store_file = store.string()}};
+    GraceDb client{again.service_url(), {.force_noauth = true}};
+    EXPECT_EQ(client.files(id, "f.bin,0").body, bytes);
+    EXPECT_EQ(client.logs(id).json()["log"][1]["tag_names"], json({"t"}));
+    EXPECT_EQ(client.labels(id).json()["labels"][0]["name"], "EM_READY");
+    EXPECT_EQ(client.write_log(id, "b").json()["N"], 5) << "after 1 original, 2 a, 3 its tag, 4 the label";
+    std::filesystem::remove(store);
 }

@@ -72,10 +72,10 @@ struct GRACEDB_EXPORT CreateEventOptions {
 struct GRACEDB_EXPORT TagNames {
     std::vector<std::string> names{};
     TagNames() = default;
-    TagNames(const char* name) : names{std::string{name}} {}                     // NOLINT: implicit on purpose
-    TagNames(std::string name) : names{std::move(name)} {}                        // NOLINT
-    TagNames(std::vector<std::string> list) : names(std::move(list)) {}           // NOLINT
-    TagNames(std::initializer_list<std::string> list) : names(list) {}           // NOLINT
+    TagNames(const char* name) : names{std::string{name}} {}              // NOLINT: implicit on purpose
+    TagNames(std::string name) : names{std::move(name)} {}                 // NOLINT
+    TagNames(std::vector<std::string> list) : names(std::move(list)) {}    // NOLINT
+    TagNames(std::initializer_list<std::string> list) : names(list) {}    // NOLINT
 };
 
 /// Python: write_log(object_id, message, filename=None, filecontents=None, tag_name=None, displayName=None).
@@ -83,7 +83,7 @@ struct GRACEDB_EXPORT WriteLogOptions {
     /// A file to attach: read from this path, or named so when `filecontents` is set (the server keeps only
     /// the base name; a second upload of a name becomes its next version, "name,1").
     std::optional<std::string> filename{};
-    std::optional<std::string> filecontents{};  // the file's bytes (any bytes, NUL included); needs `filename`
+    std::optional<std::string> filecontents{};  // the file's bytes (any, NUL included); needs `filename`
     TagNames tag_name{};                        // tags of the log entry
     TagNames displayName{};                     // one per tag (else ignored, as the server does)
 };
@@ -180,7 +180,8 @@ public:
     /// `upload`): 201 and the entry ({"N", "comment", "filename", "file_version", "tag_names", ...}). Not
     /// retried (it would add the entry twice), except after a 429. std::invalid_argument for an unreadable
     /// file or filecontents without a filename.
-    Response write_log(const std::string& graceid, const std::string& message, const WriteLogOptions& options = {});
+    Response write_log(const std::string& graceid, const std::string& message,
+                       const WriteLogOptions& options = {});
     /// The event's log: {"numRows", "log": [entries in order of N]}. GET, retried on transient failures.
     Response logs(const std::string& graceid);
     /// Applies a label (PUT): 201, or 200 with a "warning" when the event had it already. The label is first
