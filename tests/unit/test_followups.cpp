@@ -316,3 +316,21 @@ TEST(Followups, LogsLabelsAndFileVersionsSurviveAStandInRestartWithAStoreFile) {
     EXPECT_EQ(client.write_log(id, "b").json()["N"], 5) << "after 1 original, 2 a, 3 its tag, 4 the label";
     std::filesystem::remove(store);
 }
+
+TEST(Followups, ALogPostIsRetriedOnlyAfterA429AndLabelCallsAfterTransientFailures) {
+    StandIn standin;
+    GraceDb client{standin.service_url(), {.force_noauth = true, .retry_backoff = std::chrono::milliseconds{1}}};
+    const auto id = new_event(client);
+    standin.fail_next("/log/", 503, 1);
+    const auto e = http_error([&] { client.write_log(id, "once"); });
+    EXPECT_EQ(e.status(), 503) << "a log POST is not repeated after a 503: it may have been written";
+    standin.fail_next("/log/", 429, 1);
+    EXPECT_EQ(client.write_log(id, "throttled, then written").status, 201) << "a throttled POST was not processed";
+    standin.fail_next("/labels/", 503, 2);
+    EXPECT_EQ(client.write_label(id, "EM_READY").status, 201) << "a label PUT is idempotent: retried";
+    standin.fail_next("/labels/", 502, 1);
+    EXPECT_EQ(client.remove_label(id, "EM_READY").status, 204);
+    const auto log = client.logs(id).json()["log"];
+    ASSERT_EQ(log.size(), 4u) << log.dump();  // Original Data, the throttled one, Label:, Deleted label:
+    EXPECT_EQ(log[1]["comment"], "throttled, then written");
+}
