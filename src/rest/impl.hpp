@@ -145,6 +145,13 @@ struct GRACEDB_NO_EXPORT GraceDb::Impl {
     void check_vocabulary(const std::string& group, const std::string& pipeline,
                           const std::optional<std::string>& search, const std::vector<std::string>& labels);
 
+    /// The same check for one label (write_label), against the root's `labels`.
+    void check_label(const std::string& label);
+    /// A template with {graceid} and one more placeholder (e.g. "{label}") filled in, the latter
+    /// percent-encoded.
+    std::string templated(const char* name, const std::string& graceid, const char* placeholder,
+                          const std::string& value);
+
     static std::vector<Field> event_form(const std::string& group, const std::string& pipeline,
                                          const std::string& filename, const std::string& contents,
                                          const CreateEventOptions& o) {

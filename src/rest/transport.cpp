@@ -262,6 +262,14 @@ Exchange GraceDb::Impl::perform(const char* method, const std::string& target, c
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(encoded.size()));
     }
     if (std::string_view{method} == "POST" && !form) curl_easy_setopt(c, CURLOPT_POST, 1L);
+    if (std::string_view{method} != "GET" && std::string_view{method} != "POST") {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);  // PUT, DELETE
+        // No body: an empty one with Content-Length: 0, as Python's requests sends for PUT and DELETE.
+        if (!form) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+        }
+    }
     const CURLcode rc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);  // the list (with the token) dies here
     // What the callbacks caught, now outside libcurl; then an answer past the limit; then libcurl's codes.
@@ -372,21 +380,39 @@ std::string GraceDb::Impl::templated(const char* name, const std::string& gracei
     return fill_template(r.at("templates").at(name).get<std::string>(), graceid);
 }
 
+namespace {
+
+// The message naming `value` and the allowed names when the root's list `key` lacks it; nullopt when it has it
+// (or when the root has no such list: an old server is not checked for it).
+std::optional<std::string> vocabulary_problem(const nlohmann::json& r, const char* key, const char* what,
+                                              const std::string& value, const std::string& shown_url) {
+    if (!r.contains(key) || !r.at(key).is_array()) return std::nullopt;
+    std::vector<std::string> allowed;
+    for (const auto& v : r.at(key))
+        if (v.is_string()) {
+            if (v.get_ref<const std::string&>() == value) return std::nullopt;
+            allowed.push_back(v.get<std::string>());
+        }
+    return std::string{what} + " \"" + value + "\" is not one of the " + key + " of " + shown_url +
+           " (exact, case-sensitive names): " + detail::join_quoted(allowed);
+}
+
+}  // namespace
+
+void GraceDb::Impl::check_label(const std::string& label) {
+    if (!vocabulary_problem(*current_root(), "labels", "label", label, shown_url)) return;
+    // GraceDB may have gained the label since the root was read: judge it on a fresh root.
+    if (auto p = vocabulary_problem(*fresh_root(), "labels", "label", label, shown_url))
+        throw std::invalid_argument(*p);
+}
+
 void GraceDb::Impl::check_vocabulary(const std::string& group, const std::string& pipeline,
                                      const std::optional<std::string>& search,
                                      const std::vector<std::string>& labels) {
     // The first unknown name in `r`, as the message that names it and the allowed ones; nullopt if none.
     auto problem = [&](const nlohmann::json& r) -> std::optional<std::string> {
-        auto check = [&](const char* key, const char* what, const std::string& value) -> std::optional<std::string> {
-            if (!r.contains(key) || !r.at(key).is_array()) return std::nullopt;
-            std::vector<std::string> allowed;
-            for (const auto& v : r.at(key))
-                if (v.is_string()) {
-                    if (v.get_ref<const std::string&>() == value) return std::nullopt;
-                    allowed.push_back(v.get<std::string>());
-                }
-            return std::string{what} + " \"" + value + "\" is not one of the " + key + " of " + shown_url +
-                   " (exact, case-sensitive names): " + detail::join_quoted(allowed);
+        auto check = [&](const char* key, const char* what, const std::string& value) {
+            return vocabulary_problem(r, key, what, value, shown_url);
         };
         if (auto p = check("groups", "group", group)) return p;
         if (auto p = check("pipelines", "pipeline", pipeline)) return p;

@@ -305,7 +305,12 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
     // Stores an event (under the lock) and returns its "new" alert, sent by the caller outside the lock.
     json store_event(const std::string& graceid, const json& data, const httplib::Request& req) {
         const auto* f = event_file_part(req);
-        store.events[graceid] = StoredEvent{data, f->filename, f->content};
+        auto& e = store.events[graceid] = StoredEvent{data, f->filename, f->content};
+        // As the server's handle_uploaded_data: log 1 "Original Data" names the event file, version 0.
+        auto& original = e.add_log("Original Data", data["submitter"], data["created"]);
+        original.filename = f->filename;
+        original.file_version = e.add_file(f->filename, f->content);
+        for (const auto& l : data["labels"]) e.labels.push_back(Labelling{l, data["submitter"], data["created"]});
         ++store.uploads;
         json alert_data = data;
         alert_data["superevent_neighbours"] = json::object();  // alerts carry it; the REST answers do not
@@ -344,6 +349,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                  {{"event-detail-template", base + "events/{graceid}"},
                   {"event-log-template", base + "events/{graceid}/log/"},
                   {"event-label-template", base + "events/{graceid}/labels/{label}"},
+                  {"event-log-detail-template", base + "events/{graceid}/log/{N}"},
                   {"files-template", base + "events/{graceid}/files/{filename}"},
                   {"reservation-upload-template", base + "reservations/{graceid}/upload/"}}},
                 {"groups", list(options.groups)},
@@ -351,6 +357,285 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                 {"searches", list(options.searches)},
                 {"labels", list(options.labels)},
                 {"API_VERSIONS", {"v1", "v2"}}};
+    }
+
+    // --- Follow-ups: logs, labels and files of an event (gracedb/api/v1/events/views.py: EventLogList,
+    // EventLogDetail, EventLabel, Files; see NOTES.md). Every one needs an authenticated caller (403 first),
+    // then the event (404 "Event not found.", also for a graceid reserved but not uploaded yet).
+
+    json log_json(const std::string& base, const std::string& graceid, const LogEntry& e) const {
+        const std::string event = base + "events/" + graceid;
+        json file = nullptr;
+        if (!e.filename.empty() && e.file_version)
+            file = event + "/files/" + e.filename + "," + std::to_string(*e.file_version);
+        return {{"N", e.n},
+                {"comment", e.comment},
+                {"created", e.created},
+                {"issuer", e.issuer},
+                {"filename", e.filename},
+                {"file_version", e.file_version ? json(*e.file_version) : json(nullptr)},
+                {"tag_names", e.tags},
+                {"self", event + "/log/" + std::to_string(e.n)},
+                {"tags", event + "/log/" + std::to_string(e.n) + "/tag/"},
+                {"file", file}};
+    }
+
+    static json label_json(const std::string& base, const std::string& graceid, const Labelling& l) {
+        return {{"name", l.name}, {"creator", l.creator}, {"created", l.created},
+                {"self", base + "events/" + graceid + "/labels/" + l.name}};
+    }
+
+    // The event of req.matches[1] (mutex held), or nullptr with 404 "Event not found." written.
+    StoredEvent* event_or_404(const httplib::Request& req, httplib::Response& res) {
+        auto it = store.events.find(req.matches[1]);
+        if (it == store.events.end()) {
+            reply_text(res, 404, "Event not found.");
+            return nullptr;
+        }
+        return &it->second;
+    }
+
+    // Every value of a field of a log POST: multipart or urlencoded (a QueryDict: getlist), or a JSON body
+    // (a dict: a string or a list), as EventLogList.post reads them.
+    static std::vector<std::string> log_field(const httplib::Request& req, const std::string& name) {
+        if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0) return field_values(req, name);
+        const auto body = json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains(name)) return {};
+        const auto& v = body[name];
+        if (v.is_string()) return {v.get<std::string>()};
+        std::vector<std::string> out;
+        if (v.is_array())
+            for (const auto& x : v)
+                if (x.is_string()) out.push_back(x.get<std::string>());
+        return out;
+    }
+
+    void send_event_alert(const std::string& type, const std::string& graceid, const json& data,
+                          const json& event) {
+        const json alert = {{"alert_type", type}, {"uid", graceid}, {"data", data}, {"object", event}};
+        {
+            std::lock_guard lock{mutex};
+            store.alerts.push_back(alert);
+        }
+        send_alert(alert);
+    }
+
+    static std::string content_type_of(const std::string& name) {
+        auto ends = [&](const char* suffix) {
+            const std::string s{suffix};
+            return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+        };
+        if (ends(".json")) return "application/json";
+        if (ends(".xml")) return "application/xml";
+        if (ends(".png")) return "image/png";
+        if (ends(".txt") || ends(".log") || ends(".out")) return "text/plain";
+        return "application/octet-stream";
+    }
+
+    void followup_routes(const std::string& api, const std::string& graceid) {
+        using Req = const httplib::Request&;
+        using Res = httplib::Response&;
+        auto checked = [this](std::function<void(Req, Res)> handler) {
+            return [this, handler = std::move(handler)](Req req, Res res) {
+                if (client_checks(req, res)) handler(req, res);
+            };
+        };
+        const std::string event = api + "events/" + graceid;
+
+        server.Get(event + "/log/", checked([this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
+            const auto self = base_of(req) + "events/" + req.matches[1].str() + "/log/";
+            std::lock_guard lock{mutex};
+            auto* e = event_or_404(req, res);
+            if (!e) return;
+            json log = json::array();
+            for (const auto& l : e->log) log.push_back(log_json(base_of(req), req.matches[1], l));
+            reply_json(res, 200, {{"start", 0}, {"numRows", log.size()},
+                                  {"links", {{"self", self}, {"first", self}, {"last", self}}}, {"log", log}});
+        }));
+
+        server.Get(event + R"(/log/(\d+))", checked([this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
+            std::lock_guard lock{mutex};
+            auto* e = event_or_404(req, res);
+            if (!e) return;
+            const auto n = std::stoll(req.matches[2].str().substr(0, 9));
+            for (const auto& l : e->log)
+                if (l.n == n) return reply_json(res, 200, log_json(base_of(req), req.matches[1], l));
+            reply_text(res, 404, "Log does not exist.");
+        }));
+
+        server.Post(event + "/log/", checked([this](Req req, Res res) {
+            const auto who = authenticated(req, res);
+            if (!who) return;
+            const std::string id = req.matches[1];
+            const auto comments = log_field(req, "comment");
+            const auto tags = log_field(req, "tagname");
+            const auto display = log_field(req, "displayName");
+            const httplib::MultipartFormData* upload = nullptr;
+            if (req.is_multipart_form_data()) {
+                auto [b, e] = req.files.equal_range("upload");
+                for (auto it = b; it != e && !upload; ++it)
+                    if (!it->second.filename.empty()) upload = &it->second;
+            }
+            json answer, event_data;
+            {
+                std::lock_guard lock{mutex};
+                auto* e = event_or_404(req, res);
+                if (!e) return;
+                const auto created = now_created();
+                auto& entry = e->add_log(comments.empty() ? "" : comments.front(), *who, created);
+                if (upload) {
+                    entry.filename = upload->filename;
+                    entry.file_version = e->add_file(upload->filename, upload->content);
+                }
+                const int n = entry.n;
+                // EventLogTagDetail.put for each tag: the tag on the entry, and a log entry saying so.
+                for (std::size_t i = 0; i < tags.size(); ++i) {
+                    auto& tagged = e->log[static_cast<std::size_t>(n - 1)];
+                    const bool had = std::find(tagged.tags.begin(), tagged.tags.end(), tags[i]) != tagged.tags.end();
+                    if (had) continue;
+                    tagged.tags.push_back(tags[i]);
+                    e->tag_display_names.emplace(tags[i], display.size() == tags.size() ? display[i] : "");
+                    e->add_log("Tagged message " + std::to_string(n) + ": " + tags[i] + " ", *who, created);
+                }
+                answer = log_json(base_of(req), id, e->log[static_cast<std::size_t>(n - 1)]);
+                event_data = e->data;
+                store.save();
+            }
+            send_event_alert("log", id, answer, event_data);
+            res.set_header("Location", answer["self"].get<std::string>());
+            reply_json(res, 201, answer);
+        }));
+
+        server.Get(event + "/labels/", checked([this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
+            const std::string id = req.matches[1];
+            std::lock_guard lock{mutex};
+            auto* e = event_or_404(req, res);
+            if (!e) return;
+            json labels = json::array();
+            for (const auto& l : e->labels) labels.push_back(label_json(base_of(req), id, l));
+            reply_json(res, 200, {{"links", {{{"self", base_of(req) + "events/" + id + "/labels/"},
+                                              {"event", base_of(req) + "events/" + id}}}},
+                                  {"labels", labels}});
+        }));
+
+        server.Get(event + "/labels/(.+)", checked([this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
+            std::lock_guard lock{mutex};
+            auto* e = event_or_404(req, res);
+            if (!e) return;
+            const std::string name = req.matches[2];
+            for (const auto& l : e->labels)
+                if (l.name == name) return reply_json(res, 200, label_json(base_of(req), req.matches[1], l));
+            reply_text(res, 404, "Label " + name + " Not Found");
+        }));
+
+        server.Put(event + "/labels/(.+)", checked([this](Req req, Res res) {
+            const auto who = authenticated(req, res);
+            if (!who) return;
+            const std::string id = req.matches[1], name = req.matches[2];
+            bool known = false;
+            {
+                std::shared_lock vocabulary{vocabulary_mutex};
+                known = options.labels.count(name) > 0;
+            }
+            json added, event_data;
+            {
+                std::lock_guard lock{mutex};
+                auto* e = event_or_404(req, res);
+                if (!e) return;
+                if (!known) return reply_text(res, 400, "No such Label '" + name + "'");
+                for (const auto& l : e->labels)
+                    if (l.name == name)
+                        return reply_json(res, 200,
+                                          {{"warning", "Event " + id + " already labeled with '" + name + "'"}});
+                const auto created = now_created();
+                e->labels.push_back(Labelling{name, *who, created});
+                e->data["labels"].push_back(name);
+                e->add_log("Label: " + name, *who, created);
+                added = label_json(base_of(req), id, e->labels.back());
+                event_data = e->data;
+                store.save();
+            }
+            send_event_alert("label_added", id, added, event_data);
+            reply_json(res, 201, json::object());
+        }));
+
+        server.Delete(event + "/labels/(.+)", checked([this](Req req, Res res) {
+            const auto who = authenticated(req, res);
+            if (!who) return;
+            const std::string id = req.matches[1], name = req.matches[2];
+            bool known = false;
+            {
+                std::shared_lock vocabulary{vocabulary_mutex};
+                known = options.labels.count(name) > 0;
+            }
+            json removed, event_data;
+            {
+                std::lock_guard lock{mutex};
+                auto* e = event_or_404(req, res);
+                if (!e) return;
+                if (!known) return reply_text(res, 400, "No such Label '" + name + "'");
+                auto it = std::find_if(e->labels.begin(), e->labels.end(),
+                                       [&](const Labelling& l) { return l.name == name; });
+                if (it == e->labels.end())
+                    return reply_text(res, 404, "No label '" + name + "' associated with event " + id);
+                removed = label_json(base_of(req), id, *it);
+                e->labels.erase(it);
+                auto& names = e->data["labels"];
+                names.erase(std::remove(names.begin(), names.end(), json(name)), names.end());
+                e->add_log("Deleted label: " + name, *who, now_created());
+                event_data = e->data;
+                store.save();
+            }
+            send_event_alert("label_removed", id, removed, event_data);
+            res.status = 204;
+        }));
+
+        // Files: the list is a dictionary name -> URL of every name on disk: "name" (the latest, a symlink
+        // on the server) and "name,N" for each version.
+        server.Get(event + "/files/", checked([this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
+            const std::string id = req.matches[1];
+            std::lock_guard lock{mutex};
+            auto* e = event_or_404(req, res);
+            if (!e) return;
+            json list = json::object();
+            const auto url = base_of(req) + "events/" + id + "/files/";
+            for (const auto& [name, versions] : e->files) {
+                list[name] = url + name;
+                for (std::size_t v = 0; v < versions.size(); ++v)
+                    list[name + "," + std::to_string(v)] = url + name + "," + std::to_string(v);
+            }
+            reply_json(res, 200, list);
+        }));
+
+        server.Get(event + "/files/(.+)", checked([this](Req req, Res res) {
+            if (!authenticated(req, res)) return;
+            std::lock_guard lock{mutex};
+            auto* e = event_or_404(req, res);
+            if (!e) return;
+            const std::string wanted = req.matches[2];
+            std::string name = wanted;
+            std::optional<std::size_t> version;
+            if (const auto comma = wanted.rfind(','); comma != std::string::npos) {
+                const auto digits = wanted.substr(comma + 1);
+                const bool number = std::all_of(digits.begin(), digits.end(), ::isdigit);
+                if (!digits.empty() && digits.size() < 9 && number) {
+                    name = wanted.substr(0, comma);
+                    version = std::stoul(digits);
+                }
+            }
+            auto it = e->files.find(name);
+            const auto slash = wanted.rfind('/');
+            const auto base = wanted.substr(slash == std::string::npos ? 0 : slash + 1);
+            if (it == e->files.end() || (version && *version >= it->second.size()))
+                return reply_text(res, 404, "File " + base + " not found");
+            res.status = 200;
+            res.set_content(version ? it->second[*version] : it->second.back(), content_type_of(name));
+        }));
     }
 
     void routes() {
@@ -448,15 +733,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             reply_json(res, 200, it->second.data);
         }));
 
-        server.Get(api + "events/" + graceid + "/files/([^/]+)", checked([this](Req req, Res res) {
-            if (!authenticated(req, res)) return;
-            std::lock_guard lock{mutex};
-            auto it = store.events.find(req.matches[1]);
-            if (it == store.events.end()) return reply_text(res, 404, "Event not found.");
-            if (it->second.filename != req.matches[2].str()) return reply_text(res, 404, "File not found.");
-            res.status = 200;
-            res.set_content(it->second.file, "application/octet-stream");
-        }));
+        followup_routes(api, graceid);
     }
 };
 

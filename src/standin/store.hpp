@@ -12,10 +12,33 @@
 
 namespace gracedb::standin {
 
+// One entry of an event's log (the server's EventLog): N counts from 1 per event.
+struct LogEntry {
+    int n = 0;
+    std::string comment, issuer, created;
+    std::string filename;               // "" for a log without a file
+    std::optional<int> file_version{};  // the version this entry's upload became
+    std::vector<std::string> tags{};
+};
+
+// A label on an event (the server's Labelling).
+struct Labelling {
+    std::string name, creator, created;
+};
+
 struct StoredEvent {
-    nlohmann::json data;  // the event dictionary (as GET events/{graceid} answers)
+    nlohmann::json data;  // the event dictionary (as GET events/{graceid} answers); data["labels"]: names
     std::string filename;
     std::string file;
+    std::vector<LogEntry> log{};
+    std::vector<Labelling> labels{};
+    std::map<std::string, std::vector<std::string>> files{};  // name -> the bytes of versions 0, 1, ...
+    std::map<std::string, std::string> tag_display_names{};   // tag -> displayName given when first used
+
+    /// A new log entry, numbered after the last one.
+    LogEntry& add_log(std::string comment, std::string issuer, std::string created);
+    /// Stores a new version of `name`; returns its number (0 for the first, as the server's VersionedFile).
+    int add_file(const std::string& name, std::string bytes);
 };
 
 struct Reservation {

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -64,6 +65,27 @@ struct GRACEDB_EXPORT CreateEventOptions {
     bool http_fallback = false;
     bool gracedb_upload = true;
     bool skip_supervisor = false;
+};
+
+/// One name or several, as ligo-gracedb's `tag_name` and `displayName` take a string or a list:
+/// `.tag_name = "p_astro"` and `.tag_name = {"p_astro", "sig_info"}` both work.
+struct GRACEDB_EXPORT TagNames {
+    std::vector<std::string> names{};
+    TagNames() = default;
+    TagNames(const char* name) : names{std::string{name}} {}              // NOLINT: implicit on purpose
+    TagNames(std::string name) : names{std::move(name)} {}                 // NOLINT
+    TagNames(std::vector<std::string> list) : names(std::move(list)) {}    // NOLINT
+    TagNames(std::initializer_list<std::string> list) : names(list) {}    // NOLINT
+};
+
+/// Python: write_log(object_id, message, filename=None, filecontents=None, tag_name=None, displayName=None).
+struct GRACEDB_EXPORT WriteLogOptions {
+    /// A file to attach: read from this path, or named so when `filecontents` is set (the server keeps only
+    /// the base name; a second upload of a name becomes its next version, "name,1").
+    std::optional<std::string> filename{};
+    std::optional<std::string> filecontents{};  // the file's bytes (any, NUL included); needs `filename`
+    TagNames tag_name{};                        // tags of the log entry
+    TagNames displayName{};                     // one per tag (else ignored, as the server does)
 };
 
 /// One answer. `status` is the HTTP status (202 for an event published over Kafka: accepted, completed by
@@ -148,6 +170,32 @@ public:
     /// GET of any URL (retried on transient failures). The bearer token is sent only when the URL has the
     /// service's own scheme, host and port; any other URL is fetched without it.
     Response get(const std::string& url);
+
+    // --- Follow-ups on an event (ligo-gracedb 2.x's names), through the API root's templates. Each throws
+    // HTTPError (code http_status) for a 4xx/5xx answer, e.g. 404 "Event not found." for a graceid that is
+    // not (yet) an event in GraceDB, such as one reserved and published over Kafka before the supervisor
+    // uploaded it; std::invalid_argument for a malformed graceid.
+
+    /// Adds a log entry (POST multipart: comment, tagname per tag, displayName per tag, the file as
+    /// `upload`): 201 and the entry ({"N", "comment", "filename", "file_version", "tag_names", ...}). Not
+    /// retried (it would add the entry twice), except after a 429. std::invalid_argument for an unreadable
+    /// file or filecontents without a filename.
+    Response write_log(const std::string& graceid, const std::string& message,
+                       const WriteLogOptions& options = {});
+    /// The event's log: {"numRows", "log": [entries in order of N]}. GET, retried on transient failures.
+    Response logs(const std::string& graceid);
+    /// Applies a label (PUT): 201, or 200 with a "warning" when the event had it already. The label is first
+    /// checked against the API root's `labels` (re-read when not there): std::invalid_argument naming it.
+    /// Idempotent, so retried on transient failures.
+    Response write_label(const std::string& graceid, const std::string& label);
+    /// Removes a label (DELETE): 204; 404 (HTTPError) when the event does not have it. Retried on transient
+    /// failures: a retry after a lost answer may see that 404.
+    Response remove_label(const std::string& graceid, const std::string& label);
+    /// The event's labels: {"labels": [{"name", "creator", "created", "self"}], "links": [...]}.
+    Response labels(const std::string& graceid);
+    /// With a file name: the file's bytes as `body` ("name" is the latest version, "name,N" version N, from
+    /// 0). Without: {"name": url, "name,0": url, ...} for every file of the event. GET, retried.
+    Response files(const std::string& graceid, const std::string& filename = "");
 
     /// A producer for this GraceDB instance: service_url filled in unless the options name the instance.
     kafka::Producer create_kafka_producer(kafka::ProducerOptions options) const;
