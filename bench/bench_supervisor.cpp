@@ -127,19 +127,21 @@ struct Run {
     }
 };
 
+// A supervisor running on a thread of its own until this goes out of scope (stopped and joined, also on a throw).
+struct Running {
+    gracedb::Supervisor& s;
+    std::thread t{[this] { s.run(); }};
+    ~Running() {
+        s.stop();
+        if (t.joinable()) t.join();
+    }
+};
+
 // Seconds until a burst of `n` events, published while the supervisor runs, is all uploaded.
 double burst(const bench::Target& t, std::size_t max_in_flight, int n, std::chrono::milliseconds latency) {
     Run r{t, latency};
     gracedb::Supervisor s{r.options(max_in_flight)};
-    std::thread runner{[&] { s.run(); }};
-    struct Stopper {
-        gracedb::Supervisor& s;
-        std::thread& t;
-        ~Stopper() {
-            s.stop();
-            if (t.joinable()) t.join();
-        }
-    } stopper{s, runner};
+    Running running{s};
     r.submit(1);  // the supervisor has joined its group once this one is uploaded
     if (!r.wait_uploads(1, 120s)) throw std::runtime_error("the warm-up event was not uploaded");
     const auto start = Clock::now();
@@ -180,15 +182,7 @@ std::vector<double> steady(const bench::Target& t, int n, std::chrono::milliseco
         delays.push_back(e.delay->count());
     };
     gracedb::Supervisor s{o};
-    std::thread runner{[&] { s.run(); }};
-    struct Stopper {
-        gracedb::Supervisor& s;
-        std::thread& t;
-        ~Stopper() {
-            s.stop();
-            if (t.joinable()) t.join();
-        }
-    } stopper{s, runner};
+    Running running{s};
     r.submit(1);
     if (!r.wait_uploads(1, 120s)) throw std::runtime_error("the warm-up event was not uploaded");
     {

@@ -262,6 +262,12 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
                     {"labels", labels}};
     }
 
+    // Whether the label vocabulary has `name` (taken and released before the store's lock, never both at once).
+    bool known_label(const std::string& name) const {
+        std::shared_lock vocabulary{vocabulary_mutex};
+        return options.labels.count(name) > 0;
+    }
+
     // The event view's pipeline check, made before the form for any group but Test.
     bool valid_pipeline_for_group(const httplib::Request& req, httplib::Response& res) {
         if (field(req, "group").value_or("") == "Test") return true;
@@ -536,11 +542,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             const auto who = authenticated(req, res);
             if (!who) return;
             const std::string id = req.matches[1], name = req.matches[2];
-            bool known = false;
-            {
-                std::shared_lock vocabulary{vocabulary_mutex};
-                known = options.labels.count(name) > 0;
-            }
+            const bool known = known_label(name);
             json added, event_data;
             {
                 std::lock_guard lock{mutex};
@@ -567,11 +569,7 @@ struct GRACEDB_TESTING_NO_EXPORT StandIn::Impl {
             const auto who = authenticated(req, res);
             if (!who) return;
             const std::string id = req.matches[1], name = req.matches[2];
-            bool known = false;
-            {
-                std::shared_lock vocabulary{vocabulary_mutex};
-                known = options.labels.count(name) > 0;
-            }
+            const bool known = known_label(name);
             json removed, event_data;
             {
                 std::lock_guard lock{mutex};
