@@ -133,7 +133,8 @@ struct GRACEDB_SUPERVISOR_EXPORT SupervisorOptions {
     /// a deploy in front of GraceDB also answers 404). Then the message is dead-lettered.
     std::chrono::milliseconds never_reserved_after = std::chrono::seconds{60};
     /// "HOST:PORT" (port 0: a free one): serve /metrics (Prometheus text format), /healthz and /readyz there
-    /// (README: "Running the supervisor"). Unset: no endpoint. Loopback unless the network is trusted: no TLS.
+    /// (docs/operators.md). Unset: no endpoint. Loopback unless the network is trusted: no TLS.
+
     std::optional<std::string> metrics_address{};
     bool handle_signals = true;  ///< SIGINT/SIGTERM end run() after draining
     /// Called for every message, on the thread of run() / step().
