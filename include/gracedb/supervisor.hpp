@@ -80,7 +80,7 @@ struct GRACEDB_SUPERVISOR_EXPORT LatencySummary {
     double mean() const noexcept { return count ? sum_s / static_cast<double>(count) : 0; }
 };
 
-/// A snapshot of the supervisor's counters and state (Supervisor::stats()), also served as /metrics.
+/// A snapshot of the supervisor's counters and state (Supervisor::stats()).
 struct GRACEDB_SUPERVISOR_EXPORT SupervisorStats {
     std::uint64_t uploaded = 0, already_uploaded = 0, skipped = 0, dead_lettered = 0, retries = 0;
     std::uint64_t dropped = 0;           ///< events waiting for a retry whose partition was revoked

@@ -82,7 +82,8 @@ struct GRACEDB_EXPORT ProducerOptions {
     bool reload_cred = true;
     /// How long before the token's exp it is re-read from disk.
     std::chrono::milliseconds reload_buffer = std::chrono::seconds{300};
-    /// How long the destructor flushes what is queued before it gives up (and logs what was left).
+    /// How long the destructor flushes what is queued before it gives up (and logs what was left); also
+    /// how long GraceDb::create_event waits for its message's delivery report.
     std::chrono::milliseconds flush_timeout = std::chrono::seconds{10};
     /// acks=all and enable.idempotence=true (kafka_config must not contradict them); false: acks=1, no
     /// idempotence, linger.ms=0.
