@@ -73,9 +73,7 @@ public:
     bool fatal() const noexcept { return fatal_; }
     /// The same operation may succeed if tried again later (a timeout, a broker down, a throttled or
     /// unavailable server); false when retrying cannot help (a refused token, a bad certificate, a 400).
-
     bool retriable() const noexcept { return retriable_; }
-
 
 private:
     Errc code_;

@@ -27,7 +27,6 @@ GRACEDB_EXPORT void set_log_level(LogLevel level);
 /// The current threshold (initially from `$GRACEDB_LOG_LEVEL`, else `warning`). Thread-safe.
 GRACEDB_EXPORT LogLevel log_level();
 
-
 /// "debug", "info", "warning", "error", "off".
 GRACEDB_EXPORT std::string_view to_string(LogLevel level);
 

@@ -77,7 +77,6 @@ struct GRACEDB_EXPORT TokenSearch {
 
 /// WLCG bearer-token discovery: $BEARER_TOKEN (the token), $BEARER_TOKEN_FILE (a path), then
 /// `$XDG_RUNTIME_DIR/bt_u<euid>` when XDG_RUNTIME_DIR is set, else `/tmp/bt_u<euid>`. Whitespace around a
-
 /// token is stripped; an empty value means "go on". The first token whose audience and scope fit and which
 /// has not expired wins. If none fits, the first place holding a JWT with a numeric exp that has not expired
 /// is used with `matches == false` (the Python client's fallback: the server has the last word). Expired,

@@ -134,7 +134,6 @@ struct GRACEDB_SUPERVISOR_EXPORT SupervisorOptions {
     std::chrono::milliseconds never_reserved_after = std::chrono::seconds{60};
     /// "HOST:PORT" (port 0: a free one): serve /metrics (Prometheus text format), /healthz and /readyz there
     /// (docs/operators.md). Unset: no endpoint. Loopback unless the network is trusted: no TLS.
-
     std::optional<std::string> metrics_address{};
     bool handle_signals = true;  ///< SIGINT/SIGTERM end run() after draining
     /// Called for every message, on the thread of run() / step().
@@ -171,7 +170,6 @@ public:
     const std::string& dead_letter_topic() const;
     /// The instance whose topics are consumed.
     const std::string& instance_name() const;
-
 
 private:
     struct Impl;

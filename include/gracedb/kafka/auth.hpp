@@ -61,7 +61,6 @@ public:
     /// Moves the shared state; callbacks made from it keep working.
     SciTokenRefreshManager& operator=(SciTokenRefreshManager&&) noexcept;
 
-
     /// The current token, re-read first when due. Throws KafkaTokenError once nothing valid is left.
     std::string get_token();
     /// The same as an OAuthToken (expiry = the token's exp, principal = its sub).

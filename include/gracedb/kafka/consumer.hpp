@@ -206,7 +206,6 @@ public:
     ~Stream();
     /// Takes over the other stream (and its signal installation).
     Stream(Stream&&) noexcept;
-
     Stream& operator=(Stream&&) = delete;
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;

@@ -74,8 +74,7 @@ class GRACEDB_EXPORT KafkaUnfinishedEventError : public KafkaMessageDeliveryErro
 public:
     /// `what` is the full message; the rest as gracedb::Error's constructor, plus the graceid and whether
     /// the message may still be delivered.
-    KafkaUnfinishedEventError(
-const std::string& what, std::string graceid, bool may_still_be_delivered,
+    KafkaUnfinishedEventError(const std::string& what, std::string graceid, bool may_still_be_delivered,
                               Errc code, std::string rdkafka_error = {}, bool fatal = false,
                               bool retriable = false);
     ~KafkaUnfinishedEventError() override;

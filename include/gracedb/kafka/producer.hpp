@@ -198,7 +198,6 @@ public:
     const std::optional<std::string>& default_topic() const;
     /// ProducerOptions::flush_timeout: how long the destructor flushes.
     std::chrono::milliseconds flush_timeout() const;
-
     /// Claims of the token in use (empty when the protocol needs none).
     std::optional<TokenClaims> token_claims() const;
     /// How many times a renewed token was picked up from disk.

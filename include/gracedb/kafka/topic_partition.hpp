@@ -19,7 +19,6 @@ struct TopicPartition {
     /// Equal when topic and partition are.
     bool operator==(const TopicPartition&) const = default;
 
-
     /// "topic[3]", for messages and logs.
     std::string to_string() const { return topic + "[" + std::to_string(partition) + "]"; }
 };

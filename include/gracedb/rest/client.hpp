@@ -141,7 +141,6 @@ public:
     /// Releases this client, then takes over the other.
     GraceDb& operator=(GraceDb&&) noexcept;
 
-
     /// The API root URL (service URL with the API version applied).
     const std::string& service_url() const;
     /// The API root document (links, templates, vocabularies), fetched once and cached; the reference stays

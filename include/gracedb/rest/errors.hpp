@@ -28,7 +28,6 @@ public:
     /// The response body (GraceDB's JSON error, as text).
     const std::string& body() const noexcept { return body_; }
 
-
 private:
     long status_;
     std::string body_;

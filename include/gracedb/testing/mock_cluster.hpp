@@ -14,7 +14,6 @@ namespace gracedb::testing {
 
 /// librdkafka's mock cluster in this process (see the top of this header). Not movable.
 class GRACEDB_TESTING_EXPORT MockCluster {
-
 public:
     /// Starts `brokers` mock brokers listening on 127.0.0.1 (ephemeral ports).
     /// Throws std::runtime_error with librdkafka's reason if they cannot be started.

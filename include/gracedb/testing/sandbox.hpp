@@ -43,7 +43,6 @@ public:
     StandIn& standin() { return *standin_; }
     /// The supervisor (its stats()); it runs on the sandbox's own thread.
     Supervisor& supervisor() { return *supervisor_; }
-
     /// Kafka settings a client of the sandbox needs (plaintext: the mock cluster has no SASL).
     static std::map<std::string, std::string> kafka_config() { return {{"security.protocol", "plaintext"}}; }
     /// Set when the supervisor thread failed (e.g. events lost to the mock cluster's retention).

@@ -108,7 +108,6 @@ public:
     std::size_t uploads() const;
     std::size_t duplicate_uploads() const;  ///< Uploads refused with 409 (the graceid was already uploaded).
 
-
     /// Test hook: the next `times` requests to one of the API's routes whose path contains `path_part` are
     /// answered with `status` (once each whole request was read, so a kept-alive connection stays usable).
     void fail_next(const std::string& path_part, int status, int times = 1);

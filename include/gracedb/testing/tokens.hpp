@@ -23,7 +23,6 @@ struct TokenSpec {
     std::optional<std::int64_t> nbf{};  ///< Not before ("nbf").
     std::optional<std::string> ver = "scitoken:2.0";  ///< "ver"
     std::string kid = "rig-key-1";   ///< The key id in the JWT header (matches jwks_for's `kid`).
-
 };
 
 /// Seconds since the epoch, now.
