@@ -10,6 +10,8 @@
 
 namespace gracedb {
 
+/// How much of the library's log is shown: messages at or above the threshold (set_log_level).
+/// `debug`, `info`, `warning` (the default threshold), `error`; `off` drops everything.
 enum class LogLevel { debug = 0, info = 1, warning = 2, error = 3, off = 4 };
 
 /// Receives every message at or above the threshold. May be called from librdkafka's threads and from
@@ -22,6 +24,7 @@ GRACEDB_EXPORT void set_log_handler(LogHandler handler);
 
 /// Messages below `level` are dropped before formatting reaches the handler. Thread-safe.
 GRACEDB_EXPORT void set_log_level(LogLevel level);
+/// The current threshold (initially from `$GRACEDB_LOG_LEVEL`, else `warning`). Thread-safe.
 GRACEDB_EXPORT LogLevel log_level();
 
 /// "debug", "info", "warning", "error", "off".

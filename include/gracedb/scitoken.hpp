@@ -16,14 +16,14 @@ namespace gracedb {
 
 /// The claims of a JWT that matter to a client.
 struct GRACEDB_EXPORT TokenClaims {
-    std::string iss{};
-    std::string sub{};
-    std::vector<std::string> aud{};  // "aud" as a string becomes a list of one
-    std::string scope{};             // space-separated
-    std::optional<std::chrono::system_clock::time_point> exp{};
-    std::optional<std::chrono::system_clock::time_point> iat{};
-    std::optional<std::chrono::system_clock::time_point> nbf{};
-    std::string ver{};
+    std::string iss{};               ///< The issuer.
+    std::string sub{};               ///< The subject (who the token names).
+    std::vector<std::string> aud{};  ///< "aud" as a string becomes a list of one
+    std::string scope{};             ///< space-separated
+    std::optional<std::chrono::system_clock::time_point> exp{};  ///< Expiry, if the token has one.
+    std::optional<std::chrono::system_clock::time_point> iat{};  ///< Issued at, if present.
+    std::optional<std::chrono::system_clock::time_point> nbf{};  ///< Not before, if present.
+    std::string ver{};               ///< The token's version claim ("scitoken:2.0").
 
     /// True when `aud` holds `audience`, "ANY", or the WLCG "any" URI (https://wlcg.cern.ch/jwt/v1/any).
     bool has_audience(std::string_view audience) const;
@@ -45,38 +45,38 @@ GRACEDB_EXPORT std::string token_fingerprint(std::string_view token);
 
 /// What a use needs of a token.
 struct GRACEDB_EXPORT TokenRequirements {
-    std::string audience{};
-    std::string scope{};
+    std::string audience{};  ///< The audience the token must carry (see TokenClaims::has_audience).
+    std::string scope{};     ///< The scope it must grant (see TokenClaims::has_scope).
 };
 
 /// A token found by discovery. Print `describe()`, never `token`.
 struct GRACEDB_EXPORT FoundToken {
-    std::string token{};
-    TokenClaims claims{};
-    std::string source{};  // "$BEARER_TOKEN", or the file it was read from
-    bool matches = false;  // audience and scope fit the requirements
+    std::string token{};   ///< The compact JWT: a secret, never print or log it.
+    TokenClaims claims{};  ///< Its claims.
+    std::string source{};  ///< "$BEARER_TOKEN", or the file it was read from
+    bool matches = false;  ///< audience and scope fit the requirements
 
-    std::string describe() const;  // source, claims and fingerprint
+    std::string describe() const;  ///< source, claims and fingerprint
 };
 
 /// One place discovery looked at, and what it found there ("unset", "missing", "empty", "malformed: ...",
 /// "expired at ...", "audience [...] lacks X", "usable", ...).
 struct GRACEDB_EXPORT TokenPlace {
-    std::string place{};
-    std::string finding{};
+    std::string place{};    ///< "$BEARER_TOKEN", "$BEARER_TOKEN_FILE", or a file's path.
+    std::string finding{};  ///< What was there ("unset", "missing", "usable", ...).
 };
 
 /// The outcome of WLCG bearer-token discovery.
 struct GRACEDB_EXPORT TokenSearch {
-    std::optional<FoundToken> token{};  // the token to use, if any
-    std::vector<TokenPlace> places{};   // every place looked at, in order
+    std::optional<FoundToken> token{};  ///< the token to use, if any
+    std::vector<TokenPlace> places{};   ///< every place looked at, in order
 
     /// "looked in $BEARER_TOKEN (unset), $BEARER_TOKEN_FILE (unset), /run/user/1000/bt_u1000 (missing), ..."
     std::string describe_places() const;
 };
 
 /// WLCG bearer-token discovery: $BEARER_TOKEN (the token), $BEARER_TOKEN_FILE (a path), then
-/// $XDG_RUNTIME_DIR/bt_u<euid> when XDG_RUNTIME_DIR is set, else /tmp/bt_u<euid>. Whitespace around a
+/// `$XDG_RUNTIME_DIR/bt_u<euid>` when XDG_RUNTIME_DIR is set, else `/tmp/bt_u<euid>`. Whitespace around a
 /// token is stripped; an empty value means "go on". The first token whose audience and scope fit and which
 /// has not expired wins. If none fits, the first place holding a JWT with a numeric exp that has not expired
 /// is used with `matches == false` (the Python client's fallback: the server has the last word). Expired,

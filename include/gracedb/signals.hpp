@@ -9,6 +9,8 @@
 
 namespace gracedb {
 
+/// A guard that turns SIGINT and SIGTERM into a stop request (received()) while it lives. Shared and
+/// reference-counted: the last guard restores the previous handlers and clears the flag.
 class GRACEDB_EXPORT StopSignals {
 public:
     /// Installs the handlers if no other guard holds them (clearing the flag). Thread-safe.

@@ -21,9 +21,9 @@ namespace gracedb::kafka {
 
 /// What an OAUTHBEARER client hands to the broker: the token, when it stops being valid, and who it names.
 struct GRACEDB_EXPORT OAuthToken {
-    std::string token;
-    std::chrono::system_clock::time_point expiry;
-    std::string principal;
+    std::string token;                             ///< The compact JWT (a secret: never log it).
+    std::chrono::system_clock::time_point expiry;  ///< The token's `exp`.
+    std::string principal;                         ///< The token's `sub`.
 };
 
 /// Called by a Kafka client for a token; the argument is the client's sasl.oauthbearer.config string.
@@ -56,7 +56,9 @@ public:
                                     std::optional<std::string> audience = std::nullopt,
                                     std::chrono::milliseconds refresh_buffer = std::chrono::seconds{300});
     ~SciTokenRefreshManager();
+    /// Moves the shared state; callbacks made from it keep working.
     SciTokenRefreshManager(SciTokenRefreshManager&&) noexcept;
+    /// Moves the shared state; callbacks made from it keep working.
     SciTokenRefreshManager& operator=(SciTokenRefreshManager&&) noexcept;
 
     /// The current token, re-read first when due. Throws KafkaTokenError once nothing valid is left.

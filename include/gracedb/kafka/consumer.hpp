@@ -29,31 +29,44 @@ struct detail_consumer_peer;
 
 /// Field names and order follow the Python keyword arguments. Exactly one of instance_name / service_url.
 struct GRACEDB_EXPORT ConsumerOptions {
+    /// The brokers, "host:port[,host:port...]" (librdkafka's bootstrap.servers). Required.
     std::string bootstrap_servers{};
-    std::vector<std::string> topics{};       // pipeline names; namespaced for you; subscribed at construction
+    /// Pipeline names; namespaced for you; subscribed at construction.
+    std::vector<std::string> topics{};
+    /// The instance topics are namespaced with ("gracedb-dev"); or give service_url.
     std::optional<std::string> instance_name{};
+    /// The GraceDB service URL; its host's first label is the instance (derive_instance_name).
     std::optional<std::string> service_url{};
-    std::optional<std::string> group_id{};   // none: "gracedb-<host>-<pid>-<epoch ms>", unique
-    bool use_ssl = true;
+    std::optional<std::string> group_id{};   ///< none: "gracedb-<host>-<pid>-<epoch ms>", unique
+    bool use_ssl = true;  ///< false: SASL_PLAINTEXT (the token travels in clear text, with a warning).
+    /// A PEM file of CA certificates that verify the brokers (ssl.ca.location); default: the system's.
     std::optional<std::string> ca_cert_path{};
+    /// Accept a broker certificate for another host name (logged as a warning; for tests only).
     bool skip_hostname_verification = false;
+    /// The scope the Kafka token must grant.
     std::string token_scope = "kafka.consume";
+    /// The audience the Kafka token must carry; default: the first broker's host name.
     std::optional<std::string> token_audience{};
+    /// Re-read the token from disk before it expires; false: use the first one until its exp.
     bool reload_cred = true;
+    /// How long before the token's exp it is re-read from disk.
     std::chrono::milliseconds reload_buffer = std::chrono::seconds{300};
-    std::string auto_offset_reset = "latest";  // "earliest" to replay
-    std::map<std::string, std::string> kafka_config{};  // e.g. {"enable.auto.commit", "false"}
+    std::string auto_offset_reset = "latest";  ///< "earliest" to replay
+    std::map<std::string, std::string> kafka_config{};  ///< e.g. {"enable.auto.commit", "false"}
 };
 
 /// One Kafka message, as Python's message dict.
 struct GRACEDB_EXPORT Message {
-    std::string topic{};  // the Kafka topic, namespaced: "gracedb-dev.gstlal"
-    std::int32_t partition = -1;
-    std::int64_t offset = -1;
-    std::optional<std::string> key{};
-    std::string value{};  // the raw bytes
+    std::string topic{};  ///< the Kafka topic, namespaced: "gracedb-dev.gstlal"
+    std::int32_t partition = -1;       ///< Its partition.
+    std::int64_t offset = -1;          ///< Its offset in the partition.
+    std::optional<std::string> key{};  ///< The key (the graceid for events); none when it had no key.
+    std::string value{};  ///< the raw bytes
+    /// The message's timestamp (Kafka's CreateTime or LogAppendTime), if it has one.
     std::optional<std::chrono::system_clock::time_point> timestamp{};
-    std::vector<std::pair<std::string, std::optional<std::string>>> headers{};  // a header value may be null
+    /// Headers as (name, value) pairs in the order sent, repeats kept.
+    /// A header value may be null.
+    std::vector<std::pair<std::string, std::optional<std::string>>> headers{};
 
     /// Parses `value`; std::invalid_argument (naming topic, partition and offset) if it is not JSON.
     nlohmann::json json() const;
@@ -69,7 +82,9 @@ public:
     /// no usable token exists.
     explicit Consumer(ConsumerOptions options);
     ~Consumer();
+    /// Takes over the other consumer's client; the moved-from object may only be destroyed or assigned.
     Consumer(Consumer&&) noexcept;
+    /// Closes this consumer's client (as the destructor does), then takes over the other's.
     Consumer& operator=(Consumer&&) noexcept;
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
@@ -78,7 +93,9 @@ public:
     /// exist yet is fine: messages flow once it appears. Throws std::invalid_argument for an illegal name,
     /// KafkaConsumerError if librdkafka refuses.
     void subscribe(std::string_view pipeline);
+    /// Subscribes to several pipelines at once (as subscribe(std::string_view), for each).
     void subscribe(std::initializer_list<std::string_view> pipelines);
+    /// Subscribes to several pipelines at once (as subscribe(std::string_view), for each).
     void subscribe(const std::vector<std::string>& pipelines);
     /// Subscribes to every topic of the instance ("^<instance>\\..*"), new ones included.
     void subscribe_all();
@@ -108,8 +125,11 @@ public:
     /// Stops fetching from one partition (other partitions go on) until resume(); the next message after a
     /// resume is the one after the last returned. Throws KafkaConsumerError if librdkafka refuses.
     void pause(const std::string& topic, std::int32_t partition);
+    /// Fetches again from a paused partition. Throws KafkaConsumerError if librdkafka refuses.
     void resume(const std::string& topic, std::int32_t partition);
+    /// pause(tp.topic, tp.partition).
     void pause(const TopicPartition& tp) { pause(tp.topic, tp.partition); }
+    /// resume(tp.topic, tp.partition).
     void resume(const TopicPartition& tp) { resume(tp.topic, tp.partition); }
     /// Commits `next_offset` (the offset the group resumes from: one past the last message processed) for one
     /// partition (synchronous). Throws KafkaConsumerError when the commit fails.
@@ -133,8 +153,11 @@ public:
     /// with the message it had already fetched (handed over, so committed by this close).
     void close(std::chrono::milliseconds timeout = std::chrono::seconds{10});
 
+    /// The consumer group (given, or the unique one made for it).
     const std::string& group_id() const;
+    /// The instance name topics are namespaced with.
     const std::string& instance_name() const;
+    /// Claims of the token in use (empty when the protocol needs none).
     std::optional<TokenClaims> token_claims() const;
 
 private:
@@ -147,18 +170,24 @@ private:
 /// The range returned by Consumer::stream(). Move-only; it must not outlive its consumer.
 class GRACEDB_EXPORT Consumer::Stream {
 public:
+    /// An input iterator over the stream: each increment polls for the next message (a single pass).
     class iterator {
     public:
-        using value_type = Message;
-        using difference_type = std::ptrdiff_t;
-        iterator() = default;
+        using value_type = Message;              ///< What it yields.
+        using difference_type = std::ptrdiff_t;  ///< For std::input_iterator.
+        iterator() = default;                    ///< An end iterator.
+        /// The current message (valid until the next increment).
         const Message& operator*() const { return *stream_->current_; }
+        /// The current message's members.
         const Message* operator->() const { return &*stream_->current_; }
+        /// Polls for the next message (may wait, see Consumer::stream()).
         iterator& operator++() {
             stream_->advance();
             return *this;
         }
+        /// Polls for the next message.
         void operator++(int) { stream_->advance(); }
+        /// True once the stream ended (count reached, stop(), a signal).
         friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
 
     private:
@@ -168,10 +197,14 @@ public:
         Stream* stream_ = nullptr;
     };
 
+    /// Starts the stream: polls for the first message.
     iterator begin();
+    /// The end of the stream (compared with an iterator).
     std::default_sentinel_t end() const { return {}; }
 
+    /// Restores the signal handlers if this stream installed them.
     ~Stream();
+    /// Takes over the other stream (and its signal installation).
     Stream(Stream&&) noexcept;
     Stream& operator=(Stream&&) = delete;
     Stream(const Stream&) = delete;

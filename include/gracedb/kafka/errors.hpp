@@ -72,11 +72,15 @@ public:
 ///     retriable() is the cause's (a timeout, no broker reachable).
 class GRACEDB_EXPORT KafkaUnfinishedEventError : public KafkaMessageDeliveryError {
 public:
+    /// `what` is the full message; the rest as gracedb::Error's constructor, plus the graceid and whether
+    /// the message may still be delivered.
     KafkaUnfinishedEventError(const std::string& what, std::string graceid, bool may_still_be_delivered,
                               Errc code, std::string rdkafka_error = {}, bool fatal = false,
                               bool retriable = false);
     ~KafkaUnfinishedEventError() override;
+    /// The reserved graceid ("G100001"): finish this event with GraceDb::upload_reserved_event.
     const std::string& graceid() const noexcept { return graceid_; }
+    /// True when librdkafka still holds the message or may have written it (see the class comment).
     bool may_still_be_delivered() const noexcept { return may_still_be_delivered_; }
 
 private:

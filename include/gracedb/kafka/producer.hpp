@@ -41,47 +41,63 @@ enum class Persistence { not_persisted, possibly_persisted, persisted };
 /// `rdkafka_error` librdkafka's name for it ("TOPIC_AUTHORIZATION_FAILED", "_MSG_TIMED_OUT", ...), and
 /// `persistence` whether the message may nevertheless be (or still become) part of the topic.
 struct GRACEDB_EXPORT DeliveryReport {
-    std::string topic{};
-    std::int32_t partition = -1;
-    std::int64_t offset = -1;
-    std::optional<std::string> key{};
-    std::optional<std::string> error{};
-    gracedb::Errc error_code = gracedb::Errc::unknown;
-    std::string rdkafka_error{};
-    Persistence persistence = Persistence::not_persisted;
+    std::string topic{};                                   ///< The full (namespaced) topic.
+    std::int32_t partition = -1;                           ///< Where it was written; -1 if not.
+    std::int64_t offset = -1;                              ///< Its offset there; -1 if not delivered.
+    std::optional<std::string> key{};                      ///< The message's key, if it had one.
+    std::optional<std::string> error{};                    ///< Why it failed; empty when delivered.
+    gracedb::Errc error_code = gracedb::Errc::unknown;     ///< The kind of failure (when `error` is set).
+    std::string rdkafka_error{};                           ///< librdkafka's name for the failure.
+    Persistence persistence = Persistence::not_persisted;  ///< Whether it may be in the topic anyway.
 };
 
+/// What Producer::ping() delivered: where, and the ping message itself.
 struct GRACEDB_EXPORT PingResult {
-    std::string topic{};
-    std::int32_t partition = -1;
-    std::int64_t offset = -1;
-    nlohmann::json message{};
+    std::string topic{};          ///< The full topic the ping went to.
+    std::int32_t partition = -1;  ///< Its partition.
+    std::int64_t offset = -1;     ///< Its offset.
+    nlohmann::json message{};     ///< The message sent: {"type": "ping", sub, scope, host, timestamp}.
 };
 
 /// Field names and order follow the Python keyword arguments. Exactly one of instance_name / service_url.
 struct GRACEDB_EXPORT ProducerOptions {
+    /// The brokers, "host:port[,host:port...]" (librdkafka's bootstrap.servers). Required.
     std::string bootstrap_servers{};
-    std::optional<std::string> topic{};          // default pipeline, namespaced for you
+    std::optional<std::string> topic{};          ///< default pipeline, namespaced for you
+    /// The instance topics are namespaced with ("gracedb-dev"); or give service_url.
     std::optional<std::string> instance_name{};
+    /// The GraceDB service URL; its host's first label is the instance (derive_instance_name).
     std::optional<std::string> service_url{};
-    bool use_ssl = true;                         // false: SASL_PLAINTEXT (the token travels in clear text)
+    bool use_ssl = true;                         ///< false: SASL_PLAINTEXT (the token travels in clear text)
+    /// A PEM file of CA certificates that verify the brokers (librdkafka's ssl.ca.location); default: the
+    /// system's.
     std::optional<std::string> ca_cert_path{};
+    /// Accept a broker certificate for another host name (logged as a warning; for tests only).
     bool skip_hostname_verification = false;
+    /// The scope the Kafka token must grant.
     std::string token_scope = "kafka.produce";
-    std::optional<std::string> token_audience{};  // default: the first broker's host name
+    std::optional<std::string> token_audience{};  ///< default: the first broker's host name
+    /// Re-read the token from disk before it expires (see SciTokenRefreshManager); false: use the first one
+    /// until its exp.
     bool reload_cred = true;
+    /// How long before the token's exp it is re-read from disk.
     std::chrono::milliseconds reload_buffer = std::chrono::seconds{300};
+    /// How long the destructor flushes what is queued before it gives up (and logs what was left); also
+    /// how long GraceDb::create_event waits for its message's delivery report.
     std::chrono::milliseconds flush_timeout = std::chrono::seconds{10};
+    /// acks=all and enable.idempotence=true (kafka_config must not contradict them); false: acks=1, no
+    /// idempotence, linger.ms=0.
     bool guaranteed_delivery = true;
-    std::map<std::string, std::string> kafka_config{};  // passed to librdkafka, wins over our defaults
+    std::map<std::string, std::string> kafka_config{};  ///< passed to librdkafka, wins over our defaults
 };
 
 /// Python: produce(value, topic, key, headers, partition, on_delivery).
 struct GRACEDB_EXPORT ProduceOptions {
-    std::optional<std::string> topic{};  // pipeline name, namespaced for you; default: the producer's topic
-    std::optional<std::string> key{};
+    std::optional<std::string> topic{};  ///< pipeline name, namespaced for you; default: the producer's topic
+    std::optional<std::string> key{};    ///< The message key (events are keyed by graceid).
+    /// Headers as (name, value) pairs, in order; a name may repeat.
     std::vector<std::pair<std::string, std::string>> headers{};
-    std::optional<std::int32_t> partition{};
+    std::optional<std::int32_t> partition{};  ///< A fixed partition; default: librdkafka's partitioner.
     /// Runs on the thread that calls produce(), flush(), poll() or close(). An exception it throws is
     /// rethrown from that call.
     std::function<void(const DeliveryReport&)> on_delivery{};
@@ -114,7 +130,9 @@ public:
     /// retriable() is true for connection_failed, timed_out and queue_full.
     explicit Producer(ProducerOptions options);
     ~Producer();
+    /// Takes over the other producer's client; the moved-from object may only be destroyed or assigned.
     Producer(Producer&&) noexcept;
+    /// Closes this producer's client (as the destructor does), then takes over the other's.
     Producer& operator=(Producer&&) noexcept;
     Producer(const Producer&) = delete;
     Producer& operator=(const Producer&) = delete;
@@ -178,6 +196,7 @@ public:
     std::string topic_for(std::string_view pipeline) const;
     /// The producer's default pipeline, if any (not namespaced).
     const std::optional<std::string>& default_topic() const;
+    /// ProducerOptions::flush_timeout: how long the destructor flushes.
     std::chrono::milliseconds flush_timeout() const;
     /// Claims of the token in use (empty when the protocol needs none).
     std::optional<TokenClaims> token_claims() const;

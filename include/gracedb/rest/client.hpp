@@ -25,24 +25,31 @@ namespace kafka {
 class Producer;
 }
 
+/// Options of the GraceDB REST client, named as the Python client's keyword arguments.
 struct GRACEDB_EXPORT GraceDbOptions {
-    /// "v1" or "v2": the API root becomes <service_url><version>/; unset or "default": <service_url> itself.
+    /// "v1" or "v2": the API root becomes `<service_url><version>/`; unset or "default": `<service_url>`.
     std::optional<std::string> api_version{};
-    std::optional<std::string> cred_cert{};     // X.509 client certificate (PEM); with cred_key: no token
+    std::optional<std::string> cred_cert{};     ///< X.509 client certificate (PEM); with cred_key: no token
+    /// The X.509 certificate's private key (PEM); give both or neither.
     std::optional<std::string> cred_key{};
-    bool force_noauth = false;                   // no credentials at all
+    bool force_noauth = false;                   ///< no credentials at all
+    /// The scope the GraceDB SciToken must grant.
     std::string token_scope = "gracedb.read";
-    std::optional<std::string> token_audience{};  // default: "https://<service host, lower case>"
+    std::optional<std::string> token_audience{};  ///< default: `https://<service host, lower case>`
+    /// Re-read the token from disk before it expires (and after a 401/403); false: keep the first one.
     bool reload_cred = true;
+    /// How long before the token's exp it is re-read from disk.
     std::chrono::milliseconds reload_buffer = std::chrono::seconds{300};
+    /// A PEM file of CA certificates that verify GraceDB's HTTPS; default: the system's.
     std::optional<std::string> ca_cert_path{};
-    bool verify_tls = true;                      // false: loudly insecure
+    bool verify_tls = true;                      ///< false: loudly insecure
+    /// The whole time one request may take (libcurl's timeout; connecting: at most 10 s of it).
     std::chrono::milliseconds timeout = std::chrono::seconds{30};
     /// Retries of requests that are safe to repeat (transient failures, 408/502/503/504), and of any request
     /// the server throttled (429, after its Retry-After: a throttled request was not processed).
     int max_retries = 3;
-    std::chrono::milliseconds retry_backoff = std::chrono::milliseconds{500};  // doubles each retry
-    /// Default "gracedb-cpp/<version> (libcurl)". Must not contain "gracedb-client" (GraceDB checks such a
+    std::chrono::milliseconds retry_backoff = std::chrono::milliseconds{500};  ///< doubles each retry
+    /// Default `gracedb-cpp/<version> (libcurl)`. Must not contain "gracedb-client" (GraceDB checks such a
     /// User-Agent against its Python client's versions): std::invalid_argument at construction.
     std::string user_agent{};
     /// A SciToken is never sent over clear text: with an http:// service URL and a token found, construction
@@ -57,24 +64,33 @@ struct GRACEDB_EXPORT GraceDbOptions {
 
 /// Python: create_event(..., search, filecontents, offline, labels, kafka, http_fallback, ...).
 struct GRACEDB_EXPORT CreateEventOptions {
-    std::optional<std::string> search{};
-    std::optional<std::string> filecontents{};  // when set, sent instead of reading `filename` from disk
-    bool offline = false;
+    std::optional<std::string> search{};        ///< The search ("AllSky", ...), checked against the API root.
+    std::optional<std::string> filecontents{};  ///< when set, sent instead of reading `filename` from disk
+    bool offline = false;                       ///< The event came from an offline analysis.
+    /// Labels to apply at creation, checked against the API root.
     std::vector<std::string> labels{};
+    /// Publish over Kafka with this producer (not owned; it must outlive the call); null: plain HTTP.
     kafka::Producer* kafka = nullptr;
+    /// With `kafka`: complete the event over HTTP when the reservation or the publish fails.
     bool http_fallback = false;
+    /// With `kafka`: false publishes the event message without reserving a graceid (no key, not uploaded).
     bool gracedb_upload = true;
+    /// With `kafka`: the message asks GraceDB's supervisor not to upload it (it is skipped).
     bool skip_supervisor = false;
 };
 
 /// One name or several, as ligo-gracedb's `tag_name` and `displayName` take a string or a list:
 /// `.tag_name = "p_astro"` and `.tag_name = {"p_astro", "sig_info"}` both work.
 struct GRACEDB_EXPORT TagNames {
-    std::vector<std::string> names{};
-    TagNames() = default;
+    std::vector<std::string> names{};  ///< The names, in order.
+    TagNames() = default;              ///< No name.
+    /// One name (implicit, like every constructor here).
     TagNames(const char* name) : names{std::string{name}} {}              // NOLINT: implicit on purpose
+    /// One name.
     TagNames(std::string name) : names{std::move(name)} {}                 // NOLINT
+    /// Several names.
     TagNames(std::vector<std::string> list) : names(std::move(list)) {}    // NOLINT
+    /// Several names.
     TagNames(std::initializer_list<std::string> list) : names(list) {}    // NOLINT
 };
 
@@ -83,17 +99,18 @@ struct GRACEDB_EXPORT WriteLogOptions {
     /// A file to attach: read from this path, or named so when `filecontents` is set (the server keeps only
     /// the base name; a second upload of a name becomes its next version, "name,1").
     std::optional<std::string> filename{};
-    std::optional<std::string> filecontents{};  // the file's bytes (any, NUL included); needs `filename`
-    TagNames tag_name{};                        // tags of the log entry
-    TagNames displayName{};                     // one per tag (else ignored, as the server does)
+    std::optional<std::string> filecontents{};  ///< the file's bytes (any, NUL included); needs `filename`
+    TagNames tag_name{};                        ///< tags of the log entry
+    TagNames displayName{};                     ///< one per tag (else ignored, as the server does)
 };
 
 /// One answer. `status` is the HTTP status (202 for an event published over Kafka: accepted, completed by
 /// the supervisor); `timings` says where the time went ("reserve", "publish": produce and acknowledgement,
 /// "http", "total").
 struct GRACEDB_EXPORT Response {
-    long status = 0;
-    std::string body{};
+    long status = 0;     ///< The HTTP status (202: published over Kafka).
+    std::string body{};  ///< The answer's body (JSON, or a file's bytes for files()).
+    /// Time per step, in the order they ran ("reserve", "publish", "http", "total").
     std::vector<std::pair<std::string, std::chrono::microseconds>> timings{};
 
     /// Parses `body`; std::invalid_argument if it is not JSON.
@@ -119,7 +136,9 @@ public:
     /// would go over http:// (insecure_transport). A missing SciToken is not an error: requests go without one.
     explicit GraceDb(std::string service_url, GraceDbOptions options = {});
     ~GraceDb();
+    /// Takes over the other client; the moved-from object may only be destroyed or assigned.
     GraceDb(GraceDb&&) noexcept;
+    /// Releases this client, then takes over the other.
     GraceDb& operator=(GraceDb&&) noexcept;
 
     /// The API root URL (service URL with the API version applied).

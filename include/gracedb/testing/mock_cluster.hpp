@@ -12,6 +12,7 @@
 
 namespace gracedb::testing {
 
+/// librdkafka's mock cluster in this process (see the top of this header). Not movable.
 class GRACEDB_TESTING_EXPORT MockCluster {
 public:
     /// Starts `brokers` mock brokers listening on 127.0.0.1 (ephemeral ports).

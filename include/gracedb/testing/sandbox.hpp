@@ -20,6 +20,8 @@
 
 namespace gracedb::testing {
 
+/// Mock cluster + GraceDB stand-in + supervisor in this process (see the top of this header). Not movable;
+/// the destructor stops the supervisor and the rest.
 class GRACEDB_TESTING_EXPORT Sandbox {
 public:
     /// Starts everything; the supervisor runs on a thread of its own. Throws std::runtime_error when a part
@@ -29,11 +31,17 @@ public:
     Sandbox(const Sandbox&) = delete;
     Sandbox& operator=(const Sandbox&) = delete;
 
+    /// The mock cluster's brokers, for bootstrap_servers.
     const std::string& bootstrap_servers() const { return cluster_->bootstrap_servers(); }
+    /// The stand-in's service URL, `http://localhost:<port>/api/`.
     std::string service_url() const { return standin_->service_url(); }
+    /// The Kafka instance, "localhost".
     const std::string& instance() const { return instance_; }
+    /// Where the stand-in's "new" alerts go: "gracedb-alerts.localhost" (outside the instance's topics).
     std::string alerts_topic() const { return "gracedb-alerts." + instance_; }
+    /// The GraceDB stand-in (its events, alerts and test hooks).
     StandIn& standin() { return *standin_; }
+    /// The supervisor (its stats()); it runs on the sandbox's own thread.
     Supervisor& supervisor() { return *supervisor_; }
     /// Kafka settings a client of the sandbox needs (plaintext: the mock cluster has no SASL).
     static std::map<std::string, std::string> kafka_config() { return {{"security.protocol", "plaintext"}}; }

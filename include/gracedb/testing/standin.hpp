@@ -29,9 +29,10 @@
 
 namespace gracedb {
 
+/// How the stand-in listens, authenticates, and what it accepts (the real server's vocabularies by default).
 struct GRACEDB_TESTING_EXPORT StandInOptions {
-    std::string bind_address = "127.0.0.1";
-    int port = 0;                           // 0: a free port
+    std::string bind_address = "127.0.0.1";  ///< The address it listens on.
+    int port = 0;                           ///< 0: a free port
     /// Host of the service URL. Keep a name every client resolves ("localhost" or "127.0.0.1"): libcurl
     /// resolves "*.localhost" by itself, but getaddrinfo (Python, other tools) does not. Clients that derive the
     /// Kafka instance from the URL get its first label; name the instance explicitly where another is wanted.
@@ -40,30 +41,35 @@ struct GRACEDB_TESTING_EXPORT StandInOptions {
     /// the API root; anything else is 403). Without it (and without client_ca_file) authentication is off: every
     /// caller is the user "anonymous", allowed everything.
     std::optional<std::string> jwks{};
-    std::optional<std::string> audience{};  // expected "aud"; default "https://<url_host>"
-    std::optional<std::string> issuer{};    // expected "iss", if set
-    std::string required_scope = "gracedb.read";  // the spec's scope (the server source read enforces read:/GraceDB)
-    std::vector<std::string> service_principals{};  // may upload reservations of others (the supervisor)
+    std::optional<std::string> audience{};  ///< expected "aud"; default `https://<url_host>`
+    std::optional<std::string> issuer{};    ///< expected "iss", if set
+    /// The spec's scope (the server source read enforces read:/GraceDB).
+    std::string required_scope = "gracedb.read";
+    std::vector<std::string> service_principals{};  ///< may upload reservations of others (the supervisor)
     /// Called once per created event with the "new" alert, on a server thread, outside any lock.
     std::function<void(const nlohmann::json& alert)> on_alert{};
-    std::optional<std::string> store_file{};  // persist events here and reload them at start
+    std::optional<std::string> store_file{};  ///< persist events here and reload them at start
     /// HTTPS: the server's certificate and key (PEM). With `client_ca_file` too, clients must present a
     /// certificate from that CA (X.509 authentication); its full subject DN in slash form
     /// ("/DC=org/DC=cilogon/C=US/O=LIGO/CN=..."; proxy "/CN=<digits>" suffixes stripped) is the submitter.
     std::optional<std::string> tls_cert_file{};
-    std::optional<std::string> tls_key_file{};
+    std::optional<std::string> tls_key_file{};   ///< The server's private key (PEM), with tls_cert_file.
+    /// The CA of X.509 client certificates (see tls_cert_file).
     std::optional<std::string> client_ca_file{};
     /// Event creations and reserved uploads are answered after this delay (the real server's database work
     /// takes hundreds of milliseconds); reservations and reads stay fast. Requests are served by 64 workers.
     std::chrono::milliseconds upload_latency{0};
     /// The vocabularies, with the real server's names (its migrations) and exact case.
     std::set<std::string> groups{"CBC", "Burst", "Stochastic", "Coherent", "Test", "External", "Detchar"};
+    /// The pipelines GraceDB knows.
     std::set<std::string> pipelines{"gstlal", "pycbc", "MBTA", "spiir", "CWB", "CWB2G", "oLIB", "MLy", "aframe",
                                     "PyGRB", "Fermi", "Swift", "SNEWS", "INTEGRAL", "AGILE", "CHIME", "SVOM",
                                     "IceCube", "HardwareInjection", "X", "Q", "Omega", "Ringdown"};
+    /// The searches GraceDB knows.
     std::set<std::string> searches{"AllSky", "LowMass", "HighMass", "GRB", "MDC", "BBH", "IMBH", "SubGRB",
                                    "SubGRBTargeted", "EarlyWarning", "AllSkyLong", "SSM", "Catalog", "FRB", "HEN",
                                    "VTInjection", "O2VirgoTest"};
+    /// The labels GraceDB knows.
     std::set<std::string> labels{"INJ", "DQV", "EM_READY", "PE_READY", "H1NO", "H1OK", "H1OPS", "L1NO", "L1OK",
                                  "L1OPS", "V1NO", "V1OK", "V1OPS", "ADVREQ", "ADVOK", "ADVNO", "EM_Throttled",
                                  "EM_Selected", "EM_Superseded", "EM_COINC", "EM_SENT", "GRB_ONLINE",
@@ -78,6 +84,8 @@ struct GRACEDB_TESTING_EXPORT StandInOptions {
     std::string minimum_client_version = "2.0.0";
 };
 
+/// The GraceDB stand-in (see the top of this header). Not movable. Its accessors and test hooks are
+/// thread-safe.
 class GRACEDB_TESTING_EXPORT StandIn {
 public:
     /// Starts serving on a background thread; throws std::runtime_error if it cannot listen.
@@ -88,16 +96,17 @@ public:
 
     /// "http(s)://<url_host>:<port>/api/"
     std::string service_url() const;
-    int port() const;
+    int port() const;  ///< The port it listens on.
 
-    std::size_t event_count() const;
+    std::size_t event_count() const;  ///< Events created or uploaded so far.
+    /// The event's JSON, as `GET /events/<graceid>` would answer; nothing if there is no such event.
     std::optional<nlohmann::json> event(const std::string& graceid) const;
     /// The bytes of the event file uploaded for `graceid`.
     std::optional<std::string> event_file(const std::string& graceid) const;
-    std::vector<nlohmann::json> alerts() const;
+    std::vector<nlohmann::json> alerts() const;  ///< Every "new" alert sent, in order.
     /// Successful creations and uploads, and refused uploads of already uploaded events (409s).
     std::size_t uploads() const;
-    std::size_t duplicate_uploads() const;
+    std::size_t duplicate_uploads() const;  ///< Uploads refused with 409 (the graceid was already uploaded).
 
     /// Test hook: the next `times` requests to one of the API's routes whose path contains `path_part` are
     /// answered with `status` (once each whole request was read, so a kept-alive connection stays usable).

@@ -14,15 +14,15 @@ namespace gracedb::testing {
 
 /// The claims of a test SciToken. Times are seconds since the epoch; unset ones are left out of the token.
 struct TokenSpec {
-    std::string iss{};
-    std::string sub = "pipeline";
-    std::vector<std::string> aud{};  // one entry: "aud" is a string; several: a list; none: no "aud"
-    std::optional<std::string> scope = "kafka.produce kafka.consume gracedb.read";
-    std::optional<std::int64_t> exp{};
-    std::optional<std::int64_t> iat{};
-    std::optional<std::int64_t> nbf{};
-    std::optional<std::string> ver = "scitoken:2.0";
-    std::string kid = "rig-key-1";
+    std::string iss{};               ///< The issuer ("iss").
+    std::string sub = "pipeline";    ///< The subject ("sub").
+    std::vector<std::string> aud{};  ///< one entry: "aud" is a string; several: a list; none: no "aud"
+    std::optional<std::string> scope = "kafka.produce kafka.consume gracedb.read";  ///< "scope"
+    std::optional<std::int64_t> exp{};  ///< Expiry ("exp").
+    std::optional<std::int64_t> iat{};  ///< Issued at ("iat").
+    std::optional<std::int64_t> nbf{};  ///< Not before ("nbf").
+    std::optional<std::string> ver = "scitoken:2.0";  ///< "ver"
+    std::string kid = "rig-key-1";   ///< The key id in the JWT header (matches jwks_for's `kid`).
 };
 
 /// Seconds since the epoch, now.
