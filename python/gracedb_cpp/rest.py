@@ -15,13 +15,22 @@ graceid. Finish that same event, never a new one (the message may still be deliv
         client.create_event("CBC", "gstlal", "coinc.xml", kafka=producer)
     except KafkaUnfinishedEventError as e:      # e.graceid, e.may_still_be_delivered, e.retriable
         client.upload_reserved_event(e.graceid, "CBC", "gstlal", "coinc.xml")   # idempotent; 409: done
+
+Follow-ups, with ligo-gracedb 2.x's names: write_log(graceid, message, filename=None, filecontents=None,
+tag_name=None, displayName=None), logs(graceid), write_label(graceid, label), remove_label(graceid, label),
+labels(graceid), files(graceid, filename="") (with a name: the bytes as .content; without: the list). Right
+after create_event over Kafka the event exists only once the supervisor uploaded it: a follow-up on a graceid
+this client published waits for it (retrying GraceDB's 404 "Event not found.") for up to reservation_wait
+seconds (default 60), then raises EventNotUploadedError (an HTTPError; .graceid, .waited). Other graceids are
+never waited for. See docs/followups.md.
 """
 
-from ._core import CredentialError, GraceDbError, HTTPError, Response, TransportError
+from ._core import CredentialError, EventNotUploadedError, GraceDbError, HTTPError, Response, TransportError
 from ._core import GraceDb as _GraceDb
 from .kafka import GraceDbKafkaProducer
 
-__all__ = ["GraceDb", "Response", "GraceDbError", "HTTPError", "TransportError", "CredentialError"]
+__all__ = ["GraceDb", "Response", "GraceDbError", "HTTPError", "EventNotUploadedError", "TransportError",
+           "CredentialError"]
 
 
 class GraceDb(_GraceDb):
@@ -29,7 +38,8 @@ class GraceDb(_GraceDb):
 
     GraceDb(service_url='https://gracedb.ligo.org/api/', cred=None, force_noauth=False, fail_if_noauth=False,
     api_version=None, reload_cred=True, reload_buffer=300, token_scope='gracedb.read', token_audience=None,
-    ca_cert_path=None, verify_tls=True, timeout=30, retries=3, backoff_factor=0.5, user_agent=None)
+    ca_cert_path=None, verify_tls=True, timeout=30, retries=3, backoff_factor=0.5, user_agent=None,
+    reservation_wait=60)
 
     ``cred`` is an X.509 (certificate, key) pair or one file holding both; without it a SciToken is found by
     WLCG discovery (audience ``https://<host>``), and requests go without credentials when there is none.

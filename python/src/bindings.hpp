@@ -27,6 +27,7 @@ struct ExceptionTypes {
     PyObject* connection = nullptr;
     PyObject* gracedb_error = nullptr;
     PyObject* http = nullptr;
+    PyObject* not_uploaded = nullptr;
     PyObject* transport = nullptr;
     PyObject* credential = nullptr;
 };

@@ -78,6 +78,11 @@ void bind_errors(py::module_& m) {
     t.gracedb_error = new_exception(m, r, "GraceDbError", PyExc_Exception, "Base exception of the REST client.");
     t.http = new_exception(m, r, "HTTPError", t.gracedb_error,
                            "GraceDB answered with a final 4xx/5xx: see .status_code, .text and .response.");
+    t.not_uploaded = new_exception(
+        m, r, "EventNotUploadedError", t.http,
+        "A follow-up on a graceid this client published over Kafka kept meeting 404 'Event not found.' for "
+        "the whole reservation_wait: the supervisor has not uploaded the event. .graceid, .waited "
+        "(seconds); nothing was created, so sending the call again later is safe.");
     py::tuple transport_bases = py::make_tuple(py::handle(t.gracedb_error), py::handle(PyExc_ConnectionError));
     t.transport = new_exception(m, r, "TransportError", transport_bases.ptr(),
                                 "No HTTP answer at all: connection refused, DNS, TLS handshake, timeout.");
@@ -110,13 +115,19 @@ void bind_errors(py::module_& m) {
         } catch (const kafka::KafkaError& e) {
             set_error(types.kafka_error, e);
         } catch (const HTTPError& e) {
-            py::object exc = py::reinterpret_borrow<py::object>(types.http)(e.what());
+            const auto* late = dynamic_cast<const EventNotUploadedError*>(&e);
+            PyObject* type = late ? types.not_uploaded : types.http;
+            py::object exc = py::reinterpret_borrow<py::object>(type)(e.what());
+            if (late) {
+                exc.attr("graceid") = late->graceid();
+                exc.attr("waited") = static_cast<double>(late->waited().count()) / 1000.0;
+            }
             exc.attr("status_code") = e.status();
             exc.attr("text") = py::reinterpret_steal<py::object>(
                 PyUnicode_DecodeUTF8(e.body().data(), static_cast<Py_ssize_t>(e.body().size()), "replace"));
             exc.attr("response") = py::module_::import("gracedb_cpp._core")
                                        .attr("Response")(e.status(), py::bytes(e.body()));
-            PyErr_SetObject(types.http, exc.ptr());
+            PyErr_SetObject(type, exc.ptr());
         } catch (const TransportError& e) {
             set_error(types.transport, e);
         } catch (const CredentialError& e) {

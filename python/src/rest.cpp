@@ -38,6 +38,24 @@ CreateEventOptions event_options(const py::object& search, const py::object& fil
     return o;
 }
 
+/// tag_name / displayName: None, a str, or a list (or tuple) of str.
+TagNames tag_names(const py::object& value, const char* what) {
+    if (value.is_none()) return {};
+    if (PyUnicode_Check(value.ptr())) return TagNames{value.cast<std::string>()};
+    if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr())) {
+        std::vector<std::string> out;
+        for (auto v : value) {
+            if (!PyUnicode_Check(v.ptr()))
+                throw py::type_error(std::string{what} + ": every name must be a str, not " +
+                                     Py_TYPE(v.ptr())->tp_name);
+            out.push_back(v.cast<std::string>());
+        }
+        return TagNames{std::move(out)};
+    }
+    throw py::type_error(std::string{what} + " must be a str or a list of str, not " +
+                         Py_TYPE(value.ptr())->tp_name);
+}
+
 /// GraceDb: the client and the service URL it was given (create_kafka_producer namespaces with it).
 struct PyGraceDb {
     GraceDb client;
@@ -69,7 +87,7 @@ void bind_rest(py::module_& m) {
                          const py::object& api_version, bool reload_cred, double reload_buffer,
                          std::string token_scope, const py::object& token_audience, const py::object& ca_cert_path,
                          bool verify_tls, double timeout, int retries, double backoff_factor,
-                         const py::object& user_agent) {
+                         const py::object& user_agent, double reservation_wait) {
                  GraceDbOptions o;
                  if (!api_version.is_none()) o.api_version = api_version.cast<std::string>();
                  if (!cred.is_none()) {
@@ -93,6 +111,7 @@ void bind_rest(py::module_& m) {
                  o.max_retries = retries;
                  o.retry_backoff = seconds_to_ms(backoff_factor, "backoff_factor");
                  if (!user_agent.is_none()) o.user_agent = user_agent.cast<std::string>();
+                 o.reservation_wait = seconds_to_ms(reservation_wait, "reservation_wait");
                  const bool has_cert = o.cred_cert.has_value();
                  auto made = [&] {
                      py::gil_scoped_release nogil;
@@ -110,7 +129,8 @@ void bind_rest(py::module_& m) {
              py::arg("reload_cred") = true, py::arg("reload_buffer") = 300, py::arg("token_scope") = "gracedb.read",
              py::arg("token_audience") = py::none(), py::arg("ca_cert_path") = py::none(),
              py::arg("verify_tls") = true, py::arg("timeout") = 30, py::arg("retries") = 3,
-             py::arg("backoff_factor") = 0.5, py::arg("user_agent") = py::none())
+             py::arg("backoff_factor") = 0.5, py::arg("user_agent") = py::none(),
+             py::arg("reservation_wait") = 60.0)
         .def(
             "create_event",
             [](PyGraceDb& self, const std::string& group, const std::string& pipeline, const std::string& filename,
@@ -169,6 +189,67 @@ void bind_rest(py::module_& m) {
                 return to_py(self.client.get(url));
             },
             py::arg("url"))
+        // Follow-ups (ligo-gracedb 2.x's names), each waiting out the reservation window on a graceid this
+        // client published over Kafka (reservation_wait; then EventNotUploadedError).
+        .def(
+            "write_log",
+            [](PyGraceDb& self, const std::string& graceid, const std::string& message,
+               const py::object& filename, const py::object& filecontents, const py::object& tag_name,
+               const py::object& displayName) {
+                WriteLogOptions o;
+                if (!filename.is_none()) o.filename = py::str(filename).cast<std::string>();  // str or a path
+                if (!filecontents.is_none()) o.filecontents = text_or_bytes(filecontents, "filecontents");
+                o.tag_name = tag_names(tag_name, "tag_name");
+                o.displayName = tag_names(displayName, "displayName");
+                py::gil_scoped_release nogil;
+                return to_py(self.client.write_log(graceid, message, o));
+            },
+            py::arg("graceid"), py::arg("message"), py::arg("filename") = py::none(),
+            py::arg("filecontents") = py::none(), py::arg("tag_name") = py::none(),
+            py::arg("displayName") = py::none(),
+            "Add a log entry, optionally with a file (read from `filename`, or its bytes in `filecontents`, "
+            "named `filename`) and tags (a str or a list; displayName one per tag): 201 and the entry.")
+        .def(
+            "logs",
+            [](PyGraceDb& self, const std::string& graceid) {
+                py::gil_scoped_release nogil;
+                return to_py(self.client.logs(graceid));
+            },
+            py::arg("graceid"), "The event's log: {'numRows', 'log': [entries in order of N]}.")
+        .def(
+            "write_label",
+            [](PyGraceDb& self, const std::string& graceid, const std::string& label) {
+                py::gil_scoped_release nogil;
+                return to_py(self.client.write_label(graceid, label));
+            },
+            py::arg("graceid"), py::arg("label"),
+            "Apply a label (checked against the API root's labels first: ValueError): 201, or 200 with a "
+            "warning when the event had it already.")
+        .def(
+            "remove_label",
+            [](PyGraceDb& self, const std::string& graceid, const std::string& label) {
+                py::gil_scoped_release nogil;
+                return to_py(self.client.remove_label(graceid, label));
+            },
+            py::arg("graceid"), py::arg("label"),
+            "Remove a label: 204; HTTPError 404 when the event lacks it.")
+        .def(
+            "labels",
+            [](PyGraceDb& self, const std::string& graceid) {
+                py::gil_scoped_release nogil;
+                return to_py(self.client.labels(graceid));
+            },
+            py::arg("graceid"),
+            "The event's labels: {'labels': [{'name', 'creator', 'created', 'self'}], ...}.")
+        .def(
+            "files",
+            [](PyGraceDb& self, const std::string& graceid, const std::string& filename) {
+                py::gil_scoped_release nogil;
+                return to_py(self.client.files(graceid, filename));
+            },
+            py::arg("graceid"), py::arg("filename") = "",
+            "With a file name: the file (its bytes as .content; 'name,N' is version N). Without: "
+            "{name: url} for every file of the event.")
         .def_property_readonly("service_url", [](PyGraceDb& self) { return self.client.service_url(); })
         .def_property_readonly("api_root",
                                [](PyGraceDb& self) {

@@ -10,6 +10,8 @@ HTTPError::HTTPError(long status, std::string body, const std::string& what)
                    status == 408 || status == 429 || status == 502 || status == 503 || status == 504),
       status_{status},
       body_{std::move(body)} {}
+HTTPError::HTTPError(long status, std::string body, const std::string& what, Errc code, bool retriable)
+    : GraceDbError(what, code, {}, false, retriable), status_{status}, body_{std::move(body)} {}
 HTTPError::~HTTPError() = default;
 TransportError::~TransportError() = default;
 CredentialError::~CredentialError() = default;
@@ -55,7 +57,8 @@ Response GraceDb::get(const std::string& url) {
 }
 
 Response GraceDb::event(const std::string& graceid) {
-    return get(impl_->templated("event-detail-template", graceid));
+    const auto url = impl_->templated("event-detail-template", graceid);
+    return impl_->followup(graceid, "event", [&] { return get(url); });
 }
 
 Response GraceDb::reserve_graceid(const std::string& group, const std::string& pipeline,
@@ -74,6 +77,7 @@ Response GraceDb::upload_reserved_event(const std::string& graceid, const std::s
     const auto form = Impl::event_form(group, pipeline, filename, contents, options);
     const auto start = Clock::now();
     Response r = impl_->request("POST", impl_->templated("reservation-upload-template", graceid), &form, true, true, {409});
+    impl_->pending.erase(graceid);  // uploaded now (or before: 409): follow-ups need not wait for it
     r.timings.emplace_back("http", since(start));
     return r;
 }

@@ -225,10 +225,15 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
                 fallback_failure = e.what();
             }
         }
+        // The message may still reach the supervisor: follow-ups on the graceid wait for it meanwhile.
+        if (supervised && failure.may_still_be_delivered) impl_->pending.add(id);
         throw unfinished_event_error(id, topic, failure, fallback_failure);
     }
     result.timings.emplace_back("total", since(start));
     result.status = 202;
+    // Reserved and published: GraceDB has the event once the supervisor uploaded it. Until a follow-up sees
+    // it exist, follow-ups on it wait for it (the reservation window, window.cpp).
+    if (supervised && graceid.is_string()) impl_->pending.add(graceid.get<std::string>());
     nlohmann::json body = {{"graceid", graceid},          {"submitter", submitter},
                            {"topic", report.topic},        {"partition", report.partition},
                            {"offset", report.offset},      {"transport", "kafka"},

@@ -67,32 +67,39 @@ Response GraceDb::write_log(const std::string& graceid, const std::string& messa
         auto base = std::filesystem::path{*o.filename}.filename().string();
         form.push_back({"upload", std::move(contents), std::move(base)});
     }
-    return impl_->request("POST", url, &form, true, false);  // not idempotent: retried only after a 429
+    // Not idempotent: retried only after a 429, or a 404 "Event not found." in the reservation window.
+    return impl_->followup(graceid, "write_log",
+                           [&] { return impl_->request("POST", url, &form, true, false); });
 }
 
 Response GraceDb::logs(const std::string& graceid) {
-    return impl_->request("GET", impl_->templated("event-log-template", graceid), nullptr, false, true);
+    const auto url = impl_->templated("event-log-template", graceid);
+    return impl_->followup(graceid, "logs", [&] { return impl_->request("GET", url, nullptr, false, true); });
 }
 
 Response GraceDb::write_label(const std::string& graceid, const std::string& label) {
     const auto url = impl_->templated("event-label-template", graceid, "{label}", label);
     impl_->check_label(label);
-    return impl_->request("PUT", url, nullptr, false, true);
+    return impl_->followup(graceid, "write_label",
+                           [&] { return impl_->request("PUT", url, nullptr, false, true); });
 }
 
 Response GraceDb::remove_label(const std::string& graceid, const std::string& label) {
     const auto url = impl_->templated("event-label-template", graceid, "{label}", label);
-    return impl_->request("DELETE", url, nullptr, false, true);
+    return impl_->followup(graceid, "remove_label",
+                           [&] { return impl_->request("DELETE", url, nullptr, false, true); });
 }
 
 Response GraceDb::labels(const std::string& graceid) {
     const auto url = impl_->templated("event-label-template", graceid, "{label}", "");
-    return impl_->request("GET", url, nullptr, false, true);
+    return impl_->followup(graceid, "labels",
+                           [&] { return impl_->request("GET", url, nullptr, false, true); });
 }
 
 Response GraceDb::files(const std::string& graceid, const std::string& filename) {
-    return impl_->request("GET", impl_->templated("files-template", graceid, "{filename}", filename), nullptr,
-                          false, true);
+    const auto url = impl_->templated("files-template", graceid, "{filename}", filename);
+    return impl_->followup(graceid, "files",
+                           [&] { return impl_->request("GET", url, nullptr, false, true); });
 }
 
 }  // namespace gracedb

@@ -13,6 +13,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "detail/log.hpp"
 #include "detail/token_provider.hpp"
 #include "detail/url.hpp"
+#include "rest/window.hpp"
 
 namespace gracedb {
 
@@ -110,6 +112,12 @@ struct GRACEDB_NO_EXPORT GraceDb::Impl {
     Clock::time_point root_fetched{};
 
     Impl(std::string service_url, GraceDbOptions o);
+
+    /// Graceids published over Kafka by create_event and not yet seen to exist (the reservation window).
+    PendingEvents pending;
+    /// Sends a follow-up on `graceid` (`call` names it in messages), waiting out the reservation window
+    /// when `graceid` is pending (window.cpp).
+    Response followup(const std::string& graceid, const char* call, const std::function<Response()>& send);
 
     /// One HTTP exchange. Throws TransportError when there is no HTTP answer; returns any HTTP status.
     /// `with_token`: send the bearer token (only ever true for the service's own origin).

@@ -142,6 +142,8 @@ GraceDb::Impl::Impl(std::string service_url, GraceDbOptions o) : options{std::mo
                                 e.what() + ")");
         }
     }
+    if (options.reservation_wait.count() < 0)
+        throw std::invalid_argument("reservation_wait must not be negative (0: follow-ups never wait)");
     if (options.max_response_bytes == 0)
         throw std::invalid_argument("max_response_bytes must be at least 1 (the default is 64 MiB)");
     if (origin.scheme != "https") {  // the allowance, also for a token found later (credentials_refused)

@@ -60,6 +60,13 @@ struct GRACEDB_EXPORT GraceDbOptions {
     /// stops and the request throws GraceDbError with code message_too_large. At least 1 (else
     /// std::invalid_argument).
     std::size_t max_response_bytes = std::size_t{64} << 20;
+    /// The reservation window: how long a follow-up call (write_log, logs, write_label, remove_label,
+    /// labels, files, event) on a graceid that this client reserved and published over Kafka with
+    /// create_event waits for GraceDB to have the event, retrying while the server answers 404 "Event not
+    /// found." (the supervisor has not uploaded it yet). Past it: EventNotUploadedError naming the graceid.
+    /// Other graceids, and ones already seen to exist, are never waited for: a 404 there is final.
+    /// 0: no waiting (the first such 404 raises EventNotUploadedError). Not negative (std::invalid_argument).
+    std::chrono::milliseconds reservation_wait = std::chrono::seconds{60};
 };
 
 /// Python: create_event(..., search, filecontents, offline, labels, kafka, http_fallback, ...).
@@ -183,7 +190,8 @@ public:
     Response reserve_graceid(const std::string& group, const std::string& pipeline,
                              const std::optional<std::string>& search = std::nullopt);
 
-    /// The event's JSON (GET, retried on transient failures).
+    /// The event's JSON (GET, retried on transient failures; waits out the reservation window of
+    /// the follow-ups).
     Response event(const std::string& graceid);
 
     /// GET of any URL (retried on transient failures). The bearer token is sent only when the URL has the
@@ -192,12 +200,16 @@ public:
 
     // --- Follow-ups on an event (ligo-gracedb 2.x's names), through the API root's templates. Each throws
     // HTTPError (code http_status) for a 4xx/5xx answer, e.g. 404 "Event not found." for a graceid that is
-    // not (yet) an event in GraceDB, such as one reserved and published over Kafka before the supervisor
-    // uploaded it; std::invalid_argument for a malformed graceid.
+    // not an event in GraceDB; std::invalid_argument for a malformed graceid. The reservation window: on a
+    // graceid this client published over Kafka (create_event, 202) and has not yet seen exist, a 404 "Event
+    // not found." is retried with back-off (20 ms growing to 500 ms) until the supervisor has uploaded the
+    // event, for at most GraceDbOptions::reservation_wait; then EventNotUploadedError. The time waited is
+    // the answer's timing "reservation_wait". Runs on the caller's thread; holds no lock while waiting.
 
     /// Adds a log entry (POST multipart: comment, tagname per tag, displayName per tag, the file as
     /// `upload`): 201 and the entry ({"N", "comment", "filename", "file_version", "tag_names", ...}). Not
-    /// retried (it would add the entry twice), except after a 429. std::invalid_argument for an unreadable
+    /// retried (it would add the entry twice), except after a 429 or, in the reservation window, a 404
+    /// "Event not found." (neither created anything). std::invalid_argument for an unreadable
     /// file or filecontents without a filename.
     Response write_log(const std::string& graceid, const std::string& message,
                        const WriteLogOptions& options = {});

@@ -5,6 +5,7 @@
 
 #include <gracedb/error.hpp>
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
@@ -28,9 +29,34 @@ public:
     /// The response body (GraceDB's JSON error, as text).
     const std::string& body() const noexcept { return body_; }
 
+protected:
+    /// For subclasses that say more than the status (their own code and retriability).
+    HTTPError(long status, std::string body, const std::string& what, Errc code, bool retriable);
+
 private:
     long status_;
     std::string body_;
+};
+
+/// A follow-up (write_log, write_label, logs, ...) on a graceid this client reserved and published over
+/// Kafka kept meeting GraceDB's 404 "Event not found." for the whole reservation window
+/// (GraceDbOptions::reservation_wait): the supervisor has not uploaded the event (yet). Code timed_out,
+/// retriable (the upload may still come: check the supervisor, e.g. `gracedb-kafka check`). The request
+/// created nothing on the server: sending it again later is safe. status() is 404, body() the server's.
+class GRACEDB_EXPORT EventNotUploadedError : public HTTPError {
+public:
+    /// `waited`: how long the call waited for the event to appear.
+    EventNotUploadedError(std::string graceid, std::chrono::milliseconds waited, std::string body,
+                          const std::string& what);
+    ~EventNotUploadedError() override;
+    /// The graceid that never became an event within the window.
+    const std::string& graceid() const noexcept { return graceid_; }
+    /// How long the call waited before giving up.
+    std::chrono::milliseconds waited() const noexcept { return waited_; }
+
+private:
+    std::string graceid_;
+    std::chrono::milliseconds waited_;
 };
 
 /// No HTTP answer at all: connection refused, DNS, TLS handshake, timeout. Says which and where.
