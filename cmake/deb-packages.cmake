@@ -61,8 +61,8 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME libgracedb-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_COMPONENT_DEV_DEPENDS runtime supervisor testing)
 # nlohmann/json is in the public headers; the pkg-config files name the others (Requires.private).
-set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "nlohmann-json3-dev, librdkafka-dev, libcurl4-openssl-dev | libcurl-dev, \
-libssl-dev, libcpp-httplib-dev, libjwt-dev, prometheus-cpp-dev")
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "nlohmann-json3-dev, librdkafka-dev, \
+libcurl4-openssl-dev | libcurl-dev, libssl-dev, libcpp-httplib-dev, libjwt-dev, prometheus-cpp-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "GraceDB event submission over Apache Kafka (development files)
 Headers, the CMake package (find_package(gracedb)) and the pkg-config files of the three libraries.")
 
@@ -82,8 +82,9 @@ if(GRACEDB_BUILD_PYTHON)
   # The modules are built for one Python (their file names carry its ABI).
   set(py ${PYTHON_VERSION_MAJOR}.${PYTHON_VERSION_MINOR})
   math(EXPR py_next "${PYTHON_VERSION_MINOR} + 1")
-  set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS "python3 (>= ${py}~), python3 (<< ${PYTHON_VERSION_MAJOR}.${py_next})")
-  # Python writes __pycache__ into the package when root imports it: removed with the package, as py3clean does.
+  set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS
+      "python3 (>= ${py}~), python3 (<< ${PYTHON_VERSION_MAJOR}.${py_next})")
+  # Python writes __pycache__ into the package when root imports it: removed with the package (as py3clean).
   set(GRACEDB_PYTHON_PACKAGE_PATH ${CMAKE_INSTALL_PREFIX}/${GRACEDB_PYTHON_INSTALL_DIR}/gracedb_cpp)
   file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/deb/python/prerm @ONLY CONTENT [[#!/bin/sh
 set -e

@@ -29,8 +29,8 @@ packages=(
   help2man man-db         # the man page gracedb-kafka.1 from the tool's --help (packaging/), and its test
   systemd                 # systemd-analyze verify, the test of the supervisor's unit (packaging/systemd/)
   clang libclang-rt-14-dev   # libFuzzer targets and ThreadSanitizer (GCC's TSan misses librdkafka's C11 threads)
-  python3-pip python3-venv  # pip install/wheel of pyproject.toml, and the test's fresh virtual environment
-  dpkg-dev file           # cpack -G DEB: dpkg-shlibdeps fills the Depends of the Debian packages (docs/install.md)
+  python3-pip python3-venv  # pip install/wheel of pyproject.toml; the wheel test's fresh virtual environment
+  dpkg-dev file           # cpack -G DEB: dpkg-shlibdeps fills in the Debian packages' Depends
 )
 # From bookworm-backports (bookworm's own is too old for pyproject.toml): scikit-build-core, the build backend
 # of `pip install --no-build-isolation .`.
@@ -41,7 +41,8 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 for p in "${backports[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p/bookworm-backports")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p/bookworm-backports")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"

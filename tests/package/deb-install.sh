@@ -14,10 +14,12 @@ fail() { echo "deb-install: FAILED: $*" >&2; exit 1; }
 step() { echo "deb-install: $* ($(( $(date +%s) - t0 )) s)"; }
 t0=$(date +%s)
 
-[ "$(id -u)" -eq 0 ] || { echo "deb-install: skipped: installing packages needs root (CI runs as root)"; exit 77; }
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deb-install: skipped: installing packages needs root (CI runs as root)"; exit 77
+fi
 for p in libgracedb0 libgracedb-dev gracedb-kafka python3-gracedb-cpp; do
   if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed; then
-    fail "$p is already installed on this machine: remove it first (apt-get purge $p), this test installs its own"
+    fail "$p is already installed here: remove it first (apt-get purge $p); this test installs its own"
   fi
 done
 for f in /usr/include/gracedb /usr/bin/gracedb-kafka /usr/lib/python3/dist-packages/gracedb_cpp; do
@@ -25,12 +27,14 @@ for f in /usr/include/gracedb /usr/bin/gracedb-kafka /usr/lib/python3/dist-packa
 done
 
 # --- build the packages ----------------------------------------------------------------------------------
+mkdir -p "$build"
 cmake -S "$src" -B "$build" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE="$type" \
   -DGRACEDB_WARNINGS_AS_ERRORS="$werror" ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER=$launcher} \
   ${launcher:+-DCMAKE_C_COMPILER_LAUNCHER=$launcher} \
-  -DGRACEDB_BUILD_TESTS=OFF -DGRACEDB_BUILD_EXAMPLES=OFF -DGRACEDB_BUILD_BENCH=OFF > "$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; fail "configure"; }
-cmake --build "$build" -j "$jobs" > "$build.build.log" 2>&1 || { tail -50 "$build.build.log"; fail "build"; }
+  -DGRACEDB_BUILD_TESTS=OFF -DGRACEDB_BUILD_EXAMPLES=OFF -DGRACEDB_BUILD_BENCH=OFF \
+  > "$build/configure.log" 2>&1 \
+  || { cat "$build/configure.log"; fail "configure"; }
+cmake --build "$build" -j "$jobs" > "$build/build.log" 2>&1 || { tail -50 "$build/build.log"; fail "build"; }
 step "built"
 rm -rf "$build"/*.deb "$work" && mkdir -p "$work"
 (cd "$build" && cpack -G DEB > "$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack -G DEB"; }
@@ -38,7 +42,9 @@ grep -i "warning" "$work/cpack.log" && fail "cpack warned (above)"
 step "packaged"
 
 declare -A deb
-for p in libgracedb0 libgracedb-supervisor0 libgracedb-testing0 libgracedb-dev gracedb-kafka python3-gracedb-cpp; do
+names=(libgracedb0 libgracedb-supervisor0 libgracedb-testing0 libgracedb-dev gracedb-kafka
+       python3-gracedb-cpp)
+for p in "${names[@]}"; do
   deb[$p]=$(ls "$build"/${p}_*.deb 2>/dev/null) || fail "no package $p among: $(ls "$build"/*.deb)"
 done
 [ "$(ls "$build"/*.deb | wc -l)" -eq 6 ] || fail "expected 6 packages, made: $(ls "$build"/*.deb)"
@@ -65,13 +71,15 @@ dups=$(echo "$all" | uniq -d)
 [ -z "$dups" ] || fail "files in two packages: $dups"
 # Depends: Debian's libraries from dpkg-shlibdeps, ours with the exact version.
 depends() { dpkg-deb -f "${deb[$1]}" Depends; }
-depends libgracedb0 | grep -q 'librdkafka1' || fail "libgracedb0 Depends lacks librdkafka1: $(depends libgracedb0)"
-depends libgracedb0 | grep -q 'libcurl4' || fail "libgracedb0 Depends lacks libcurl4: $(depends libgracedb0)"
-depends libgracedb-testing0 | grep -q 'libjwt' || fail "libgracedb-testing0 lacks libjwt: $(depends libgracedb-testing0)"
+needs() { depends "$1" | grep -qF "$2" || fail "$1 does not depend on $2: $(depends "$1")"; }
+needs libgracedb0 librdkafka1
+needs libgracedb0 libcurl4
+needs libgracedb-testing0 libjwt0
 version=$(dpkg-deb -f "${deb[libgracedb0]}" Version)
-depends gracedb-kafka | grep -q "libgracedb-testing0 (= $version)" || fail "gracedb-kafka: $(depends gracedb-kafka)"
-depends python3-gracedb-cpp | grep -q 'python3 (<<' || fail "python3-gracedb-cpp: $(depends python3-gracedb-cpp)"
-dpkg-deb -I "${deb[libgracedb0]}" shlibs | grep -q "^libgracedb 0 libgracedb0" || fail "libgracedb0 has no shlibs"
+needs gracedb-kafka "libgracedb-testing0 (= $version)"
+needs python3-gracedb-cpp "python3 (<<"
+dpkg-deb -I "${deb[libgracedb0]}" shlibs | grep -q "^libgracedb 0 libgracedb0" \
+  || fail "libgracedb0 has no shlibs"
 for p in "${!deb[@]}"; do echo "  $p: $(depends "$p")"; done
 
 # --- install, use, remove --------------------------------------------------------------------------------
@@ -80,18 +88,20 @@ packages=("${!deb[@]}")
 apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@"; }
 purge() { apt purge "${packages[@]}" > "$work/purge.log" 2>&1; }
 trap 'purge || true' EXIT
-apt install "${deb[@]}" > "$work/install.log" 2>&1 || { cat "$work/install.log"; fail "apt-get install ./*.deb"; }
+apt install "${deb[@]}" > "$work/install.log" 2>&1 \
+  || { cat "$work/install.log"; fail "apt-get install ./*.deb"; }
 step "installed"
 
 # The package consumers, against /usr only (no prefix given).
 export -n CMAKE_PREFIX_PATH PKG_CONFIG_PATH LD_LIBRARY_PATH 2>/dev/null || true
 unset CMAKE_PREFIX_PATH PKG_CONFIG_PATH LD_LIBRARY_PATH
 for mode in OFF ON; do
-  cmake -S "$src/tests/package" -B "$work/consumer-$mode" -DWITH_COMPONENTS=$mode > "$work/consumer-$mode.log" 2>&1 \
+  cmake -S "$src/tests/package" -B "$work/consumer-$mode" -DWITH_COMPONENTS=$mode \
+    > "$work/consumer-$mode.log" 2>&1 \
     && cmake --build "$work/consumer-$mode" >> "$work/consumer-$mode.log" 2>&1 \
     || { cat "$work/consumer-$mode.log"; fail "the consumer project ($mode) against /usr"; }
   grep -q '^gracedb_DIR:PATH=/usr/lib/.*/cmake/gracedb$' "$work/consumer-$mode/CMakeCache.txt" \
-    || fail "find_package(gracedb) did not find /usr: $(grep gracedb_DIR "$work/consumer-$mode/CMakeCache.txt")"
+    || fail "find_package(gracedb) not from /usr: $(grep gracedb_DIR "$work/consumer-$mode"/CMakeCache.txt)"
   "$work/consumer-$mode/consumer"
 done
 "$work/consumer-ON/consumer_supervisor"
@@ -107,16 +117,18 @@ g++ -std=c++20 "$src/tests/package/consumer_testing.cpp" -o "$work/consumer-test
 step "package consumers built against /usr and ran"
 
 # The tool, its manual and unit.
-[ "$(command -v gracedb-kafka)" = /usr/bin/gracedb-kafka ] || fail "gracedb-kafka is not /usr/bin/gracedb-kafka"
+[ "$(command -v gracedb-kafka)" = /usr/bin/gracedb-kafka ] || fail "gracedb-kafka is not in /usr/bin"
 (cd "$work" && /usr/bin/gracedb-kafka demo > "$work/demo.log" 2>&1) || { cat "$work/demo.log"; fail "demo"; }
 grep -E "graceid: G[0-9]+" "$work/demo.log" || { cat "$work/demo.log"; fail "the demo made no event"; }
-[ "$(man -w gracedb-kafka)" = /usr/share/man/man1/gracedb-kafka.1 ] || fail "man gracedb-kafka: $(man -w gracedb-kafka)"
+page=$(man -w gracedb-kafka) || fail "man gracedb-kafka finds no page"
+[ "$page" = /usr/share/man/man1/gracedb-kafka.1 ] || fail "man gracedb-kafka: $page"
 grep -q '^ExecStart=/usr/bin/gracedb-kafka supervise' /usr/lib/systemd/system/gracedb-supervisor.service \
   || fail "the unit does not run /usr/bin/gracedb-kafka"
 step "gracedb-kafka demo from /usr/bin"
 
 # Python: Debian's python3, from a folder that is not the source tree, nothing on PYTHONPATH.
-(cd "$work" && env -i PATH=/usr/bin:/bin HOME="$work" /usr/bin/python3 "$src/tests/python/installed_check.py" /usr) \
+(cd "$work" && env -i PATH=/usr/bin:/bin HOME="$work" \
+   /usr/bin/python3 "$src/tests/python/installed_check.py" /usr) \
   || fail "gracedb_cpp from /usr"
 step "gracedb_cpp imported by /usr/bin/python3"
 
@@ -124,7 +136,7 @@ step "gracedb_cpp imported by /usr/bin/python3"
 purge || { cat "$work/purge.log"; fail "apt-get purge"; }
 trap - EXIT
 after=$(find /usr -name '*gracedb*' 2>/dev/null | sort)
-[ "$before" = "$after" ] || fail "left under /usr after the purge: $(comm -13 <(echo "$before") <(echo "$after"))"
+[ "$before" = "$after" ] || fail "left under /usr: $(comm -13 <(echo "$before") <(echo "$after"))"
 for f in $all; do
   [ ! -e "${f#.}" ] || fail "${f#.} is left after the purge"
 done

@@ -4,8 +4,8 @@
 # then, from there (nothing on PYTHONPATH, not the build tree):
 #  - pytest finds the gracedb_sandbox fixture through the wheel's pytest11 entry point alone;
 #  - the specification's Python examples (tests/python/test_spec_examples.py) pass.
-# The venv has --system-site-packages for certifi and pytest (Debian's; there is no PyPI here); the test checks
-# that gracedb_cpp itself comes from the venv.
+# The venv has --system-site-packages for certifi and pytest (Debian's; there is no PyPI here); the test
+# checks that gracedb_cpp itself comes from the venv.
 # Usage: wheel-venv.sh <source dir> <CMake build dir for the wheel> <work dir> <build type> <werror ON|OFF>
 #                      [compiler launcher]
 set -euo pipefail
@@ -36,11 +36,13 @@ for f in gracedb_cpp/__init__.py gracedb_cpp/kafka.py gracedb_cpp/testing.py gra
   echo "$listing" | grep -qx "$f" || fail "the wheel lacks $f: $listing"
 done
 echo "$listing" | grep -qE '^gracedb_cpp/_core\..*\.so$' || fail "the wheel lacks _core: $listing"
-! echo "$listing" | grep -E '(^|/)(include|bin|share)/|\.pc$|\.cmake$' || fail "the wheel holds more than the package"
+! echo "$listing" | grep -E '(^|/)(include|bin|share)/|\.pc$|\.cmake$' \
+  || fail "the wheel holds more than the package"
 version=$(sed -nE 's/^project\(gracedb VERSION ([0-9.]+).*/\1/p' "$src/CMakeLists.txt")
 [[ $(basename "$wheel") == gracedb_cpp-$version-* ]] || fail "the wheel's version is not CMake's $version"
 "$python" -m zipfile -e "$wheel" "$work/unpacked"
-grep -A1 '^\[pytest11\]' "$work"/unpacked/gracedb_cpp-*.dist-info/entry_points.txt | grep -q 'gracedb_cpp.testing' \
+grep -A1 '^\[pytest11\]' "$work"/unpacked/gracedb_cpp-*.dist-info/entry_points.txt \
+  | grep -q 'gracedb_cpp.testing' \
   || fail "no pytest11 entry point"
 
 "$python" -m venv --system-site-packages "$work/venv"
@@ -69,9 +71,9 @@ from gracedb_cpp.rest import GraceDb
 
 def test_gracedb_sandbox_fixture(gracedb_sandbox):
     sb = gracedb_sandbox
-    with GraceDbKafkaProducer(sb.bootstrap_servers, service_url=sb.service_url, **sb.kafka_config) as producer:
+    with GraceDbKafkaProducer(sb.bootstrap_servers, service_url=sb.service_url, **sb.kafka_config) as p:
         response = GraceDb(sb.service_url).create_event("CBC", "gstlal", "coinc.xml",
-                                                        filecontents=b"<LIGO_LW/>", kafka=producer)
+                                                        filecontents=b"<LIGO_LW/>", kafka=p)
     assert response.json()["graceid"].startswith("G")
 EOF
 "${venv_env[@]}" python -m pytest -q -p no:cacheprovider "$work/run/test_fixture_from_entry_point.py" \

@@ -19,7 +19,7 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 PROJECT = HERE.parent.parent
 
-# An installed package (pip) registers the plugin by itself (entry point); GRACEDB_PYTEST_PLUGIN empty: rely on that.
+# A package installed by pip registers the plugin itself (entry point); GRACEDB_PYTEST_PLUGIN="": rely on it.
 pytest_plugins = [p for p in [os.environ.get("GRACEDB_PYTEST_PLUGIN", "gracedb_cpp.testing")] if p]
 
 
