@@ -30,15 +30,31 @@ packages=(
   help2man man-db         # the man page gracedb-kafka.1 from the tool's --help (packaging/), and its test
   systemd                 # systemd-analyze verify, the test of the supervisor's unit (packaging/systemd/)
   clang libclang-rt-14-dev   # libFuzzer targets and ThreadSanitizer (GCC's TSan misses librdkafka's C11 threads)
+  python3-pip python3-venv  # pip install/wheel of pyproject.toml; the wheel test's fresh virtual environment
+  dpkg-dev file           # cpack -G DEB: dpkg-shlibdeps fills in the Debian packages' Depends
 )
+# From bookworm-backports (bookworm's own is too old for pyproject.toml): scikit-build-core, the build backend
+# of `pip install --no-build-isolation .`.
+backports=(python3-scikit-build-core)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+for p in "${backports[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p/bookworm-backports")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  if ! grep -rqs '^Suites:.*bookworm-backports' /etc/apt/sources.list.d/ \
+     && ! grep -qs '^deb .* bookworm-backports ' /etc/apt/sources.list; then
+    echo "install-deps: adding Debian's bookworm-backports (/etc/apt/sources.list.d/backports.sources)"
+    printf '%s\n' "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: bookworm-backports" \
+      "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" \
+      | $SUDO tee /etc/apt/sources.list.d/backports.sources > /dev/null
+  fi
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

@@ -1,6 +1,7 @@
 """Test helpers (gracedb::testing): the embedded sandbox, the GraceDB stand-in, the mock cluster, test tokens.
 
-As a pytest plugin (``pytest_plugins = ["gracedb_cpp.testing"]`` in a conftest.py) it provides the fixtures
+As a pytest plugin (found by pytest by itself when the package is installed with pip: its ``pytest11`` entry
+point; otherwise ``pytest_plugins = ["gracedb_cpp.testing"]`` in a conftest.py) it provides the fixtures
 
 * ``gracedb_sandbox`` (session): a Sandbox -- Kafka (librdkafka's mock cluster, plaintext), the GraceDB stand-in
   and a supervisor that uploads what is published, all in this process::

@@ -19,7 +19,8 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 PROJECT = HERE.parent.parent
 
-pytest_plugins = [os.environ.get("GRACEDB_PYTEST_PLUGIN", "gracedb_cpp.testing")]
+# A package installed by pip registers the plugin itself (entry point); GRACEDB_PYTEST_PLUGIN="": rely on it.
+pytest_plugins = [p for p in [os.environ.get("GRACEDB_PYTEST_PLUGIN", "gracedb_cpp.testing")] if p]
 
 
 def unique(stem):
