@@ -9,6 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
   build-essential cmake pkg-config
+  ccache                  # the package tests rebuild the project next to the build folder: cache hits
   librdkafka-dev          # Kafka client (C)
   libcurl4-openssl-dev    # HTTP client
   libssl-dev              # TLS, JWT signatures

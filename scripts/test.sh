@@ -8,7 +8,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${GRACEDB_BUILD_DIR:-$root/build}
 
 "$root/scripts/install-deps.sh"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# ccache (install-deps.sh): the package tests build the project again next to this build folder (<build>-deb,
+# <build>-wheel) with the same flags; with paths made relative to the clone they are served from the cache.
+launcher=()
+if command -v ccache > /dev/null; then
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DGRACEDB_WARNINGS_AS_ERRORS="${GRACEDB_WARNINGS_AS_ERRORS:-OFF}"
 cmake --build "$build" -j "$(nproc)"
 
