@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libjwt-dev              # minting and verifying test SciTokens
+  libsqlite3-dev          # the publisher's crash-safe outbox (journal, fsync'd)
   prometheus-cpp-dev      # the supervisor's Prometheus metrics (core registry and text format)
   kafkacat                # kcat, an independent Kafka client for tests
   python3 python3-confluent-kafka  # the Python anchor of the benchmarks
