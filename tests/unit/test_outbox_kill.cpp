@@ -56,10 +56,10 @@ struct World {
     explicit World(const fs::path& d) : dir{d} {
         fs::create_directories(dir);
         cluster = std::make_unique<gracedb::testing::MockCluster>(1);
-        cluster->create_topic("localhost.test", 4);
+        cluster->create_topic("localhost.test", 1);  // one partition: a last event comes after all
         gracedb::StandInOptions so{.url_host = "localhost"};
         so.store_file = (dir / "standin.json").string();
-        so.upload_latency = 10ms;  // a reserved upload takes a while, like the real server's
+        so.upload_latency = 2ms;  // a reserved upload takes a while, like the real server's
         so.on_alert = [this](const nlohmann::json& alert) {
             std::lock_guard lock{mutex};
             ++alerts[alert.value("uid", "")];
@@ -86,15 +86,16 @@ struct World {
         std::ifstream in{dir / "standin.json"};
         const auto all = nlohmann::json::parse(in);
         std::map<std::string, bool> out;
-        for (const auto& [id, r] : all.value("reservations", nlohmann::json::object()).items())
-            out[id] = r.value("uploaded", false);
+        if (!all.contains("reservations")) return out;
+        for (const auto& [id, r] : all.at("reservations").items()) out[id] = r.value("uploaded", false);
         return out;
     }
 };
 
-// Runs the publisher once and SIGKILLs it a random time after it started; returns the tags it asked for.
+// Runs the publisher once and SIGKILLs it `delay` after it printed its `after`-th "asked" line (0: after
+// "ready", i.e. possibly during its start-up resume); returns the tags it asked for.
 std::vector<std::string> run_and_kill(const World& w, const std::string& outbox, const std::string& tag,
-                                      std::chrono::microseconds delay) {
+                                      int after, std::chrono::microseconds delay) {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe");
     posix_spawn_file_actions_t fa;
@@ -112,8 +113,13 @@ std::vector<std::string> run_and_kill(const World& w, const std::string& outbox,
     ::close(fds[1]);
     std::string out;
     char buf[4096];
-    // The kill's moment counts from the child's "ready" (its start), read as soon as it is written.
-    while (out.find("ready\n") == std::string::npos) {
+    auto lines = [&](const std::string& what) {
+        std::size_t n = 0;
+        for (auto pos = out.find(what); pos != std::string::npos; pos = out.find(what, pos + 1)) ++n;
+        return n;
+    };
+    // The kill's moment counts from a line of the child's, read as soon as it is written.
+    while (after == 0 ? lines("ready\n") == 0 : lines("asked ") < static_cast<std::size_t>(after)) {
         const auto n = ::read(fds[0], buf, sizeof buf);
         if (n <= 0) break;
         out.append(buf, static_cast<std::size_t>(n));
@@ -132,11 +138,50 @@ std::vector<std::string> run_and_kill(const World& w, const std::string& outbox,
     std::size_t pos = 0;
     while ((pos = out.find("asked ", pos)) != std::string::npos) {
         const auto end = out.find('\n', pos);
-        if (end == std::string::npos) break;  // a line cut by the kill: never sent
+        if (end == std::string::npos) break;  // a line cut by the kill
         asked.push_back(out.substr(pos + 6, end - pos - 6));
         pos = end;
     }
     return asked;
+}
+
+// The kills: every tag the publisher asked for.
+std::set<std::string> run_kills(World& w, const std::string& outbox, int kills, unsigned seed) {
+    std::mt19937 rng{seed};
+    std::uniform_int_distribution<int> after{0, 3};          // 0: from its start (during its resume, ...)
+    std::uniform_int_distribution<int> moment_us{0, 40000};  // about one create_event with the outbox
+    std::set<std::string> asked;
+    for (int k = 0; k < kills; ++k) {
+        const auto tags = run_and_kill(w, outbox, "k" + std::to_string(k), after(rng),
+                                       std::chrono::microseconds{moment_us(rng)});
+        asked.insert(tags.begin(), tags.end());
+    }
+    return asked;
+}
+
+// Waits until the supervisor uploaded everything Kafka acknowledged: a last event, published after all the
+// others on the topic's one partition, is uploaded (bounded), and then nothing changes for half a second.
+void settle(World& w) {
+    gracedb::GraceDb client{w.standin->service_url(), {.force_noauth = true}};
+    auto producer = client.create_kafka_producer(
+        {.bootstrap_servers = w.cluster->bootstrap_servers(), .kafka_config = {{"security.protocol", "plaintext"}}});
+    const std::string last = client.create_event("Test", "gstlal", "event.xml",
+                                                 {.filecontents = "<event tag='last'/>", .kafka = &producer})
+                                 .json()["graceid"];
+    auto uploaded = [&] {
+        std::size_t n = 0;
+        for (const auto& [id, up] : w.reservations()) n += up ? 1 : 0;
+        return n;
+    };
+    for (int i = 0; i < 600 && !w.standin->event(last); ++i) std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(w.standin->event(last)) << "the supervisor did not upload the last event within 60 s";
+    std::size_t before = uploaded();
+    for (int quiet = 0; quiet < 5;) {
+        std::this_thread::sleep_for(100ms);
+        const auto now = uploaded();
+        quiet = now == before ? quiet + 1 : 0;
+        before = now;
+    }
 }
 
 struct Figures {
@@ -145,49 +190,24 @@ struct Figures {
     double seconds = 0;
 };
 
-// The kills, then (with an outbox) one resume; waits until every journaled (or, without an outbox, every
-// asked-for) event that can still arrive has arrived, and counts.
-Figures run_phase(World& w, const std::string& outbox, int kills, unsigned seed) {
+// What the stand-in holds, against what was asked for (settle()'s last event left out).
+Figures count(World& w, const std::set<std::string>& asked) {
     Figures f;
-    f.kills = kills;
-    const auto start = std::chrono::steady_clock::now();
-    std::mt19937 rng{seed};
-    std::uniform_int_distribution<int> moment_us{0, 120000};  // start-up, resume, then several create_events
-    std::set<std::string> asked;
-    for (int k = 0; k < kills; ++k) {
-        const auto tags = run_and_kill(w, outbox, "k" + std::to_string(k), std::chrono::microseconds{moment_us(rng)});
-        asked.insert(tags.begin(), tags.end());
-    }
     f.asked = asked.size();
-    // Everything the supervisor can still upload has been acknowledged by Kafka before the kill: wait until
-    // the stand-in's reservations stop changing state (bounded), then count.
-    auto uploaded_count = [&] {
-        std::size_t n = 0;
-        for (const auto& [id, up] : w.reservations()) n += up ? 1 : 0;
-        return n;
-    };
-    auto settle = [&] {
-        std::size_t last = uploaded_count();
-        for (int quiet = 0, i = 0; quiet < 10 && i < 600; ++i) {  // 1 s without change, at most 60 s
-            std::this_thread::sleep_for(100ms);
-            const auto now = uploaded_count();
-            quiet = now == last ? quiet + 1 : 0;
-            last = now;
-        }
-    };
-    settle();
-    f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const auto res = w.reservations();
-    f.reservations = res.size();
-    for (const auto& [id, up] : res) f.orphaned += up ? 0 : 1;
-    // Events by the tag in their file: each asked-for tag at most once; without a graceid's alert count 1.
     std::map<std::string, int> by_tag;
-    for (const auto& [id, up] : res) {
-        if (!up) continue;
+    for (const auto& [id, up] : w.reservations()) {
+        if (!up) {
+            ++f.orphaned;
+            ++f.reservations;
+            continue;
+        }
         const auto file = w.standin->event_file(id);
         if (!file) continue;
         const auto a = file->find("tag='"), b = file->rfind('\'');
-        ++by_tag[file->substr(a + 5, b - a - 5)];
+        const auto tag = file->substr(a + 5, b - a - 5);
+        if (tag == "last") continue;
+        ++f.reservations;
+        ++by_tag[tag];
     }
     f.events = by_tag.size();
     for (const auto& [tag, n] : by_tag) f.duplicated += n > 1 ? static_cast<std::size_t>(n - 1) : 0;
@@ -202,6 +222,13 @@ void print(const char* what, const Figures& f) {
               << f.duplicated << " duplicated, " << f.seconds << " s" << std::endl;
 }
 
+template <typename F>
+double timed(F&& body) {
+    const auto t = std::chrono::steady_clock::now();
+    body();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
 TEST(OutboxKill, EveryAcceptedEventExistsOnceAndEveryKnownReservationIsUploaded) {
     gracedb::set_log_level(gracedb::LogLevel::error);
     const fs::path root = fs::temp_directory_path() / ("outbox-kill-" + std::to_string(::getpid()));
@@ -209,23 +236,39 @@ TEST(OutboxKill, EveryAcceptedEventExistsOnceAndEveryKnownReservationIsUploaded)
     const auto seed = std::random_device{}();
     std::cout << "[outbox kill] seed " << seed << std::endl;
 
-    {  // Without the outbox: what a crash costs (printed, to show what the assertions below would catch).
+    {  // Without the outbox: what a crash costs (printed, to show what the assertions below catch).
         World w{root / "plain"};
-        print("without outbox", run_phase(w, "-", kills, seed));
+        std::set<std::string> asked;
+        const double s = timed([&] {
+            asked = run_kills(w, "-", kills, seed);
+            settle(w);
+        });
+        Figures f = count(w, asked);
+        f.kills = kills;
+        f.seconds = s;
+        print("without outbox", f);
     }
 
     World w{root / "outbox"};
     const std::string outbox = (root / "outbox" / "journal").string();
-    Figures f = run_phase(w, outbox, kills, seed);
-    // The last run was killed too: one more client with the outbox completes what it left.
-    gracedb::GraceDb client{w.standin->service_url(),
-                            {.force_noauth = true, .outbox = outbox, .resume_outbox_on_start = false}};
-    const auto resumed = client.resume_outbox();
+    std::set<std::string> asked;
+    gracedb::OutboxResumeResult resumed;
+    const double seconds = timed([&] {
+        asked = run_kills(w, outbox, kills, seed);
+        // The last run was killed too: one more client with the outbox completes what it left.
+        gracedb::GraceDb client{w.standin->service_url(),
+                                {.force_noauth = true, .outbox = outbox, .resume_outbox_on_start = false}};
+        resumed = client.resume_outbox();
+        settle(w);
+    });
     std::cout << "[outbox kill] final resume: " << resumed.completed << " completed, " << resumed.failed
               << " failed, " << resumed.busy << " busy" << std::endl;
     for (const auto& e : resumed.errors) ADD_FAILURE() << e;
-    f = run_phase(w, outbox, 0, seed);  // settle and count again (no kills)
+    Figures f = count(w, asked);
     f.kills = kills;
+    f.seconds = seconds;
+    print("with outbox", f);
+
     const auto entries = gracedb::read_outbox(outbox);
     std::size_t flagged = 0, unknown = 0;
     std::set<std::string> graceids;
@@ -236,7 +279,6 @@ TEST(OutboxKill, EveryAcceptedEventExistsOnceAndEveryKnownReservationIsUploaded)
         flagged += e.may_hold_unknown_reservation() ? 1 : 0;
         unknown += static_cast<std::size_t>(e.unknown_reservations);
     }
-    print("with outbox", f);
     std::cout << "[outbox kill] with outbox: " << entries.size() << " events journaled (accepted), " << flagged
               << " entries may hold an unknown reservation (" << unknown << " attempts), " << f.orphaned
               << " reservations orphaned" << std::endl;
@@ -245,14 +287,14 @@ TEST(OutboxKill, EveryAcceptedEventExistsOnceAndEveryKnownReservationIsUploaded)
         ASSERT_TRUE(res.count(id)) << id;
         EXPECT_TRUE(res.at(id)) << id << " (journaled) was never uploaded";
     }
-    // Every orphaned reservation is one of the window's, which the outbox counted.
-    EXPECT_LE(f.orphaned, unknown);
+    EXPECT_LE(f.orphaned, unknown);  // every orphaned reservation is one of the window's, counted by the outbox
     EXPECT_EQ(f.duplicated, 0u);
     EXPECT_EQ(f.events, entries.size());  // every journaled event exists, once; nothing else was created
+    EXPECT_LE(entries.size(), f.asked);
     {
         std::lock_guard lock{w.mutex};
         for (const auto& [id, n] : w.alerts) EXPECT_EQ(n, 1) << id << " created " << n << " times";
-        EXPECT_EQ(w.alerts.size(), entries.size());
+        EXPECT_EQ(w.alerts.size(), entries.size() + 1);  // and settle()'s last event
     }
     fs::remove_all(root);
 }
