@@ -93,8 +93,10 @@ int run(const CreateArgs& a) {
         // line (the client's cause already in it, so that nothing is appended after the command).
         const std::string what =
             with_client_cause(e.what()) +
-            (a.outbox.empty() ? "" : "; the outbox " + a.outbox + " completes it at its next resume (`gracedb-kafka "
-                                     "outbox resume --outbox DIR --service-url URL`), or") +
+            (a.outbox.empty() ? ""
+                              : "; the outbox " + a.outbox +
+                                    " completes it at its next resume (`gracedb-kafka outbox resume --outbox "
+                                    "DIR --service-url URL`), or") +
             "; to finish it: " + finish_command(a, e.graceid());
         throw kafka::KafkaUnfinishedEventError(what, e.graceid(), e.may_still_be_delivered(), e.code(),
                                                e.rdkafka_error(), e.fatal(), e.retriable());

@@ -30,15 +30,17 @@ int status(const OutboxArgs& a) {
                   << "  " << e.service;
         if (flagged)
             std::cout << "  MAY HOLD AN UNKNOWN RESERVATION"
-                      << (e.unknown_reservations ? " (" + std::to_string(e.unknown_reservations) + " attempt(s))"
-                                                 : std::string{" (reservation in flight or crashed)"});
+                      << (e.unknown_reservations
+                              ? " (" + std::to_string(e.unknown_reservations) + " attempt(s))"
+                              : std::string{" (reservation in flight or crashed)"});
         if (!e.last_error.empty()) std::cout << "\n    last error: " << repair_utf8(e.last_error);
         std::cout << "\n";
     }
     std::cout << entries.size() << " entries";
     for (const auto& [state, n] : by_state) std::cout << ", " << n << " " << state;
-    std::cout << "; " << unknown << " may hold a reservation no journal knows (never uploaded: GraceDB sends no "
-                 "alert for a reservation)\n";
+    std::cout << "; " << unknown
+              << " may hold a reservation no journal knows (never uploaded: GraceDB sends no alert for a "
+                 "reservation)\n";
     return 0;
 }
 
@@ -47,8 +49,9 @@ int resume(const OutboxArgs& a) {
                                    .outbox = a.dir, .resume_outbox_on_start = false}};
     const auto r = client.resume_outbox();
     for (const auto& e : r.errors) std::cerr << "gracedb-kafka outbox resume: " << repair_utf8(e) << "\n";
-    std::cout << "completed " << r.completed << ", failed " << r.failed << " (kept for the next resume), busy "
-              << r.busy << " (another live process holds them), for another service " << r.other_service << "\n";
+    std::cout << "completed " << r.completed << ", failed " << r.failed
+              << " (kept for the next resume), busy " << r.busy << " (another live process holds them), for another service " << r.other_service
+              << "\n";
     return r.failed ? 1 : 0;
 }
 
@@ -56,14 +59,18 @@ int resume(const OutboxArgs& a) {
 
 Command add_outbox(CLI::App& parent) {
     auto a = std::make_shared<OutboxArgs>();
-    auto* sub = parent.add_subcommand("outbox", "a publisher's crash-safe outbox (create-event --outbox DIR)");
+    auto* sub =
+        parent.add_subcommand("outbox", "a publisher's crash-safe outbox (create-event --outbox DIR)");
     sub->require_subcommand(1);
     auto* st = sub->add_subcommand("status", "list unfinished entries and those that may hold an unknown "
                                              "reservation, and count every state");
-    auto* rs = sub->add_subcommand("resume", "complete unfinished entries over HTTP (idempotent reserved upload)");
+    auto* rs =
+        sub->add_subcommand("resume", "complete unfinished entries over HTTP (idempotent reserved upload)");
     for (auto* s : {st, rs})
         s->add_option("--outbox", a->dir, "the outbox directory")->required()->envname("GRACEDB_OUTBOX");
-    rs->add_option("--service-url", a->service_url, "GraceDB's API URL")->required()->envname("GRACEDB_SERVICE_URL");
+    rs->add_option("--service-url", a->service_url, "GraceDB's API URL")
+        ->required()
+        ->envname("GRACEDB_SERVICE_URL");
     add_gracedb_ca_option(*rs, a->gracedb_ca);
     rs->add_flag("--no-auth", a->no_auth, "send no credentials to GraceDB");
     return {sub, [a, st] { return st->parsed() ? status(*a) : resume(*a); }};

@@ -134,10 +134,15 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
     // a crash is completed by a later resume_outbox), and each step after it.
     std::optional<OutboxClaim> journal;
     if (impl_->outbox && o.gracedb_upload)
-        journal.emplace(*impl_->outbox,
-                        impl_->outbox->accept({.state = "reserving", .service = impl_->shown_url, .group = group,
-                                               .pipeline = pipeline, .search = o.search, .offline = o.offline,
-                                               .labels = o.labels, .filename = filename, .contents = contents}));
+        journal.emplace(*impl_->outbox, impl_->outbox->accept({.state = "reserving",
+                                                               .service = impl_->shown_url,
+                                                               .group = group,
+                                                               .pipeline = pipeline,
+                                                               .search = o.search,
+                                                               .offline = o.offline,
+                                                               .labels = o.labels,
+                                                               .filename = filename,
+                                                               .contents = contents}));
     // A step that a crash could not lose anything by missing: a journal failure is only logged.
     auto note_step = [&](const char* state, const std::optional<std::string>& id, const std::string& error) {
         if (!journal) return;
@@ -177,10 +182,11 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
                 }
             }
             if (journal) {  // the caller is told; a reservation without an answer may exist all the same
-                if (!dynamic_cast<const HTTPError*>(&e)) try {
+                try {
+                    if (!dynamic_cast<const HTTPError*>(&e))
                         journal->box().add_unknown_reservation(journal->id());
-                    } catch (const std::exception&) {
-                    }
+                } catch (const std::exception&) {  // only a count: the step below still says it failed
+                }
                 note_step("failed", std::nullopt, e.what());
             }
             if (o.http_fallback) return http_create(("reservation failed (" + std::string{e.what()} + ")").c_str());
@@ -199,8 +205,8 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
             } catch (const std::exception& e) {
                 throw GraceDbError("create_event: reserved " + graceid.get<std::string>() +
                                    " but could not journal it, so nothing was published: " + e.what() +
-                                   ". The outbox completes the event at its next resume (with another graceid): "
-                                   "do not create it again");
+                                   ". The outbox completes the event at its next resume (with another "
+                                   "graceid): do not create it again");
             }
         }
     }

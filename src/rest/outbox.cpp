@@ -70,14 +70,16 @@ struct Stmt {
     ~Stmt() { sqlite3_finalize(s); }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
-    void text(int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+    void text(int i, const std::string& v) {
+        sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    }
     void opt_text(int i, const std::optional<std::string>& v) {
         if (v) text(i, *v); else sqlite3_bind_null(s, i);
     }
     std::string column_text(int i) const {
         const auto* p = sqlite3_column_blob(s, i);
-        return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s, i)))
-                 : std::string{};
+        const auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, i));
+        return p ? std::string(static_cast<const char*>(p), n) : std::string{};
     }
 };
 
@@ -105,8 +107,8 @@ Outbox::Outbox(const std::string& directory) : directory_{directory} {
     lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd_ < 0) fail(lock_path + ": " + std::strerror(errno));
     const std::string db_path = (fs::path{directory} / "outbox.sqlite").string();
-    if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK)
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(db_path.c_str(), &db_, flags, nullptr) != SQLITE_OK)
         fail(db_path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
     sqlite3_busy_timeout(db_, 30000);  // another process's write transaction: wait for it
     try {
@@ -178,7 +180,8 @@ std::int64_t Outbox::accept(const OutboxEntry& e) {
         const double t = now_s();
         sqlite3_bind_double(st.s, 9, t);
         sqlite3_bind_double(st.s, 10, t);
-        if (sqlite3_step(st.s) != SQLITE_DONE) throw GraceDbError(std::string{"outbox: "} + sqlite3_errmsg(db_));
+        if (sqlite3_step(st.s) != SQLITE_DONE)
+            throw GraceDbError(std::string{"outbox: "} + sqlite3_errmsg(db_));
         id = sqlite3_last_insert_rowid(db_);
         // Claimed before it is visible: no resumer can take an entry whose creator is still at work.
         if (!lock_entry(id)) throw GraceDbError("outbox: entry " + std::to_string(id) + " is locked already");
@@ -206,21 +209,24 @@ void Outbox::record(std::int64_t id, const std::string& state, const std::option
     sqlite3_bind_double(st.s, 4, now_s());
     sqlite3_bind_int64(st.s, 5, id);
     if (sqlite3_step(st.s) != SQLITE_DONE)
-        throw GraceDbError("outbox " + directory_ + ": entry " + std::to_string(id) + " not journaled as " + state +
-                           ": " + sqlite3_errmsg(db_));
+        throw GraceDbError("outbox " + directory_ + ": entry " + std::to_string(id) + " not journaled as " +
+                           state + ": " + sqlite3_errmsg(db_));
 }
 
 void Outbox::add_unknown_reservation(std::int64_t id) {
     std::lock_guard lock{mutex_};
-    Stmt st{db_, "UPDATE entries SET unknown_reservations = unknown_reservations + 1, updated = ? WHERE id = ?"};
+    Stmt st{db_,
+            "UPDATE entries SET unknown_reservations = unknown_reservations + 1, updated = ? WHERE id = ?"};
     sqlite3_bind_double(st.s, 1, now_s());
     sqlite3_bind_int64(st.s, 2, id);
     if (sqlite3_step(st.s) != SQLITE_DONE)
-        throw GraceDbError("outbox " + directory_ + ": entry " + std::to_string(id) + ": " + sqlite3_errmsg(db_));
+        throw GraceDbError("outbox " + directory_ + ": entry " + std::to_string(id) + ": " +
+                           sqlite3_errmsg(db_));
 }
 
 std::vector<OutboxEntry> Outbox::select(const char* where, std::int64_t id, bool with_contents) const {
-    std::string sql = std::string{"SELECT id, state, service, grp, pipeline, search, offline, labels, filename, "} +
+    std::string sql = std::string{"SELECT id, state, service, grp, pipeline, search, offline, labels, "
+                                  "filename, "} +
                       (with_contents ? "contents" : "NULL") +
                       ", graceid, unknown_reservations, last_error, created FROM entries " + where +
                       " ORDER BY id";

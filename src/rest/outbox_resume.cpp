@@ -35,10 +35,12 @@ OutboxResumeResult GraceDb::resume_outbox() {
             }
             CreateEventOptions o{.search = entry->search, .filecontents = entry->contents,
                                  .offline = entry->offline, .labels = entry->labels};
-            const Response r = upload_reserved_event(graceid, entry->group, entry->pipeline, entry->filename, o);
+            const Response r =
+                upload_reserved_event(graceid, entry->group, entry->pipeline, entry->filename, o);
             box.record(entry->id, "completed", graceid);
             ++result.completed;
-            detail::log_info("outbox: " + name + " completed: " + graceid + " (HTTP " + std::to_string(r.status) +
+            detail::log_info("outbox: " + name + " completed: " + graceid + " (HTTP " +
+                             std::to_string(r.status) +
                              (r.status == 409 ? ": already uploaded)" : ")"));
         } catch (const std::exception& e) {
             ++result.failed;
@@ -46,15 +48,16 @@ OutboxResumeResult GraceDb::resume_outbox() {
             const auto* http = dynamic_cast<const HTTPError*>(&e);
             // GraceDB judged the entry itself (a 400, a 404 for a graceid it never reserved): retrying cannot
             // help, so it is kept as failed with the reason. Anything else is tried again at the next resume.
-            const bool refused = (http && !http->retriable() && http->status() != 401 && http->status() != 403) ||
+            const bool refused =
+                (http && !http->retriable() && http->status() != 401 && http->status() != 403) ||
                                  dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
             try {
                 const std::string state = refused          ? "failed"
                                           : graceid.empty() ? "reserving"
                                           : entry->state == "reserving" ? "reserved"
                                                                         : entry->state;
-                box.record(entry->id, state, graceid.empty() ? std::nullopt : std::optional<std::string>{graceid},
-                           what);
+                box.record(entry->id, state,
+                           graceid.empty() ? std::nullopt : std::optional<std::string>{graceid}, what);
             } catch (const std::exception& j) {
                 what += "; and journaling that failed: " + std::string{j.what()};
             }

@@ -32,7 +32,8 @@ struct TempDir {
 
 gracedb::OutboxEntry event(const std::string& service, const std::string& tag) {
     return {.state = "reserving", .service = service, .group = "Test", .pipeline = "gstlal",
-            .search = "AllSky", .labels = {"INJ"}, .filename = "coinc.xml", .contents = "<e tag='" + tag + "'/>"};
+            .search = "AllSky", .labels = {"INJ"}, .filename = "coinc.xml",
+            .contents = "<e tag='" + tag + "'/>"};
 }
 
 TEST(Outbox, JournalsEachStepDurablyAndDropsTheBytesOfFinishedEntries) {
@@ -108,7 +109,8 @@ TEST(Outbox, ABadDirectoryIsATypedErrorThatNamesIt) {
                  gracedb::Error);
 }
 
-// Entries left in each unfinished state by "crashed" clients; a client with the outbox completes them at start.
+// Entries left in each unfinished state by "crashed" clients; a client with the outbox completes them at
+// start.
 TEST(Outbox, AClientWithTheOutboxCompletesWhatCrashedProcessesLeft) {
     gracedb::StandIn standin;
     TempDir d;

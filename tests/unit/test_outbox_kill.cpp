@@ -1,10 +1,10 @@
 // The outbox's kill test (issue 22, point 2): a publishing process (tests/support/outbox_publisher.cpp)
-// SIGKILLed at random moments, GRACEDB_OUTBOX_KILLS times (default 200), then resumed. The GraceDB stand-in, the
-// mock Kafka cluster and a supervisor live in this process, so they survive the kills. With the outbox: every
-// reserved graceid ends uploaded exactly once, except reservations the outbox says may be unknown (the window
-// between GraceDB answering a reservation and the journal recording it, which no client can close); every
-// journaled event exists exactly once. Without the outbox, the same run prints how many reservations were
-// orphaned and how many asked-for events are missing.
+// SIGKILLed at random moments, GRACEDB_OUTBOX_KILLS times (default 200), then resumed. The GraceDB stand-in,
+// the mock Kafka cluster and a supervisor live in this process, so they survive the kills. With the outbox:
+// every reserved graceid ends uploaded exactly once, except reservations the outbox says may be unknown (the
+// window between GraceDB answering a reservation and the journal recording it, which no client can close);
+// every journaled event exists exactly once. Without the outbox, the same run prints how many reservations
+// were orphaned and how many asked-for events are missing.
 #include <gracedb/kafka.hpp>
 #include <gracedb/log.hpp>
 #include <gracedb/rest.hpp>
@@ -108,7 +108,8 @@ std::vector<std::string> run_and_kill(const World& w, const std::string& outbox,
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_t pid = 0;
-    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) throw std::runtime_error("spawn");
+    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0)
+        throw std::runtime_error("spawn");
     posix_spawn_file_actions_destroy(&fa);
     ::close(fds[1]);
     std::string out;
@@ -164,7 +165,8 @@ std::set<std::string> run_kills(World& w, const std::string& outbox, int kills, 
 void settle(World& w) {
     gracedb::GraceDb client{w.standin->service_url(), {.force_noauth = true}};
     auto producer = client.create_kafka_producer(
-        {.bootstrap_servers = w.cluster->bootstrap_servers(), .kafka_config = {{"security.protocol", "plaintext"}}});
+        {.bootstrap_servers = w.cluster->bootstrap_servers(),
+         .kafka_config = {{"security.protocol", "plaintext"}}});
     const std::string last = client.create_event("Test", "gstlal", "event.xml",
                                                  {.filecontents = "<event tag='last'/>", .kafka = &producer})
                                  .json()["graceid"];
@@ -217,8 +219,9 @@ Figures count(World& w, const std::set<std::string>& asked) {
 
 void print(const char* what, const Figures& f) {
     std::cout << "[outbox kill] " << what << ": " << f.kills << " kills, " << f.asked << " events asked for, "
-              << f.reservations << " reservations, " << f.events << " distinct events uploaded, " << f.orphaned
-              << " reservations orphaned, " << f.missing << " asked-for events missing (not accepted, or lost), "
+              << f.reservations << " reservations, " << f.events << " distinct events uploaded, "
+              << f.orphaned << " reservations orphaned, " << f.missing
+              << " asked-for events missing (not accepted, or lost), "
               << f.duplicated << " duplicated, " << f.seconds << " s" << std::endl;
 }
 
@@ -273,13 +276,15 @@ TEST(OutboxKill, EveryAcceptedEventExistsOnceAndEveryKnownReservationIsUploaded)
     std::size_t flagged = 0, unknown = 0;
     std::set<std::string> graceids;
     for (const auto& e : entries) {
-        EXPECT_TRUE(e.state == "acknowledged" || e.state == "completed") << "entry " << e.id << ": " << e.state;
+        EXPECT_TRUE(e.state == "acknowledged" || e.state == "completed")
+            << "entry " << e.id << ": " << e.state;
         ASSERT_TRUE(e.graceid) << "entry " << e.id;
         EXPECT_TRUE(graceids.insert(*e.graceid).second) << *e.graceid << " journaled twice";
         flagged += e.may_hold_unknown_reservation() ? 1 : 0;
         unknown += static_cast<std::size_t>(e.unknown_reservations);
     }
-    std::cout << "[outbox kill] with outbox: " << entries.size() << " events journaled (accepted), " << flagged
+    std::cout << "[outbox kill] with outbox: " << entries.size() << " events journaled (accepted), "
+              << flagged
               << " entries may hold an unknown reservation (" << unknown << " attempts), " << f.orphaned
               << " reservations orphaned" << std::endl;
     const auto res = w.reservations();
@@ -287,7 +292,7 @@ TEST(OutboxKill, EveryAcceptedEventExistsOnceAndEveryKnownReservationIsUploaded)
         ASSERT_TRUE(res.count(id)) << id;
         EXPECT_TRUE(res.at(id)) << id << " (journaled) was never uploaded";
     }
-    EXPECT_LE(f.orphaned, unknown);  // every orphaned reservation is one of the window's, counted by the outbox
+    EXPECT_LE(f.orphaned, unknown);  // each orphaned reservation is the window's, counted by the outbox
     EXPECT_EQ(f.duplicated, 0u);
     EXPECT_EQ(f.events, entries.size());  // every journaled event exists, once; nothing else was created
     EXPECT_LE(entries.size(), f.asked);
