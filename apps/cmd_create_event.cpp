@@ -15,7 +15,7 @@ namespace {
 struct CreateArgs {
     Connection conn;
     std::string gracedb_ca;
-    std::string group, pipeline, file, search, transport = "kafka", finish;
+    std::string group, pipeline, file, search, transport = "kafka", finish, outbox;
     std::vector<std::string> labels;
     bool offline = false, fallback = false, no_upload = false, skip_supervisor = false, no_auth = false;
 };
@@ -71,7 +71,8 @@ int finish(GraceDb& client, const CreateArgs& a, const CreateEventOptions& o) {
 }
 
 int run(const CreateArgs& a) {
-    GraceDb client{a.conn.service_url, {.force_noauth = a.no_auth, .ca_cert_path = opt(a.gracedb_ca)}};
+    GraceDb client{a.conn.service_url,
+                   {.force_noauth = a.no_auth, .ca_cert_path = opt(a.gracedb_ca), .outbox = opt(a.outbox)}};
     CreateEventOptions o{.search = opt(a.search), .offline = a.offline, .labels = a.labels,
                          .http_fallback = a.fallback, .gracedb_upload = !a.no_upload,
                          .skip_supervisor = a.skip_supervisor};
@@ -91,7 +92,12 @@ int run(const CreateArgs& a) {
         // The same event, never a second one: the exact command that finishes this graceid, at the end of the
         // line (the client's cause already in it, so that nothing is appended after the command).
         const std::string what =
-            with_client_cause(e.what()) + "; to finish it: " + finish_command(a, e.graceid());
+            with_client_cause(e.what()) +
+            (a.outbox.empty() ? ""
+                              : "; the outbox " + a.outbox +
+                                    " completes it at its next resume (`gracedb-kafka outbox resume --outbox "
+                                    "DIR --service-url URL`), or") +
+            "; to finish it: " + finish_command(a, e.graceid());
         throw kafka::KafkaUnfinishedEventError(what, e.graceid(), e.may_still_be_delivered(), e.code(),
                                                e.rdkafka_error(), e.fatal(), e.retriable());
     } catch (...) {
@@ -137,6 +143,11 @@ Command add_create_event(CLI::App& parent) {
                     "finish the reserved event GRACEID with this file over HTTP (idempotent), as a failed "
                     "create-event says; never reserves another graceid")
         ->option_text("GRACEID");
+    sub->add_option("--outbox", a->outbox,
+                    "journal the event in this crash-safe outbox directory first (SQLite, fsync'd); events "
+                    "crashed runs left unfinished are completed at start (see `outbox status|resume`)")
+        ->option_text("DIR")
+        ->envname("GRACEDB_OUTBOX");
     sub->add_flag("--no-upload", a->no_upload, "publish without reserving a graceid (gracedb_upload=false)");
     sub->add_flag("--skip-supervisor", a->skip_supervisor, "ask the supervisor not to upload it");
     sub->add_flag("--no-auth", a->no_auth, "send no credentials to GraceDB");

@@ -20,9 +20,12 @@ int run(const SuperviseArgs& a) {
         throw std::invalid_argument("the supervisor needs --service-url (or $GRACEDB_SERVICE_URL)");
     auto co = consumer_options(a.conn);
     if (!a.group_id.empty()) co.group_id = a.group_id;
+    GraceDbOptions rest;  // not inline: GCC 12 -O2 warns (maybe-uninitialized) on its optionals there
+    rest.force_noauth = a.no_auth;
+    rest.ca_cert_path = opt(a.gracedb_ca);
     Supervisor s{{.consumer = co,
                   .service_url = a.conn.service_url,
-                  .rest = {.force_noauth = a.no_auth, .ca_cert_path = opt(a.gracedb_ca)},
+                  .rest = std::move(rest),
                   .dead_letter_prefix = a.dead_letter,
                   .metrics_address = opt(a.metrics)}};
     if (auto port = s.metrics_port()) std::cerr << "supervisor: metrics on port " << *port << "\n";

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
     std::vector<app::Command> commands = {
         app::add_token(app),    app::add_ping(app),      app::add_produce(app), app::add_listen(app),
         app::add_create_event(app), app::add_check(app), app::add_supervise(app), app::add_sandbox(app),
-        app::add_standin(app),  app::add_demo(app),      app::add_deadletters(app)};
+        app::add_standin(app),  app::add_demo(app),      app::add_deadletters(app),
+        app::add_outbox(app)};
 
     CLI11_PARSE(app, argc, argv);
     const app::Command* chosen = nullptr;

@@ -34,6 +34,7 @@ Command add_sandbox(CLI::App& parent);
 Command add_standin(CLI::App& parent);
 Command add_demo(CLI::App& parent);
 Command add_deadletters(CLI::App& parent);
+Command add_outbox(CLI::App& parent);
 
 /// The Kafka connection and authentication options, the same for every Kafka sub-command.
 struct Connection {

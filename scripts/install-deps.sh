@@ -21,6 +21,7 @@ packages=(
   libbenchmark-dev
   libjwt-dev              # minting and verifying test SciTokens
   doxygen                 # the API reference (docs/: target docs) and its test docs.api_reference
+  libsqlite3-dev          # the publisher's crash-safe outbox (journal, fsync'd)
   prometheus-cpp-dev      # the supervisor's Prometheus metrics (core registry and text format)
   kafkacat                # kcat, an independent Kafka client for tests
   python3 python3-confluent-kafka  # the Python anchor of the benchmarks

@@ -3,4 +3,5 @@
 
 #include <gracedb/rest/client.hpp>
 #include <gracedb/rest/errors.hpp>
+#include <gracedb/rest/outbox.hpp>
 #include <gracedb/version.hpp>

@@ -44,7 +44,16 @@ std::string gracedb_token_audience(const std::string& service_url) {
 
 
 GraceDb::GraceDb(std::string service_url, GraceDbOptions options)
-    : impl_{std::make_unique<Impl>(std::move(service_url), std::move(options))} {}
+    : impl_{std::make_unique<Impl>(std::move(service_url), std::move(options))} {
+    if (!impl_->options.outbox) return;
+    impl_->outbox = std::make_unique<Outbox>(*impl_->options.outbox);
+    if (!impl_->options.resume_outbox_on_start) return;
+    try {
+        resume_outbox();  // logs what it did and each failure
+    } catch (const std::exception& e) {
+        detail::log_warning(std::string{"outbox: resuming at start failed (kept for the next resume): "} + e.what());
+    }
+}
 GraceDb::~GraceDb() = default;
 GraceDb::GraceDb(GraceDb&&) noexcept = default;
 GraceDb& GraceDb::operator=(GraceDb&&) noexcept = default;

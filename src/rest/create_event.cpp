@@ -15,6 +15,7 @@
 #include "kafka/error_map.hpp"
 #include "kafka/json_writer.hpp"
 #include "rest/impl.hpp"
+#include "rest/outbox.hpp"
 
 namespace gracedb {
 namespace {
@@ -129,6 +130,29 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
     const std::string topic_pipeline = producer.default_topic() ? *producer.default_topic() : bound;
     const std::string topic = producer.topic_for(topic_pipeline);
 
+    // The outbox: the event is journaled durably before anything is reserved (from here on it is accepted:
+    // a crash is completed by a later resume_outbox), and each step after it.
+    std::optional<OutboxClaim> journal;
+    if (impl_->outbox && o.gracedb_upload)
+        journal.emplace(*impl_->outbox, impl_->outbox->accept({.state = "reserving",
+                                                               .service = impl_->shown_url,
+                                                               .group = group,
+                                                               .pipeline = pipeline,
+                                                               .search = o.search,
+                                                               .offline = o.offline,
+                                                               .labels = o.labels,
+                                                               .filename = filename,
+                                                               .contents = contents}));
+    // A step that a crash could not lose anything by missing: a journal failure is only logged.
+    auto note_step = [&](const char* state, const std::optional<std::string>& id, const std::string& error) {
+        if (!journal) return;
+        try {
+            journal->box().record(journal->id(), state, id, error);
+        } catch (const std::exception& e) {
+            detail::log_warning(std::string{"create_event: "} + e.what());
+        }
+    };
+
     // Step 1: reserve a graceid (unless the message is not for GraceDB).
     nlohmann::json graceid = nullptr, submitter = nullptr;
     Response result;
@@ -139,6 +163,32 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
             graceid = reservation.at("graceid");
             submitter = reservation.value("submitter", nlohmann::json(nullptr));
         } catch (const std::exception& e) {
+            if (journal && o.http_fallback) {
+                // A plain creation is not idempotent: journaled as "creating" first (a crash during it leaves
+                // an event that may exist, never repeated), so a failure to journal stops it here.
+                journal->box().record(journal->id(), "creating", std::nullopt, e.what());
+                try {
+                    Response r = http_create(("reservation failed (" + std::string{e.what()} + ")").c_str());
+                    auto id = r.json().value("graceid", nlohmann::json(nullptr));
+                    note_step("completed", id.is_string() ? std::optional<std::string>{id.get<std::string>()}
+                                                          : std::nullopt, "");
+                    return r;
+                } catch (const HTTPError& h) {  // answered: nothing was created
+                    note_step("failed", std::nullopt, h.what());
+                    throw;
+                } catch (const std::exception& c) {
+                    note_step("creating", std::nullopt, c.what());
+                    throw;
+                }
+            }
+            if (journal) {  // the caller is told; a reservation without an answer may exist all the same
+                try {
+                    if (!dynamic_cast<const HTTPError*>(&e))
+                        journal->box().add_unknown_reservation(journal->id());
+                } catch (const std::exception&) {  // only a count: the step below still says it failed
+                }
+                note_step("failed", std::nullopt, e.what());
+            }
             if (o.http_fallback) return http_create(("reservation failed (" + std::string{e.what()} + ")").c_str());
             if (const auto* h = dynamic_cast<const HTTPError*>(&e))
                 throw HTTPError(h->status(), h->body(), std::string{"create_event, reservation step: "} + e.what());
@@ -147,6 +197,18 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
             throw GraceDbError(std::string{"create_event, reservation step: "} + e.what());
         }
         result.timings.emplace_back("reserve", since(t));
+        // Must be journaled before the message can exist: an entry left "reserving" is completed by a resume
+        // with a new graceid, which would make a second event of a message already published.
+        if (journal) {
+            try {
+                journal->box().record(journal->id(), "reserved", graceid.get<std::string>());
+            } catch (const std::exception& e) {
+                throw GraceDbError("create_event: reserved " + graceid.get<std::string>() +
+                                   " but could not journal it, so nothing was published: " + e.what() +
+                                   ". The outbox completes the event at its next resume (with another "
+                                   "graceid): do not create it again");
+            }
+        }
     }
 
     // Step 2: publish the event message, keyed by graceid, and wait for its own delivery report.
@@ -174,6 +236,7 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
     try {
         const std::string text = kafka::detail_client::to_json_text(message);
         const auto t_publish = Clock::now();
+        note_step("published", std::nullopt, "");
         report = producer.produce_and_wait(text, std::move(po), producer.flush_timeout());
         result.timings.emplace_back("publish", since(t_publish));
     } catch (...) {
@@ -218,6 +281,7 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
                         r.body = nlohmann::json{{"graceid", id}, {"already_uploaded", true}}.dump();
                     }
                 }
+                note_step("completed", std::nullopt, "");
                 r.timings.insert(r.timings.begin(), result.timings.begin(), result.timings.end());
                 r.timings.emplace_back("total", since(start));
                 return r;
@@ -227,8 +291,11 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
         }
         // The message may still reach the supervisor: follow-ups on the graceid wait for it meanwhile.
         if (supervised && failure.may_still_be_delivered) impl_->pending.add(id);
-        throw unfinished_event_error(id, topic, failure, fallback_failure);
+        auto unfinished = unfinished_event_error(id, topic, failure, fallback_failure);
+        note_step("published", std::nullopt, unfinished.what());  // a resume completes it
+        throw unfinished;
     }
+    note_step("acknowledged", std::nullopt, "");
     result.timings.emplace_back("total", since(start));
     result.status = 202;
     // Reserved and published: GraceDB has the event once the supervisor uploaded it. Until a follow-up sees

@@ -25,6 +25,7 @@
 #include "detail/token_provider.hpp"
 #include "detail/url.hpp"
 #include "rest/window.hpp"
+#include "rest/outbox.hpp"
 
 namespace gracedb {
 
@@ -97,6 +98,7 @@ struct GRACEDB_NO_EXPORT GraceDb::Impl {
     std::string user_agent;
     std::string audience;
     std::shared_ptr<detail::TokenProvider> tokens;
+    std::unique_ptr<Outbox> outbox;  // GraceDbOptions::outbox, when set
 
     std::mutex curl_mutex;  // one request at a time on the handle; also guards `tokens` once built
     Clock::time_point next_discovery{};  // credentials_refused(): token discovery again, at most every 5 s

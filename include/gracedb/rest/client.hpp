@@ -6,6 +6,7 @@
 
 #include <gracedb/kafka/producer.hpp>
 #include <gracedb/rest/errors.hpp>
+#include <gracedb/rest/outbox.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -67,6 +68,15 @@ struct GRACEDB_EXPORT GraceDbOptions {
     /// Other graceids, and ones already seen to exist, are never waited for: a 404 there is final.
     /// 0: no waiting (the first such 404 raises EventNotUploadedError). Not negative (std::invalid_argument).
     std::chrono::milliseconds reservation_wait = std::chrono::seconds{60};
+    /// A directory for the crash-safe outbox (off when unset; created, mode 0700, if missing): each
+    /// create_event over Kafka for GraceDB is journaled there durably (SQLite, fsync'd) before its graceid is
+    /// reserved and at each step, and an event accepted by a process that crashed is completed later with the
+    /// idempotent reserved upload (GraceDb::resume_outbox). See docs/outbox.md. Construction throws
+    /// gracedb::Error (code invalid_configuration) when the outbox cannot be opened.
+    std::optional<std::string> outbox{};
+    /// With an outbox: construction first completes the unfinished entries other (crashed) processes left
+    /// (resume_outbox; failures are logged and kept for later, never thrown).
+    bool resume_outbox_on_start = true;
 };
 
 /// Python: create_event(..., search, filecontents, offline, labels, kafka, http_fallback, ...).
@@ -185,6 +195,14 @@ public:
     /// by a kafka::KafkaUnfinishedEventError is finished (options.kafka is not used here).
     Response upload_reserved_event(const std::string& graceid, const std::string& group, const std::string& pipeline,
                                    const std::string& filename, const CreateEventOptions& options = {});
+
+    /// With an outbox (GraceDbOptions::outbox): completes every unfinished entry for this service that no
+    /// live process holds ("reserving": a new graceid is reserved first, and the attempt that died is
+    /// counted in OutboxEntry::unknown_reservations; "reserved", "published": the idempotent reserved upload,
+    /// a 409 meaning done). Entries other processes work on are left to them. Per-entry failures are counted
+    /// and kept for the next resume, never thrown. std::invalid_argument without an outbox; GraceDbError when
+    /// the journal cannot be read or written.
+    OutboxResumeResult resume_outbox();
 
     /// Reserves a graceid: {"graceid": ..., "submitter": ...}. Not retried.
     Response reserve_graceid(const std::string& group, const std::string& pipeline,
