@@ -39,8 +39,11 @@ class GraceDb(_GraceDb):
     GraceDb(service_url='https://gracedb.ligo.org/api/', cred=None, force_noauth=False, fail_if_noauth=False,
     api_version=None, reload_cred=True, reload_buffer=300, token_scope='gracedb.read', token_audience=None,
     ca_cert_path=None, verify_tls=True, timeout=30, retries=3, backoff_factor=0.5, user_agent=None,
-    reservation_wait=60)
+    reservation_wait=60, outbox=None, resume_outbox_on_start=True)
 
+    ``outbox`` names a directory for the crash-safe outbox (docs/outbox.md): each create_event over Kafka is
+    journaled there before its graceid is reserved, and ``resume_outbox()`` (also run at construction unless
+    ``resume_outbox_on_start=False``) completes what a crashed process left unfinished.
     ``cred`` is an X.509 (certificate, key) pair or one file holding both; without it a SciToken is found by
     WLCG discovery (audience ``https://<host>``), and requests go without credentials when there is none.
     """

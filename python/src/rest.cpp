@@ -87,7 +87,8 @@ void bind_rest(py::module_& m) {
                          const py::object& api_version, bool reload_cred, double reload_buffer,
                          std::string token_scope, const py::object& token_audience, const py::object& ca_cert_path,
                          bool verify_tls, double timeout, int retries, double backoff_factor,
-                         const py::object& user_agent, double reservation_wait) {
+                         const py::object& user_agent, double reservation_wait, const py::object& outbox,
+                         bool resume_outbox_on_start) {
                  GraceDbOptions o;
                  if (!api_version.is_none()) o.api_version = api_version.cast<std::string>();
                  if (!cred.is_none()) {
@@ -112,6 +113,10 @@ void bind_rest(py::module_& m) {
                  o.retry_backoff = seconds_to_ms(backoff_factor, "backoff_factor");
                  if (!user_agent.is_none()) o.user_agent = user_agent.cast<std::string>();
                  o.reservation_wait = seconds_to_ms(reservation_wait, "reservation_wait");
+                 // A str or an os.PathLike (pathlib.Path): the crash-safe outbox's directory.
+                 if (!outbox.is_none())
+                     o.outbox = py::module_::import("os").attr("fspath")(outbox).cast<std::string>();
+                 o.resume_outbox_on_start = resume_outbox_on_start;
                  const bool has_cert = o.cred_cert.has_value();
                  auto made = [&] {
                      py::gil_scoped_release nogil;
@@ -130,7 +135,26 @@ void bind_rest(py::module_& m) {
              py::arg("token_audience") = py::none(), py::arg("ca_cert_path") = py::none(),
              py::arg("verify_tls") = true, py::arg("timeout") = 30, py::arg("retries") = 3,
              py::arg("backoff_factor") = 0.5, py::arg("user_agent") = py::none(),
-             py::arg("reservation_wait") = 60.0)
+             py::arg("reservation_wait") = 60.0, py::arg("outbox") = py::none(),
+             py::arg("resume_outbox_on_start") = true)
+        .def(
+            "resume_outbox",
+            [](PyGraceDb& self) {
+                OutboxResumeResult r;
+                {
+                    py::gil_scoped_release nogil;
+                    r = self.client.resume_outbox();
+                }
+                py::dict d;
+                d["completed"] = r.completed;
+                d["failed"] = r.failed;
+                d["busy"] = r.busy;
+                d["other_service"] = r.other_service;
+                d["errors"] = r.errors;
+                return d;
+            },
+            "Completes the outbox's unfinished entries (the idempotent reserved upload); returns a dict: "
+            "completed, failed, busy, other_service, errors. Raises ValueError when the client has no outbox.")
         .def(
             "create_event",
             [](PyGraceDb& self, const std::string& group, const std::string& pipeline, const std::string& filename,

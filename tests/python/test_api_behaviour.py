@@ -443,6 +443,25 @@ def test_an_unfinished_event_names_its_graceid_and_is_finished_with_it(sb):
         dead.close(timeout=1)
 
 
+def test_an_unfinished_event_in_the_outbox_is_completed_by_resume_outbox(sb, tmp_path):
+    # The crash-safe outbox from Python (GraceDb(outbox=...), resume_outbox()): an event whose message did not
+    # reach Kafka stays journaled as unfinished, and resume_outbox uploads it under its own graceid, once.
+    client = GraceDb(sb.service_url, api_version="v2", outbox=tmp_path / "outbox")
+    dead = GraceDbKafkaProducer(DEAD, service_url=sb.service_url, flush_timeout=2, **sb.kafka_config)
+    with pytest.raises(KafkaUnfinishedEventError) as info:
+        client.create_event("CBC", "gstlal", "coinc.xml", filecontents=b"<LIGO_LW/>", kafka=dead)
+    gid = info.value.graceid
+    assert sb.standin.event(gid) is None
+    done = client.resume_outbox()
+    assert done["completed"] == 1 and done["failed"] == 0 and done["errors"] == [], done
+    assert sb.standin.event(gid) is not None
+    assert client.resume_outbox()["completed"] == 0  # finished entries are left alone: not uploaded twice
+    with pytest.raises(ValueError, match="no outbox"):
+        GraceDb(sb.service_url, api_version="v2").resume_outbox()
+    with pytest.raises(KafkaError):
+        dead.close(timeout=1)
+
+
 def test_a_producer_of_another_instance_is_refused_before_anything_is_reserved(sb):
     client = GraceDb(sb.service_url, api_version="v2")
     before = client.reserve_graceid("CBC", "gstlal").json()["graceid"]
