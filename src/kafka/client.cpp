@@ -155,8 +155,8 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
             const bool heals = !self->is_consumer_;
             text = redact_tokens(std::string{"fatal error of the Kafka "} + self->role_ + " (" +
                                  rd_kafka_err2name(orig) + "): " + buf +
-                                 (heals ? ". The producer reports the messages it held as failed and rebuilds "
-                                          "itself"
+                                 (heals ? ". The producer reports the messages it held as failed and "
+                                          "rebuilds itself"
                                         : ". The client is unusable: destroy it and create a new one"));
             if (heals) rd_kafka_yield(rk);
             gracedb::detail::log_error(text);

@@ -143,7 +143,8 @@ int Producer::poll(std::chrono::milliseconds timeout) {
     int served = 0;
     {
         Impl::HandleUse handles{im};
-        served = rd_kafka_poll(im.rk.get(), to_ms(timeout));  // close() and a heal wake it (rd_kafka_queue_yield)
+        // close() and a heal wake it (rd_kafka_queue_yield)
+        served = rd_kafka_poll(im.rk.get(), to_ms(timeout));
     }
     im.settle_pending();  // a fatal error: heals first (the held messages' reports are served by the heal)
     if (im.failures.load(std::memory_order_acquire)) im.raise_callback_error();

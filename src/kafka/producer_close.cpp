@@ -73,7 +73,8 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
             rc = rd_kafka_flush(rk.get(), slice);
         }
         const bool fatal = has_fatal();
-        settle_pending();  // a fatal error: heals (reporting what the old handle held), then flushes the new one
+        settle_pending();  // a fatal error: heals (reporting what the old handle held), then flushes the new
+                           // handle
         if (rc == RD_KAFKA_RESP_ERR_NO_ERROR && !fatal) {
             flushed = true;
             break;
@@ -120,7 +121,7 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
     flush_until_deadline();
     // 2. Calls that got in before close() began end at once: waits and full queues look at closing(), and
     //    a poll() waiting inside librdkafka is woken. None uses the handles after this.
-    //    No heal runs after this (heals run inside calls); one running now ends first (its handles are in use).
+    //    No heal runs after this (heals run inside calls); one running now ends first (it uses the handles).
     gate.wait_idle([&] {
         if (!handle_gate.try_enter()) return;
         rd_kafka_queue_yield(main_queue);
@@ -141,9 +142,9 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
         std::lock_guard lock{failures_mutex};
         pending = std::exchange(callback_error, nullptr);
     }
-    // A fatal error met by no call since (nothing healed it): every message the handle held was reported above
-    // (failed unless delivered), and the producer ends here anyway. Logged, not raised: there is nothing to
-    // rebuild.
+    // A fatal error met by no call since (nothing healed it): every message the handle held was reported
+    // above (failed unless delivered), and the producer ends here anyway. Logged, not raised: there is
+    // nothing to rebuild.
     if (has_fatal())
         detail::log_warning("Kafka producer closed after librdkafka's fatal error; the messages it held were "
                             "reported (failed unless delivered)");

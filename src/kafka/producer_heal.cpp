@@ -51,7 +51,8 @@ bool Producer::Impl::heal() {
     const auto err = rd_kafka_fatal_error(rk.get(), reason, sizeof reason);
     if (!err) return true;  // another thread healed meanwhile
     if (closing()) return false;
-    const std::string cause = std::string{rd_kafka_err2name(err)} + ": " + detail_client::redact_tokens(reason);
+    const std::string cause =
+        std::string{rd_kafka_err2name(err)} + ": " + detail_client::redact_tokens(reason);
 
     // 1. The new handle first: if it cannot be made, the producer stays as it is (the fatal error is raised).
     detail::KafkaHandle fresh;
@@ -64,11 +65,12 @@ bool Producer::Impl::heal() {
     }
     rd_kafka_queue_t* fresh_queue = rd_kafka_queue_get_main(fresh.get());
     rd_kafka_topic_t* fresh_default = nullptr;
-    if (default_rkt) fresh_default = rd_kafka_topic_new(fresh.get(), rd_kafka_topic_name(default_rkt), nullptr);
+    if (default_rkt)
+        fresh_default = rd_kafka_topic_new(fresh.get(), rd_kafka_topic_name(default_rkt), nullptr);
     if (default_rkt && !fresh_default) {
         rd_kafka_queue_destroy(fresh_queue);
-        detail::log_error("Kafka producer: cannot rebuild the producer after its fatal error: the default topic's "
-                          "handle could not be made");
+        detail::log_error("Kafka producer: cannot rebuild the producer after its fatal error: the default "
+                          "topic's handle could not be made");
         return false;
     }
 
@@ -98,10 +100,11 @@ bool Producer::Impl::heal() {
     {
         HandleUse mark{*this, Healer{}};
         const auto deadline = ProducerClock::now() + options.flush_timeout;
-        while (rd_kafka_outq_len(old.get()) > 0 && ProducerClock::now() < deadline) rd_kafka_poll(old.get(), 10);
+        while (rd_kafka_outq_len(old.get()) > 0 && ProducerClock::now() < deadline)
+            rd_kafka_poll(old.get(), 10);
         if (rd_kafka_outq_len(old.get()) > 0) {
-            rd_kafka_purge(old.get(),
-                           RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+            rd_kafka_purge(old.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                                          RD_KAFKA_PURGE_F_NON_BLOCKING);
             const auto serve_until = ProducerClock::now() + 500ms;
             do rd_kafka_poll(old.get(), 10);
             while (rd_kafka_outq_len(old.get()) > 0 && ProducerClock::now() < serve_until);
@@ -119,8 +122,9 @@ bool Producer::Impl::heal() {
     if (unreported > 0) {
         std::lock_guard lock{failures_mutex};
         undelivered.push_back({.topic = "(unknown)",
-                               .error = std::to_string(unreported) + " message(s) without a delivery report when "
-                                        "the producer was rebuilt after a fatal error",
+                               .error = std::to_string(unreported) +
+                                        " message(s) without a delivery report when the producer was rebuilt "
+                                        "after a fatal error",
                                .error_code = Errc::producer_fatal});
         failures.store(true, std::memory_order_release);
     }

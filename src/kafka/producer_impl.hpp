@@ -145,8 +145,8 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
                      bool borrowed = false);
     /// One attempt of produce_raw. False (nothing queued, `ctx` kept) when the handle is fatal and the
     /// caller may heal (`may_heal`) and try again.
-    bool produce_once(const void* data, std::size_t len, ProduceOptions& o, std::unique_ptr<MessageContext>& ctx,
-                      bool borrowed, bool may_heal);
+    bool produce_once(const void* data, std::size_t len, ProduceOptions& o,
+                      std::unique_ptr<MessageContext>& ctx, bool borrowed, bool may_heal);
     /// Serves waiting reports and raises what is pending (a callback's exception, a fatal or auth error).
     void serve_and_raise();
     /// Queues one message, sends it at once whatever linger.ms, and waits for its own report only.

@@ -12,7 +12,8 @@
 namespace gracedb::kafka {
 
 struct GRACEDB_NO_EXPORT detail_producer_peer {
-    /// The producer's current librdkafka handle (owned by the producer; replaced by a heal; null after close()).
+    /// The producer's current librdkafka handle (owned by the producer; replaced by a heal; null after
+    /// close()).
     static rd_kafka_t* handle(Producer& producer);
 };
 

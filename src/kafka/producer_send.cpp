@@ -135,10 +135,11 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
         if (!heal()) {  // could not heal (closing, or no new handle): the fatal error
             raise_pending();
             if (closing()) throw_closed();
-            detail_errors::throw_kafka_error(RD_KAFKA_RESP_ERR__FATAL,
-                                             "the Kafka producer met a fatal error and could not be rebuilt (see "
-                                             "the log): create a new producer",
-                                             Op::produce, true);
+            detail_errors::throw_kafka_error(
+                RD_KAFKA_RESP_ERR__FATAL,
+                "the Kafka producer met a fatal error and could not be rebuilt (see the log): create a new "
+                "producer",
+                Op::produce, true);
         }
     }
 }
@@ -219,7 +220,7 @@ bool Producer::Impl::produce_once(const void* data, std::size_t len, ProduceOpti
         // Fatal (librdkafka refuses with its fatal error's own code, and before its error event was served):
         // produce_raw heals and queues the message on the new handle.
         char reason[8];
-        if (may_heal && (has_fatal() || rd_kafka_fatal_error(rk.get(), reason, sizeof reason))) return false;  // produce_raw heals and queues the message on the new handle
+        if (may_heal && (has_fatal() || rd_kafka_fatal_error(rk.get(), reason, sizeof reason))) return false;
         raise_pending();
         const auto code = rd_kafka_error_code(error.get());
         if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL && closing()) throw_closed();
@@ -251,7 +252,8 @@ void Producer::Impl::wait_for(const SyncSlot& slot, ProducerClock::time_point de
             rd_kafka_flush(rk.get(), std::min(to_ms(left), 5));
         }
         if (slot.done.load(std::memory_order_acquire)) return;
-        settle_pending();  // a fatal error heals (reporting the slot's message); an authentication refusal raises
+        // A fatal error heals (reporting the slot's message); an authentication refusal raises.
+        settle_pending();
         // A TLS failure will not heal. "All brokers down" counts only before the client ever delivered (no broker
         // there: ping, or create_event's publish falling back to HTTP at once); afterwards librdkafka also
         // reports it for benign disconnects (an idle connection closed by the broker) and reconnects by itself.

@@ -93,10 +93,11 @@ TEST(ProducerChaos, EveryDeliveredMessageOnceInOrderAcrossLeaderKillsAndAPause) 
     std::atomic<bool> stop{false};
     std::atomic<long> produced{0}, delivered{0}, failed{0};
     long refused = 0;       // produce() raised: the application knew at once
-    int fatal_reached = 0;  // librdkafka's fatal error reached the application: the producer must heal instead
+    int fatal_reached = 0;  // librdkafka's fatal error reached the application (the producer must heal)
     std::string refusal, flush_error;
-    // librdkafka 2.0.2's known fatal idempotence error (its issue #3584) after a leader failover: the producer
-    // reports what it held as failed and rebuilds itself (heal_count()); the application never sees it.
+    // librdkafka 2.0.2's known fatal idempotence error (its issue #3584) after a leader failover: the
+    // producer reports what it held as failed and rebuilds itself (heal_count()); the application never
+    // sees it.
     // Any error is kept as a refusal and fails the test below.
     auto on_error = [&](const std::exception& e, const char* where) {
         if (is_known_librdkafka_idempotence_bug(e)) {
@@ -279,7 +280,7 @@ TEST(ProducerChaos, EveryDeliveredMessageOnceInOrderAcrossLeaderKillsAndAPause) 
     EXPECT_GE(n_delivered, 5000) << "the stream flowed";
     EXPECT_TRUE(flush_error.empty()) << flush_error;
     EXPECT_TRUE(refusal.empty()) << "no call raised: " << refusal;
-    EXPECT_EQ(fatal_reached, 0) << "the producer heals: librdkafka's fatal error never reaches the application";
+    EXPECT_EQ(fatal_reached, 0) << "the producer heals: librdkafka's fatal error never reaches the app";
     EXPECT_LE(producer->heal_count(), static_cast<std::uint64_t>(kills + 1))
         << "librdkafka's known bug at most once per fault: more is a regression of ours";
 }

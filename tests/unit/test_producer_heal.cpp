@@ -1,8 +1,9 @@
 // A producer that heals (issue 22, point 3): librdkafka 2.0.2 raises a fatal idempotence error after some
-// leader failovers (librdkafka issue #3584). The producer must report every message it held as failed, rebuild
-// its librdkafka handle by itself, and deliver later messages: the application sees failed delivery reports,
-// never a dead producer. The fatal error is raised exactly as librdkafka raises it, by its test API
-// (rd_kafka_test_fatal_error) on the producer's handle, reached through the private test peer.
+// leader failovers (librdkafka issue #3584). The producer must report every message it held as failed,
+// rebuild its librdkafka handle by itself, and deliver later messages: the application sees failed
+// delivery reports, never a dead producer. The fatal error is raised exactly as librdkafka raises it, by
+// its test API (rd_kafka_test_fatal_error) on the producer's handle, reached through the private test
+// peer.
 #include <gracedb/kafka.hpp>
 #include <gracedb/testing/mock_cluster.hpp>
 #include <gtest/gtest.h>
@@ -33,8 +34,8 @@ ProducerOptions heal_options(const MockCluster& cluster, std::string linger_ms) 
 }
 
 void raise_fatal(Producer& p) {
-    ASSERT_EQ(rd_kafka_test_fatal_error(detail_producer_peer::handle(p), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-                                        "injected by the test"),
+    ASSERT_EQ(rd_kafka_test_fatal_error(detail_producer_peer::handle(p),
+                                        RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "injected by a test"),
               RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
@@ -47,7 +48,8 @@ TEST(ProducerHeal, HeldMessagesAreReportedFailedAndLaterOnesDelivered) {
     Producer p{heal_options(cluster, "60000")};
     std::vector<DeliveryReport> held, later;
     for (int i = 0; i < 5; ++i)
-        p.produce("held " + std::to_string(i), {.on_delivery = [&](const DeliveryReport& r) { held.push_back(r); }});
+        p.produce("held " + std::to_string(i),
+                  {.on_delivery = [&](const DeliveryReport& r) { held.push_back(r); }});
     raise_fatal(p);
     try {
         for (int i = 0; i < 5; ++i)

@@ -185,14 +185,14 @@ public:
     std::optional<TokenClaims> token_claims() const;
     /// How many times a renewed token was picked up from disk.
     std::uint64_t token_refresh_count() const;
-    /// How many times the producer healed: librdkafka raised a fatal error (librdkafka before 2.3.0 does so
-    /// after some leader failovers: "rewound sequence number", its issue #3584), and the producer, in the next
-    /// call of the application (never in a librdkafka thread), reported every message it held (failed unless
+    /// How many times the producer healed: librdkafka raised a fatal error (before 2.3.0 it does so after
+    /// some leader failovers: "rewound sequence number", its issue #3584), and the producer, in the next call
+    /// of the application (never in a librdkafka thread), reported every message it held (failed unless
     /// delivered: through on_delivery, or raised by flush()/close() as KafkaMessageDeliveryError), replaced
     /// its librdkafka client by a new one with the same settings, and went on; each heal is logged as a
-    /// warning. Calls of other threads wait while it heals (at most `flush_timeout` for answers to requests in
-    /// flight). A produce() from inside an on_delivery may still raise the fatal error (producer_fatal) when
-    /// it meets it first. Thread-safe.
+    /// warning. Calls of other threads wait while it heals (at most `flush_timeout` for answers to requests
+    /// in flight). A produce() from inside an on_delivery may still raise the fatal error (producer_fatal)
+    /// when it meets it first. Thread-safe.
     std::uint64_t heal_count() const;
 
 private:
