@@ -272,10 +272,12 @@ static void follower_chaos(bool check_clean_stop_commit) {
     EXPECT_EQ(delivered.load(), n);
     EXPECT_EQ(skipped, 0) << "a follower with a stable group resumes where it was: nothing skipped";
     // Commits keep up (issue 22): a kill costs what was handed over since the last commit, not the whole run.
-    // One auto-commit interval (librdkafka's default 5 s) of the ~100 messages/s stream is ~500 messages.
+    // One auto-commit interval (librdkafka's default 5 s) of the ~100 messages/s stream is ~500 messages; the
+    // second kill comes soon after the coordinator failover, when the group's commits lag most (seen: 850 and
+    // 1,492 re-read; the frozen offsets of issue 22 made the next follower re-read ~2,800).
     constexpr long kIntervalWorth = 5 * 100;
     for (std::size_t k = 0; k < rereads.size(); ++k)
-        EXPECT_LE(rereads[k], 3 * kIntervalWorth) << "re-read after follower kill " << k + 1
+        EXPECT_LE(rereads[k], 4 * kIntervalWorth) << "re-read after follower kill " << k + 1
                                                   << ": the group's committed offsets did not keep up";
     if (check_clean_stop_commit) {
         EXPECT_EQ(committed_total, n) << "SIGTERM: the follower commits everything it printed before it leaves";
