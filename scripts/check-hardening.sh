@@ -75,7 +75,8 @@ if [[ $parts == *asan* ]]; then
     # The fuzz targets' seed replays (unit.fuzz_seeds.*) run under the sanitizers too.
     mapfile -t replays < <(grep -o 'fuzz_[a-z0-9_]*' "$root/fuzz/targets.cmake" | sed 's/^/replay_/')
     if configure "$dir" address,undefined &&
-       build "$dir" gracedb_unit_tests gracedb_internal_tests gracedb_integration_tests rig-tool stream_probe gracedb-kafka \
+       build "$dir" gracedb_unit_tests gracedb_internal_tests gracedb_integration_tests rig-tool stream_probe \
+         gracedb-kafka \
              standin_server "${replays[@]}"
     then
       say "ASan+UBSan: running unit and integration tests (the 3-minute token soak runs under TSan instead)"
@@ -98,14 +99,15 @@ if [[ $parts == *tsan* ]]; then
     say "TSan: building the threaded tests in $build/build-tsan"
     dir=$build/build-tsan
     if configure "$dir" thread &&
-       build "$dir" gracedb_unit_tests gracedb_integration_tests rig-tool stream_probe gracedb-kafka
+       build "$dir" gracedb_unit_tests gracedb_internal_tests gracedb_integration_tests rig-tool stream_probe \
+         gracedb-kafka
     then
       say "TSan: running the threaded tests"
       # The supervisor's threads are covered by unit.SupervisorMock (its worker pool, committer, rebalances);
       # integration.SupervisorBurst (1,000 events through instrumented supervisor processes) was too slow under
       # TSan to finish within its deadlines on 2 cores (320 of 1,000 in 120 s, seen once), so it runs unsanitized
       # in the main suite and under ASan only.
-      threaded='^unit\.(Concurrency|CloseThreads|ProducerMock|ConsumerMock|SupervisorMock|StopSignals|Log)|^integration\.(TokenRefresh|Producer|Consumer|SecretHygiene)'
+      threaded='^unit\.(Concurrency|CloseThreads|ProducerMock|ProducerHeal|ConsumerMock|SupervisorMock|StopSignals|Log)|^integration\.(TokenRefresh|Producer|Consumer|SecretHygiene)'
       TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp" \
         run_ctest "$dir" "TSan threaded tests" -R "$threaded"
     else

@@ -149,9 +149,16 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
         if (code == RD_KAFKA_RESP_ERR__FATAL) {
             char buf[512];
             const auto orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+            // The producer heals (producer_heal.cpp): it reports what the handle held as failed and replaces
+            // the handle, outside this callback. The dispatcher returns now, so that the call serving this
+            // error can do so before the reports of the purged messages are served.
+            const bool heals = !self->is_consumer_;
             text = redact_tokens(std::string{"fatal error of the Kafka "} + self->role_ + " (" +
                                  rd_kafka_err2name(orig) + "): " + buf +
-                                 ". The client is unusable: destroy it and create a new one");
+                                 (heals ? ". The producer reports the messages it held as failed and "
+                                          "rebuilds itself"
+                                        : ". The client is unusable: destroy it and create a new one"));
+            if (heals) rd_kafka_yield(rk);
             gracedb::detail::log_error(text);
             auto e = detail_errors::make_kafka_error(orig, text, self->op(), true);
             std::lock_guard lock{self->mutex_};

@@ -161,6 +161,19 @@ public:
         }
         if (e) std::rethrow_exception(e);
     }
+    /// Whether librdkafka reported a fatal error (cheap when nothing is pending: one atomic load).
+    bool has_fatal() const {
+        if (!pending_.load(std::memory_order_acquire)) return false;
+        std::lock_guard lock{mutex_};
+        return fatal_ != nullptr;
+    }
+    /// Forgets the fatal error, once the handle that raised it was replaced by a new one (the producer's
+    /// heal); a pending non-fatal error stays.
+    void clear_fatal() {
+        std::lock_guard lock{mutex_};
+        fatal_ = nullptr;
+        pending_.store(pending_error_ != nullptr, std::memory_order_release);
+    }
     /// The fatal error, if librdkafka reported one.
     std::exception_ptr fatal_error() const {
         std::lock_guard lock{mutex_};

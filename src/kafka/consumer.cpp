@@ -100,6 +100,15 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     // stored). close() commits these itself when auto-commit is on (see commit_on_close). Touched only by
     // the thread that polls and by the rebalance callback, which runs inside that thread's poll.
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> handed;
+    // Offsets handed over whose commit failed or was never made: a commit refused at a revoke (the member
+    // fenced, "Unknown member", e.g. while the group's coordinator moved), which librdkafka 2.0.2 drops, or a
+    // LOST assignment, for which it commits nothing (rd_kafka_cgrp_assigned_offsets_commit skips it, and its
+    // auto-commit timer does not run during the rejoin). It would then fetch those partitions again from the
+    // old committed offset. When such a partition is assigned to this member again (the next assignment),
+    // fetching resumes after what was handed over and that offset is committed (and stored: the auto-commit
+    // timer retries a failed commit); partitions that went to another member are given up, with a warning.
+    // Thread: as `handed` (offset_commit_cb and the rebalance callback run inside this consumer's poll).
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> handed_before_loss;
 
     explicit Impl(ConsumerOptions o) : options{std::move(o)} {
         instance = detail_client::resolve_instance(options.instance_name, options.service_url);
@@ -121,6 +130,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         };
         auto conf = configure(detail_client::common_options(options), defaults, "consumer");
         rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::on_rebalance);
+        rd_kafka_conf_set_offset_commit_cb(conf.get(), &Impl::on_commit);
         char value[16] = {};
         std::size_t size = sizeof value;
         if (rd_kafka_conf_get(conf.get(), "enable.auto.commit", value, &size) == RD_KAFKA_CONF_OK)
@@ -140,11 +150,13 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
             std::vector<TopicPartition> names;
             for (int i = 0; i < parts->cnt; ++i) names.push_back({parts->elems[i].topic, parts->elems[i].partition});
             if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                const int resumed = self->resume_after_loss(parts);
                 if (cooperative) {
                     if (auto* e = rd_kafka_incremental_assign(rk, parts)) rd_kafka_error_destroy(e);
                 } else {
                     rd_kafka_assign(rk, parts);
                 }
+                if (resumed > 0 || !self->handed_before_loss.empty()) self->commit_resumed(parts);
                 std::lock_guard lock{self->assignment_mutex};
                 if (!cooperative) self->assigned.clear();
                 self->assigned.insert(self->assigned.end(), names.begin(), names.end());
@@ -156,7 +168,13 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                 }
                 // librdkafka commits the stored offsets of revoked partitions itself (auto-commit); after a
                 // revoke they may belong to another member, whose progress close() must not overwrite.
-                for (int i = 0; i < parts->cnt; ++i) self->handed.erase({parts->elems[i].topic, parts->elems[i].partition});
+                const bool lost = rd_kafka_assignment_lost(rk);
+                for (int i = 0; i < parts->cnt; ++i) {
+                    const auto it = self->handed.find({parts->elems[i].topic, parts->elems[i].partition});
+                    if (it == self->handed.end()) continue;
+                    if (lost) self->handed_before_loss[it->first] = it->second;
+                    self->handed.erase(it);
+                }
                 std::lock_guard lock{self->assignment_mutex};
                 if (!cooperative) {
                     self->assigned.clear();
@@ -169,6 +187,93 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                                       std::to_string(names.size()) + " partition(s)");
         } catch (...) {
         }
+    }
+
+    // librdkafka's offset_commit_cb (inside this consumer's poll): the results of auto-commits and of the
+    // commits of commit_resumed(); failures are kept (see handed_before_loss) and logged with what failed.
+    static void on_commit(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                          void* opaque) {
+        try {
+            auto* self = static_cast<Impl*>(static_cast<detail_client::ClientCore*>(opaque));
+            if (!offsets || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+            std::string failed;
+            rd_kafka_resp_err_t first = RD_KAFKA_RESP_ERR_NO_ERROR;
+            for (int i = 0; i < offsets->cnt; ++i) {
+                const auto& e = offsets->elems[i];
+                if (e.offset < 0) continue;
+                const auto key = std::make_pair(std::string{e.topic}, e.partition);
+                const auto code = err ? err : e.err;
+                auto& kept = self->handed_before_loss;
+                if (!code) {
+                    if (auto it = kept.find(key); it != kept.end() && it->second <= e.offset) kept.erase(it);
+                    continue;
+                }
+                kept[key] = std::max(kept.count(key) ? kept[key] : e.offset, e.offset);
+                if (!first) first = code;
+                failed += " " + key.first + "[" + std::to_string(e.partition) + "]@" +
+                          std::to_string(e.offset);
+            }
+            if (!failed.empty())
+                gracedb::detail::log_warning("Kafka consumer group " + self->group + ": commit of" + failed +
+                                             " failed (" + rd_kafka_err2name(first) +
+                                             "); retried, and committed if the partition is assigned again");
+        } catch (...) {
+        }
+    }
+
+    // In the rebalance callback, before assigning `parts`: partitions handed over before their assignment was
+    // lost start after what was handed (their offset in `parts`). Returns how many.
+    int resume_after_loss(rd_kafka_topic_partition_list_t* parts) {
+        if (handed_before_loss.empty()) return 0;
+        int n = 0;
+        for (int i = 0; i < parts->cnt; ++i) {
+            const auto it = handed_before_loss.find({parts->elems[i].topic, parts->elems[i].partition});
+            if (it == handed_before_loss.end()) continue;
+            parts->elems[i].offset = it->second;
+            ++n;
+        }
+        return n;
+    }
+    // After assigning `parts`: commits (asynchronously) and stores the resumed offsets; a failed commit is
+    // retried by the auto-commit timer (the offset is stored) and logged (on_commit, with the partition and
+    // offset); close() commits them too (`handed`). What is left (another member's now) is given up.
+    void commit_resumed(const rd_kafka_topic_partition_list_t* parts) {
+        detail::PartitionList list{rd_kafka_topic_partition_list_new(parts->cnt)};
+        std::string what;
+        for (int i = 0; i < parts->cnt; ++i) {
+            const auto key = std::make_pair(std::string{parts->elems[i].topic}, parts->elems[i].partition);
+            const auto it = handed_before_loss.find(key);
+            if (it == handed_before_loss.end()) continue;
+            rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = it->second;
+            handed[key] = it->second;
+            what += " " + key.first + "[" + std::to_string(key.second) + "]@" + std::to_string(it->second);
+            handed_before_loss.erase(it);
+        }
+        {
+            // Still assigned (an incremental assignment of other partitions): kept for the timer's retry.
+            std::lock_guard lock{assignment_mutex};
+            for (auto it = handed_before_loss.begin(); it != handed_before_loss.end();) {
+                if (std::find(assigned.begin(), assigned.end(),
+                              TopicPartition{it->first.first, it->first.second}) != assigned.end()) {
+                    ++it;
+                    continue;
+                }
+                gracedb::detail::log_warning("Kafka consumer group " + group + ": gave up committing " +
+                                             it->first.first + "[" + std::to_string(it->first.second) + "]@" +
+                                             std::to_string(it->second) + ": the partition went to another "
+                                             "member, which reads from the last commit on again");
+                it = handed_before_loss.erase(it);
+            }
+        }
+        if (list->cnt == 0) return;
+        if (auto err = rd_kafka_offsets_store(rk.get(), list.get()))
+            gracedb::detail::log_debug(std::string{"Kafka consumer: resumed offsets not stored ("} +
+                                       rd_kafka_err2name(err) + ")");
+        if (auto err = rd_kafka_commit(rk.get(), list.get(), 1 /* async */))
+            gracedb::detail::log_warning("Kafka consumer group " + group + ": cannot commit" + what + " (" +
+                                         rd_kafka_err2name(err) + "); the auto-commit timer retries");
+        gracedb::detail::log_info("Kafka consumer group " + group + ": assigned again, resuming after what "
+                                  "was handed over before the revoke, and committing:" + what);
     }
 
     [[noreturn]] static void throw_closed() {

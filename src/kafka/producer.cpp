@@ -65,6 +65,7 @@ Producer::Impl::Impl(ProducerOptions o) : options{std::move(o)} {
     if (rd_kafka_conf_get(conf.get(), "message.max.bytes", buf, &size) == RD_KAFKA_CONF_OK)
         message_max_bytes = std::stoul(buf);
     rd_kafka_conf_set_dr_msg_cb(conf.get(), &Impl::on_delivery);
+    spare_conf.reset(rd_kafka_conf_dup(conf.get()));  // for a heal (producer_heal.cpp)
     rk = create(RD_KAFKA_PRODUCER, std::move(conf));
     main_queue = rd_kafka_queue_get_main(rk.get());
     rd_kafka_queue_cb_event_enable(main_queue, &Impl::on_main_queue_event, this);
@@ -139,12 +140,20 @@ int Producer::poll(std::chrono::milliseconds timeout) {
     auto& im = impl();
     Impl::Use use{im};
     im.reports_waiting.store(false, std::memory_order_relaxed);  // before polling: a later report sets it
-    const int served = rd_kafka_poll(im.rk.get(), to_ms(timeout));  // close() wakes it (rd_kafka_queue_yield)
+    int served = 0;
+    {
+        Impl::HandleUse handles{im};
+        // close() and a heal wake it (rd_kafka_queue_yield)
+        served = rd_kafka_poll(im.rk.get(), to_ms(timeout));
+    }
+    im.settle_pending();  // a fatal error: heals first (the held messages' reports are served by the heal)
     if (im.failures.load(std::memory_order_acquire)) im.raise_callback_error();
     im.raise_pending();
     if (im.closing()) Impl::throw_closed();  // close() began while this call waited: it ends it
     return served;
 }
+
+std::uint64_t Producer::heal_count() const { return impl().heals.load(std::memory_order_relaxed); }
 
 std::size_t Producer::pending_messages() const {
     auto& im = impl();

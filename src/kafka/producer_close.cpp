@@ -67,17 +67,24 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
         // In slices, to raise what librdkafka reports while we wait rather than at the deadline, and to end
         // soon after a close() from another thread (rd_kafka_flush cannot be woken; it polls in 10 ms steps).
         const int slice = forever ? 10 : std::min(to_ms(left), 10);
-        if (rd_kafka_flush(rk.get(), slice) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_resp_err_t rc;
+        {
+            HandleUse handles{*this};
+            rc = rd_kafka_flush(rk.get(), slice);
+        }
+        const bool fatal = has_fatal();
+        settle_pending();  // a fatal error: heals (reporting what the old handle held), then flushes the new
+                           // handle
+        if (rc == RD_KAFKA_RESP_ERR_NO_ERROR && !fatal) {
             flushed = true;
             break;
         }
-        raise_pending();
         if (auto e = connection_failure_since(mark, ever_delivered())) {  // see Impl::wait_for
             raise_undelivered();
             std::rethrow_exception(e);
         }
     }
-    if (auto fatal = fatal_error()) std::rethrow_exception(fatal);  // the cause of what failed: first
+    settle_pending();  // a fatal error that could not be healed: the cause of what failed, first
     raise_undelivered();
     raise_callback_error();
     raise_pending();
@@ -106,13 +113,20 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
     // 1. Flush first, whatever error is pending, up to the deadline (produce() calls racing us may still add);
     //    but not while the broker refuses our credentials or TLS fails: waiting cannot deliver anything then.
     auto flush_until_deadline = [&] {
-        while (left() > 0 && !refused())
+        while (left() > 0 && !refused()) {
+            HandleUse handles{*this};  // a heal running in a call that got in before close() ends first
             if (rd_kafka_flush(rk.get(), std::min(left(), 100)) == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+        }
     };
     flush_until_deadline();
     // 2. Calls that got in before close() began end at once: waits and full queues look at closing(), and
     //    a poll() waiting inside librdkafka is woken. None uses the handles after this.
-    gate.wait_idle([&] { rd_kafka_queue_yield(main_queue); });
+    //    No heal runs after this (heals run inside calls); one running now ends first (it uses the handles).
+    gate.wait_idle([&] {
+        if (!handle_gate.try_enter()) return;
+        rd_kafka_queue_yield(main_queue);
+        handle_gate.leave();
+    });
     if (rd_kafka_outq_len(rk.get()) > 0) flush_until_deadline();
     // 3. Purge only what is still there at the deadline, and serve the purged messages' reports.
     if (rd_kafka_outq_len(rk.get()) > 0) {
@@ -128,7 +142,12 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
         std::lock_guard lock{failures_mutex};
         pending = std::exchange(callback_error, nullptr);
     }
-    if (!pending) pending = fatal_error();
+    // A fatal error met by no call since (nothing healed it): every message the handle held was reported
+    // above (failed unless delivered), and the producer ends here anyway. Logged, not raised: there is
+    // nothing to rebuild.
+    if (has_fatal())
+        detail::log_warning("Kafka producer closed after librdkafka's fatal error; the messages it held were "
+                            "reported (failed unless delivered)");
     if (!pending) pending = take_pending();
     release();
     if (lost_track > 0) {

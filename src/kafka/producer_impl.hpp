@@ -70,6 +70,61 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     std::atomic<bool> released{false};
     bool closing() const noexcept { return gate.closing(); }
 
+    // ---- healing (producer_heal.cpp) ----
+    // librdkafka 2.0.2 raises a fatal idempotence error after some leader failovers (its issue #3584). The
+    // producer then heals: it reports every message the old handle held as failed (their delivery reports),
+    // and replaces the handle (and its topic handles and main queue) by a new one made from the same
+    // configuration. Every use of the handles holds a HandleUse for one short librdkafka call (a produce, a
+    // flush or poll slice); the heal waits until none is held, so nothing ever uses a handle being replaced.
+    // Nested uses on one thread (an on_delivery that calls produce() from inside a poll) do not wait.
+    struct HandleGate {
+        std::atomic<int> users{0};
+        std::atomic<bool> healing{false};
+        void enter() noexcept {
+            for (;;) {
+                users.fetch_add(1, std::memory_order_seq_cst);
+                if (!healing.load(std::memory_order_seq_cst)) return;
+                users.fetch_sub(1, std::memory_order_seq_cst);
+                healing.wait(true, std::memory_order_seq_cst);
+            }
+        }
+        /// Like enter(), but gives up (false, nothing held) while a heal runs.
+        bool try_enter() noexcept {
+            users.fetch_add(1, std::memory_order_seq_cst);
+            if (!healing.load(std::memory_order_seq_cst)) return true;
+            users.fetch_sub(1, std::memory_order_seq_cst);
+            return false;
+        }
+        void leave() noexcept { users.fetch_sub(1, std::memory_order_seq_cst); }
+    };
+    HandleGate handle_gate;
+    struct Healer {};
+    /// Holds the handles for one librdkafka call. RAII; the uses of one thread form a list (innermost first)
+    /// so that a nested use of the same producer is recognised.
+    struct HandleUse {
+        Impl& im;
+        HandleUse* outer;
+        bool nested = false;
+        explicit HandleUse(Impl& i);
+        HandleUse(Impl& i, Healer);  // the healer's mark: its callbacks' calls use the new handle at once
+        ~HandleUse();
+        HandleUse(const HandleUse&) = delete;
+        HandleUse& operator=(const HandleUse&) = delete;
+    };
+    static thread_local HandleUse* innermost_use;
+    /// Whether this thread is inside a use of this producer's handles (then it must not heal: it would wait
+    /// for itself; the outer call heals).
+    bool used_on_this_thread() const noexcept;
+    std::mutex heal_mutex;
+    std::atomic<std::uint64_t> heals{0};
+    detail::KafkaConf spare_conf;  // a copy of the configuration the handle was made from
+    /// Heals if librdkafka reported a fatal error and this thread may (not nested, not closing), then raises
+    /// what is pending: the fatal error only when the heal failed or cannot happen here.
+    void settle_pending();
+    /// Replaces a fatal handle (see above). False when it could not (closing, or the new handle could not be
+    /// made: logged, and the fatal error stays).
+    bool heal();
+
     explicit Impl(ProducerOptions o);
     ~Impl() override;
 
@@ -88,6 +143,10 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     /// could overwrite (the thread's JSON buffer): copied before anything is served.
     void produce_raw(const void* data, std::size_t len, ProduceOptions& o, std::shared_ptr<SyncSlot> sync = {},
                      bool borrowed = false);
+    /// One attempt of produce_raw. False (nothing queued, `ctx` kept) when the handle is fatal and the
+    /// caller may heal (`may_heal`) and try again.
+    bool produce_once(const void* data, std::size_t len, ProduceOptions& o,
+                      std::unique_ptr<MessageContext>& ctx, bool borrowed, bool may_heal);
     /// Serves waiting reports and raises what is pending (a callback's exception, a fatal or auth error).
     void serve_and_raise();
     /// Queues one message, sends it at once whatever linger.ms, and waits for its own report only.
@@ -98,7 +157,8 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
 
     /// Messages not yet done (queued, in flight, or with a report not served yet). rd_kafka_outq_len also counts
     /// the main queue's events (an error, a log line, a report op), which are not messages.
-    int queued_messages() const {
+    int queued_messages() {
+        HandleUse use{*this};
         const int all = rd_kafka_outq_len(rk.get());
         const int events = static_cast<int>(rd_kafka_queue_length(main_queue));
         return all > events ? all - events : 0;

@@ -105,15 +105,47 @@ void Producer::Impl::serve_and_raise() {
     // Cleared before polling (inside rd_kafka_poll's queue lock at the latest): a report queued after the
     // poll took the queue's content sets it again, so nothing waits unnoticed.
     if (reports_waiting.load(std::memory_order_relaxed) &&
-        reports_waiting.exchange(false, std::memory_order_acq_rel))
+        reports_waiting.exchange(false, std::memory_order_acq_rel)) {
+        HandleUse handles{*this};
         rd_kafka_poll(rk.get(), 0);
+    }
+    settle_pending();  // before raising a callback's exception: the heal serves the held messages' reports
     if (failures.load(std::memory_order_acquire)) raise_callback_error();
-    raise_pending();
 }
 
 void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptions& o, std::shared_ptr<SyncSlot> sync,
                                  bool borrowed) {
     if (!borrowed) serve_and_raise();
+    std::unique_ptr<MessageContext> ctx;
+    if (o.on_delivery || sync) ctx.reset(new MessageContext{std::move(o.on_delivery), std::move(sync)});
+    std::string own_copy;
+    for (;;) {
+        bool nested = false;
+        {
+            HandleUse handles{*this};
+            nested = handles.nested;
+            if (produce_once(data, len, o, ctx, borrowed, !nested)) return;
+        }
+        // The handle is fatal: rebuild it, then queue the message on the new one. The heal runs callbacks,
+        // which may overwrite a borrowed buffer: keep a copy.
+        if (borrowed && own_copy.empty()) {
+            own_copy.assign(static_cast<const char*>(data), len);
+            data = own_copy.data();
+        }
+        if (!heal()) {  // could not heal (closing, or no new handle): the fatal error
+            raise_pending();
+            if (closing()) throw_closed();
+            detail_errors::throw_kafka_error(
+                RD_KAFKA_RESP_ERR__FATAL,
+                "the Kafka producer met a fatal error and could not be rebuilt (see the log): create a new "
+                "producer",
+                Op::produce, true);
+        }
+    }
+}
+
+bool Producer::Impl::produce_once(const void* data, std::size_t len, ProduceOptions& o,
+                                  std::unique_ptr<MessageContext>& ctx, bool borrowed, bool may_heal) {
     rd_kafka_topic_t* rkt = topic_handle(o.topic);
     const std::size_t size = len + (o.key ? o.key->size() : 0);
     if (size > message_max_bytes)
@@ -127,15 +159,13 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
             Op::produce, "MSG_SIZE_TOO_LARGE");
 
     const std::int32_t partition = o.partition ? *o.partition : RD_KAFKA_PARTITION_UA;
-    std::unique_ptr<MessageContext> ctx;
-    if (o.on_delivery || sync) ctx.reset(new MessageContext{std::move(o.on_delivery), std::move(sync)});
     if (o.headers.empty()) {
         // The common case, by librdkafka's leanest call (no argument list to parse, no topic reference).
         // On failure nothing was queued: the general path below retries and reports exactly as before.
         if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, const_cast<void*>(data), len,
                              o.key ? o.key->data() : nullptr, o.key ? o.key->size() : 0, ctx.get()) == 0) {
             ctx.release();  // owned by librdkafka until the delivery report
-            return;
+            return true;
         }
     }
 
@@ -187,6 +217,10 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
         }
     }
     if (error) {
+        // Fatal (librdkafka refuses with its fatal error's own code, and before its error event was served):
+        // produce_raw heals and queues the message on the new handle.
+        char reason[8];
+        if (may_heal && (has_fatal() || rd_kafka_fatal_error(rk.get(), reason, sizeof reason))) return false;
         raise_pending();
         const auto code = rd_kafka_error_code(error.get());
         if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL && closing()) throw_closed();
@@ -204,6 +238,7 @@ void Producer::Impl::produce_raw(const void* data, std::size_t len, ProduceOptio
     }
     ctx.release();      // owned by librdkafka until the delivery report
     headers.release();  // taken over by librdkafka on success
+    return true;
 }
 
 void Producer::Impl::wait_for(const SyncSlot& slot, ProducerClock::time_point deadline, std::uint64_t mark) {
@@ -212,9 +247,13 @@ void Producer::Impl::wait_for(const SyncSlot& slot, ProducerClock::time_point de
         if (left <= 0ms || closing()) return;
         // rd_kafka_flush sends what is queued at once (linger.ms does not apply while it runs) and returns as
         // soon as nothing is left; with other threads' messages in flight it returns after the slice.
-        rd_kafka_flush(rk.get(), std::min(to_ms(left), 5));
+        {
+            HandleUse handles{*this};
+            rd_kafka_flush(rk.get(), std::min(to_ms(left), 5));
+        }
         if (slot.done.load(std::memory_order_acquire)) return;
-        raise_pending();  // a fatal error or an authentication refusal: not worth waiting for
+        // A fatal error heals (reporting the slot's message); an authentication refusal raises.
+        settle_pending();
         // A TLS failure will not heal. "All brokers down" counts only before the client ever delivered (no broker
         // there: ping, or create_event's publish falling back to HTTP at once); afterwards librdkafka also
         // reports it for benign disconnects (an idle connection closed by the broker) and reconnects by itself.
@@ -229,7 +268,7 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
     const auto deadline = ProducerClock::now() + timeout;
     const auto mark = connection_events();
     // Own message only: other messages' failures and callback exceptions stay for the next call.
-    raise_pending();  // fatal: no message can be sent; an authentication refusal: neither can this one
+    settle_pending();  // fatal: heals first; an authentication refusal: no message can be sent
     auto topic = o.topic;
     auto key = o.key;
     produce_raw(value.data(), value.size(), o, slot, true);

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -135,6 +136,7 @@ static void follower_chaos(bool check_clean_stop_commit) {
     };
     std::size_t assigned_before_restart = 0;
     std::size_t last_follower_from = 0;  // where the latest follower's output begins in the file
+    std::vector<std::size_t> restarts;   // where each restarted follower's output begins
     auto committed_text = [&] {
         std::string t;
         for (const auto& [p, o] : cluster.committed(group, topic)) t += " [" + std::to_string(p) + "]@" + std::to_string(o);
@@ -148,6 +150,7 @@ static void follower_chaos(bool check_clean_stop_commit) {
         wait_process(follower.pid, 10s);
         assigned_before_restart = assignments();
         last_follower_from = read_file(out_path).size();
+        restarts.push_back(last_follower_from);
         follower = spawn_process(listen, listen_env, out_path);
     };
 
@@ -214,8 +217,31 @@ static void follower_chaos(bool check_clean_stop_commit) {
     printed = read_output(out_path);
     const std::string output = read_file(out_path);
     std::size_t commit_failures = 0;
-    for (auto pos = output.find("COMMITFAIL"); pos != std::string::npos; pos = output.find("COMMITFAIL", pos + 1))
-        ++commit_failures;
+    for (const char* mark : {"COMMITFAIL", ": commit of "})
+        for (auto pos = output.find(mark); pos != std::string::npos; pos = output.find(mark, pos + 1))
+            ++commit_failures;
+    // Re-read after each kill: lines a restarted follower printed (before the next restart) whose message had
+    // been printed before it started (what its predecessor handed over but the group had not committed).
+    auto seqs_in = [&](std::size_t from, std::size_t to) {
+        std::vector<long> seqs;
+        std::istringstream lines{output.substr(from, to - from)};
+        for (std::string line; std::getline(lines, line);) {
+            if (line.empty() || line.front() != '{') continue;
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (j.is_discarded() || !j.contains("value") || !j["value"].is_object()) continue;
+            if (j["value"].contains("seq")) seqs.push_back(j["value"]["seq"].get<long>());
+        }
+        return seqs;
+    };
+    std::vector<long> rereads;
+    for (std::size_t k = 0; k < restarts.size(); ++k) {
+        const auto before = seqs_in(0, restarts[k]);
+        const std::set<long> seen{before.begin(), before.end()};
+        long again = 0;
+        for (long s : seqs_in(restarts[k], k + 1 < restarts.size() ? restarts[k + 1] : output.size()))
+            again += seen.count(s) ? 1 : 0;
+        rereads.push_back(again);
+    }
     {  // The followers' own account of the group (evidence when commits stall), transport noise left out.
         std::istringstream lines{output};
         std::string group_log;
@@ -238,12 +264,21 @@ static void follower_chaos(bool check_clean_stop_commit) {
         << "; follower SIGKILLs survived 2, broker kills survived 1; printed " << printed.lines << " lines ("
         << printed.copies.size() << " distinct), skipped " << skipped << ", duplicates " << duplicates
         << ", lines cut by a kill " << printed.partial << "; commit failures logged by the followers "
-        << commit_failures;
+        << commit_failures << "; re-read after each follower kill:";
+    for (long r : rereads) fig << " " << r;
     chaos_log(fig.str());
     EXPECT_EQ(status, 0) << "SIGTERM ends the follower cleanly";
     EXPECT_EQ(failed.load(), 0);
     EXPECT_EQ(delivered.load(), n);
     EXPECT_EQ(skipped, 0) << "a follower with a stable group resumes where it was: nothing skipped";
+    // Commits keep up (issue 22): a kill costs what was handed over since the last commit, not the whole run.
+    // One auto-commit interval (librdkafka's default 5 s) of the ~100 messages/s stream is ~500 messages; the
+    // second kill comes soon after the coordinator failover, when the group's commits lag most (seen: 850 and
+    // 1,492 re-read; the frozen offsets of issue 22 made the next follower re-read ~2,800).
+    constexpr long kIntervalWorth = 5 * 100;
+    for (std::size_t k = 0; k < rereads.size(); ++k)
+        EXPECT_LE(rereads[k], 4 * kIntervalWorth) << "re-read after follower kill " << k + 1
+                                                  << ": the group's committed offsets did not keep up";
     if (check_clean_stop_commit) {
         EXPECT_EQ(committed_total, n) << "SIGTERM: the follower commits everything it printed before it leaves";
         for (const auto& [p, o] : ends) {

@@ -26,6 +26,8 @@
 
 namespace gracedb::kafka {
 
+struct detail_producer_peer;
+
 /// Whether a message may be in the broker's log (librdkafka's per-message status, rd_kafka_message_status).
 ///   not_persisted:      it is not there and never will be from this report on (e.g. failed before it was
 ///                       sent, or refused by the broker): sending it again cannot make a second copy;
@@ -117,9 +119,9 @@ public:
     ///
     /// Codes of the errors the calls below raise (gracedb::Error::code()):
     ///   KafkaProducerError       client_closed (after close() began), message_too_large, queue_full,
-    ///                            producer_fatal (fatal() true: librdkafka's fatal error, e.g. the idempotent
-    ///                            producer's guarantees broken; every later call raises it again: rebuild the
-    ///                            producer), invalid_configuration (librdkafka refused an argument)
+    ///                            producer_fatal (fatal() true: librdkafka's fatal error that the producer
+    ///                            could not heal, see heal_count()), invalid_configuration (librdkafka
+    ///                            refused an argument)
     ///   KafkaMessageDeliveryError the cause of the first failed message: authorization_failed (topic refused
     ///                            by the ACLs), timed_out (message.timeout.ms), purged (still queued when
     ///                            close() gave up), message_too_large, delivery_failed (other broker errors)
@@ -202,8 +204,18 @@ public:
     std::optional<TokenClaims> token_claims() const;
     /// How many times a renewed token was picked up from disk.
     std::uint64_t token_refresh_count() const;
+    /// How many times the producer healed: librdkafka raised a fatal error (before 2.3.0 it does so after
+    /// some leader failovers: "rewound sequence number", its issue #3584), and the producer, in the next call
+    /// of the application (never in a librdkafka thread), reported every message it held (failed unless
+    /// delivered: through on_delivery, or raised by flush()/close() as KafkaMessageDeliveryError), replaced
+    /// its librdkafka client by a new one with the same settings, and went on; each heal is logged as a
+    /// warning. Calls of other threads wait while it heals (at most `flush_timeout` for answers to requests
+    /// in flight). A produce() from inside an on_delivery may still raise the fatal error (producer_fatal)
+    /// when it meets it first. Thread-safe.
+    std::uint64_t heal_count() const;
 
 private:
+    friend struct detail_producer_peer;  // the library's internal tests only; not part of the API
     struct Impl;
     void produce_json(const nlohmann::json& value, ProduceOptions options);
     Impl& impl() const;

@@ -1,0 +1,157 @@
+// A producer that heals (issue 22, point 3): librdkafka 2.0.2 raises a fatal idempotence error after some
+// leader failovers (librdkafka issue #3584). The producer must report every message it held as failed,
+// rebuild its librdkafka handle by itself, and deliver later messages: the application sees failed
+// delivery reports, never a dead producer. The fatal error is raised exactly as librdkafka raises it, by
+// its test API (rd_kafka_test_fatal_error) on the producer's handle, reached through the private test
+// peer.
+#include <gracedb/kafka.hpp>
+#include <gracedb/testing/mock_cluster.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "detail/rdkafka.hpp"
+#include "kafka/producer_peer.hpp"
+
+using namespace gracedb::kafka;
+using gracedb::testing::MockCluster;
+using namespace std::chrono_literals;
+
+namespace {
+
+ProducerOptions heal_options(const MockCluster& cluster, std::string linger_ms) {
+    return {.bootstrap_servers = cluster.bootstrap_servers(),
+            .topic = "heal",
+            .instance_name = "mock",
+            .use_ssl = false,
+            .flush_timeout = 10s,
+            .kafka_config = {{"security.protocol", "plaintext"}, {"linger.ms", std::move(linger_ms)}}};
+}
+
+void raise_fatal(Producer& p) {
+    ASSERT_EQ(rd_kafka_test_fatal_error(detail_producer_peer::handle(p),
+                                        RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "injected by a test"),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+}  // namespace
+
+// Five messages held (linger.ms keeps them queued) when the fatal error comes, five produced after it.
+TEST(ProducerHeal, HeldMessagesAreReportedFailedAndLaterOnesDelivered) {
+    MockCluster cluster;
+    cluster.create_topic("mock.heal", 1);
+    Producer p{heal_options(cluster, "60000")};
+    std::vector<DeliveryReport> held, later;
+    for (int i = 0; i < 5; ++i)
+        p.produce("held " + std::to_string(i),
+                  {.on_delivery = [&](const DeliveryReport& r) { held.push_back(r); }});
+    raise_fatal(p);
+    try {
+        for (int i = 0; i < 5; ++i)
+            p.produce("later " + std::to_string(i),
+                      {.on_delivery = [&](const DeliveryReport& r) { later.push_back(r); }});
+        EXPECT_EQ(p.flush(30s), 0);
+    } catch (const gracedb::Error& e) {
+        FAIL() << "the fatal error reached the application: " << e.what();
+    }
+    ASSERT_EQ(held.size(), 5u) << "every held message gets its report";
+    for (const auto& r : held) {
+        EXPECT_TRUE(r.error) << "a held message is reported failed";
+        EXPECT_EQ(r.persistence, Persistence::not_persisted);
+    }
+    ASSERT_EQ(later.size(), 5u);
+    std::set<std::int64_t> offsets;
+    for (const auto& r : later) {
+        EXPECT_FALSE(r.error) << *r.error;
+        offsets.insert(r.offset);
+    }
+    EXPECT_EQ(offsets, (std::set<std::int64_t>{0, 1, 2, 3, 4})) << "the held messages were never written";
+    EXPECT_EQ(p.heal_count(), 1u);
+    EXPECT_NO_THROW(p.close(10s));
+}
+
+// A held message without on_delivery is raised by flush() as a delivery error (not a fatal one), once; the
+// producer goes on; ping (produce_and_wait) works after the heal.
+TEST(ProducerHeal, AHeldMessageWithoutCallbackIsADeliveryErrorNotAFatalOne) {
+    MockCluster cluster;
+    cluster.create_topic("mock.heal", 1);
+    Producer p{heal_options(cluster, "60000")};
+    p.produce("held, no callback", {.key = "G1"});
+    raise_fatal(p);
+    try {
+        p.flush(30s);
+        FAIL() << "the held message's failure must be raised";
+    } catch (const KafkaMessageDeliveryError& e) {
+        EXPECT_FALSE(e.fatal()) << e.what();
+        EXPECT_NE(std::string{e.what()}.find("G1"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(p.flush(30s), 0) << "raised once";
+    const auto report = p.produce_and_wait("after", {}, 30s);
+    EXPECT_FALSE(report.error) << *report.error;
+    EXPECT_EQ(report.offset, 0);
+    EXPECT_EQ(p.heal_count(), 1u);
+}
+
+// Threads producing (each serving its reports) while the fatal error comes, then close() from another thread:
+// every accepted message gets exactly one report, no call raises the fatal error, close() is clean.
+TEST(ProducerHeal, ThreadsProducingThroughAHealAndACloseSeeNoFatalError) {
+    MockCluster cluster;
+    cluster.create_topic("mock.heal", 1);
+    Producer p{heal_options(cluster, "5")};
+    constexpr int kThreads = 3;
+    std::atomic<int> accepted{0}, reports{0}, closed_errors{0}, ended{0};
+    std::vector<std::string> other_errors(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            struct End {
+                std::atomic<int>& ended;
+                ~End() { ++ended; }
+            } end{ended};
+            for (int i = 0;; ++i) {
+                try {
+                    p.produce("m", {.on_delivery = [&](const DeliveryReport&) { ++reports; }});
+                    ++accepted;
+                    if (i % 10 == 0) p.poll(1ms);
+                } catch (const KafkaProducerError& e) {
+                    if (e.code() == gracedb::Errc::client_closed) {
+                        ++closed_errors;
+                        return;
+                    }
+                    other_errors[static_cast<std::size_t>(t)] = e.what();
+                    return;
+                } catch (const std::exception& e) {
+                    other_errors[static_cast<std::size_t>(t)] = e.what();
+                    return;
+                }
+            }
+        });
+    // Waits for the threads' progress (no event to wait on: they only count), each bounded.
+    auto wait_until = [&](auto done) {
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (!done() && ended.load() == 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(1ms);
+    };
+    wait_until([&] { return accepted.load() >= 100; });
+    raise_fatal(p);
+    wait_until([&] { return p.heal_count() > 0; });
+    const int at_heal = accepted.load();
+    wait_until([&] { return accepted.load() >= at_heal + 100; });  // the stream goes on after the heal
+    std::string close_error;
+    try {
+        p.close(10s);
+    } catch (const std::exception& e) {
+        close_error = e.what();
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& e : other_errors) EXPECT_EQ(e, "") << "a call raised something else than client_closed";
+    EXPECT_EQ(close_error, "");
+    EXPECT_EQ(closed_errors.load(), kThreads) << "each thread ends at close()";
+    EXPECT_EQ(reports.load(), accepted.load()) << "every accepted message gets exactly one report";
+    EXPECT_EQ(p.heal_count(), 1u);
+}
