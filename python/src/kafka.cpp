@@ -260,7 +260,8 @@ public:
             }
             if (m) return message_dict(*m);
             check_signals();
-            if ((stoppable && stop.load()) || Clock::now() >= deadline) return py::none();
+            if ((stoppable && stop.load()) || Clock::now() >= deadline || consumer_->replay_finished())
+                return py::none();
         }
     }
 
@@ -508,7 +509,7 @@ void bind_kafka(py::module_& m) {
                          const py::object& ca_cert_path, bool skip_hostname_verification, std::string token_scope,
                          const py::object& token_audience, bool reload_cred, double reload_buffer,
                          const py::object& auto_refresh_token, std::string auto_offset_reset,
-                         const py::kwargs& config) {
+                         const py::object& since_gps, const py::object& until_gps, const py::kwargs& config) {
                  ConsumerOptions o;
                  ConnectionArgs{std::move(bootstrap_servers), instance_name, service_url, use_ssl, ca_cert_path,
                                 skip_hostname_verification, std::move(token_scope), token_audience, reload_cred,
@@ -517,6 +518,8 @@ void bind_kafka(py::module_& m) {
                  if (!topics.is_none()) o.topics = pipelines(topics, "topics");
                  o.group_id = opt_str(group_id, "group_id");
                  o.auto_offset_reset = std::move(auto_offset_reset);
+                 if (!since_gps.is_none()) o.since_gps = since_gps.cast<double>();
+                 if (!until_gps.is_none()) o.until_gps = until_gps.cast<double>();
                  o.kafka_config = kafka_config(config);
                  py::gil_scoped_release nogil;
                  return std::make_unique<PyConsumer>(std::move(o));
@@ -526,7 +529,11 @@ void bind_kafka(py::module_& m) {
              py::arg("ca_cert_path") = py::none(), py::arg("skip_hostname_verification") = false,
              py::arg("token_scope") = "kafka.consume", py::arg("token_audience") = py::none(),
              py::arg("reload_cred") = true, py::arg("reload_buffer") = 300, py::arg("auto_refresh_token") = py::none(),
-             py::arg("auto_offset_reset") = "latest")
+             py::arg("auto_offset_reset") = "latest", py::arg("since_gps") = py::none(),
+             py::arg("until_gps") = py::none())
+        .def_property_readonly(
+            "replay_finished", [](PyConsumer& self) { return self.get().replay_finished(); },
+            "True when until_gps is set and every assigned partition has reached it: nothing more will come.")
         .def(
             "subscribe",
             [](PyConsumer& self, const py::object& topics) {
