@@ -1,5 +1,6 @@
 #include "heartbeat_check.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <sstream>
@@ -30,6 +31,7 @@ std::string delay_text(const nlohmann::json& d) {
 
 HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bound, std::chrono::milliseconds wait) {
     HeartbeatFinding f;
+    const auto deadline = Clock::now() + wait;
     std::string topic = "gracedb-heartbeat";
     try {
         auto o = consumer_options(conn);
@@ -38,16 +40,26 @@ HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bou
         o.instance_name = "gracedb-heartbeat";
         o.service_url.reset();
         o.topics = {instance};
-        o.since_gps = detail::unix_to_gps(unix_now() - static_cast<double>(bound.count()));
+        // The window [now - bound, now]: the replay ends by itself once every partition was read to now.
+        const double now = unix_now();
+        o.since_gps = detail::unix_to_gps(now - static_cast<double>(bound.count()));
+        o.until_gps = detail::unix_to_gps(now + 0.5);
         kafka::Consumer c{o};
         std::optional<nlohmann::json> newest;
-        const auto deadline = Clock::now() + wait;
-        while (Clock::now() < deadline) {
-            auto m = c.poll(newest ? 300ms : 250ms);
-            if (!m) {
-                if (newest) break;  // read up to the end: the newest is at hand
-                continue;
-            }
+        // A topic that does not exist is never assigned: no supervisor ever ran for this instance.
+        const auto join = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                                     std::chrono::milliseconds{0}, std::chrono::milliseconds{5000});
+        if (!c.wait_for_assignment(join)) {
+            f.detail = "no heartbeat: " + topic + " has no partition to read (none assigned within " +
+                       std::to_string(join.count() / 1000) +
+                       " s): no supervisor has run for this instance (or it is older than this tool)";
+            f.advice = "events published over Kafka are completed only by a running supervisor: ask GraceDB's "
+                       "operators, or use create-event --fallback (HTTP)";
+            return f;
+        }
+        while (Clock::now() < deadline && !c.replay_finished()) {
+            auto m = c.poll(250ms);
+            if (!m) continue;
             try {
                 auto j = m->json();
                 if (j.value("type", "") != "heartbeat" || !j["time"].is_number()) continue;
@@ -56,8 +68,8 @@ HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bou
                 // not a heartbeat: ignored
             }
         }
-        c.close(2s);
-        const double age = newest ? unix_now() - (*newest)["time"].get<double>() : 0;
+        c.close(500ms);  // an ephemeral group: nothing to commit, no need to wait for a clean leave
+        const double age = newest ? now - (*newest)["time"].get<double>() : 0;  // when the step began
         if (!newest || age > static_cast<double>(bound.count())) {
             f.detail = "no heartbeat on " + topic + " in the last " + std::to_string(bound.count()) +
                        " s: no supervisor runs for this instance (or it is older than this tool)";

@@ -15,9 +15,9 @@ struct HeartbeatFinding {
     std::string advice;    // what to do, when not alive
 };
 
-/// Replays the heartbeat topic from `bound` ago (since_gps) and waits at most `wait` for a heartbeat (the
-/// next live one when none is stored: a broker that cannot look up offsets by time, librdkafka's mock cluster,
-/// starts at the end). Never throws: a failure to read is a finding.
+/// Replays the heartbeat topic over [now - bound, now] (since_gps/until_gps) and takes the newest heartbeat;
+/// at most `wait` (when the topic does not exist, no partition is ever assigned: the whole wait). Never throws:
+/// a failure to read is a finding.
 HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bound, std::chrono::milliseconds wait);
 
 }  // namespace gracedb::app

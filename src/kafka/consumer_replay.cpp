@@ -2,6 +2,7 @@
 
 #include <gracedb/kafka/errors.hpp>
 
+#include <set>
 #include <stdexcept>
 
 #include "detail/gps_time.hpp"
@@ -72,6 +73,7 @@ void Replay::on_assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, c
     rd_kafka_resp_err_t err = since_ms_ ? rd_kafka_offsets_for_times(rk, fresh.get(), kLookupTimeoutMs)
                                         : rd_kafka_committed(rk, fresh.get(), kLookupTimeoutMs);
     std::map<TopicPartition, std::int64_t> start;
+    std::set<TopicPartition> filtered;
     for (int i = 0; !err && i < fresh->cnt; ++i) {
         const auto& e = fresh->elems[i];
         if (e.err) {
@@ -85,6 +87,10 @@ void Replay::on_assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, c
             std::int64_t low = 0, high = 0;
             err = rd_kafka_query_watermark_offsets(rk, e.topic, e.partition, &low, &high, kLookupTimeoutMs);
             offset = (!since_ms_ && auto_offset_reset == "earliest") ? low : high;
+            if (!err && since_ms_ && high > low && !finds_times(rk, e.topic, e.partition)) {
+                offset = low;  // from the beginning, the messages stamped before since_gps skipped
+                filtered.insert({e.topic, e.partition});
+            }
         }
         start[{e.topic, e.partition}] = offset;
     }
@@ -109,6 +115,7 @@ void Replay::on_assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, c
             continue;
         }
         p.next = s->second;
+        p.filter_since = filtered.contains(tp);
         if (auto en = end.find(tp); en != end.end()) p.end = en->second;
         p.done = p.end && p.next >= *p.end;
         e.offset = p.next;
@@ -139,11 +146,31 @@ void Replay::end(rd_kafka_t* rk, const TopicPartition& tp, Part& p) {
                               std::to_string(p.end.value_or(p.next)));
 }
 
+// A broker that answers "no such offset" even for timestamp 0 on a partition that has messages cannot look up
+// offsets by time (librdkafka's mock cluster, behind the sandbox; every Kafka broker since 0.10.1 can).
+bool Replay::finds_times(rd_kafka_t* rk, const char* topic, std::int32_t partition) {
+    detail::PartitionList one{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_list_add(one.get(), topic, partition)->offset = 0;
+    if (rd_kafka_offsets_for_times(rk, one.get(), kLookupTimeoutMs) || one->elems[0].err) return true;
+    if (one->elems[0].offset >= 0) return true;
+    gracedb::detail::log_info(std::string{"Kafka consumer: the broker cannot look up offsets by time: "} + topic +
+                              "[" + std::to_string(partition) +
+                              "] is read from its beginning, the messages stamped before since_gps skipped");
+    return false;
+}
+
 bool Replay::admit(rd_kafka_t* rk, const Message& msg) {
     std::lock_guard lock{mutex_};
     const TopicPartition tp{msg.topic, msg.partition};
     auto& p = parts_[tp];
     if (p.done) return false;
+    if (p.filter_since && since_ms_ &&
+        (!msg.timestamp ||
+         std::chrono::duration_cast<std::chrono::milliseconds>(msg.timestamp->time_since_epoch()).count() <
+             *since_ms_)) {
+        p.next = msg.offset + 1;
+        return false;  // before the window
+    }
     if (until_ms_) {
         const bool late = msg.timestamp && std::chrono::duration_cast<std::chrono::milliseconds>(
                                                msg.timestamp->time_since_epoch())

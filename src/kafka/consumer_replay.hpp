@@ -48,11 +48,13 @@ private:
         std::int64_t next = -1;               // the next offset this consumer reads; -1 unknown
         std::optional<std::int64_t> end{};    // the first offset past the window, once known
         bool done = false;
+        bool filter_since = false;            // the broker cannot look up by time: read all, skip the older
     };
     Replay(std::optional<std::int64_t> since_ms, std::optional<std::int64_t> until_ms)
         : since_ms_{since_ms}, until_ms_{until_ms} {}
     void end(rd_kafka_t* rk, const TopicPartition& tp, Part& p);
     void fail(const std::string& what, rd_kafka_resp_err_t err);
+    bool finds_times(rd_kafka_t* rk, const char* topic, std::int32_t partition);
 
     std::optional<std::int64_t> since_ms_, until_ms_;  // Unix milliseconds (Kafka timestamps)
     mutable std::mutex mutex_;
