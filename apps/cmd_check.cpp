@@ -38,7 +38,11 @@ public:
         ++number_;
         std::ostringstream line;
         line << std::setw(2) << number_ << ". " << std::left << std::setw(14) << name << std::setw(5)
-             << (s == Status::ok ? "ok" : s == Status::fail ? "FAIL" : s == Status::warn ? "WARN" : "skip") << std::right << std::setw(10);
+             << (s == Status::ok     ? "ok"
+                 : s == Status::fail ? "FAIL"
+                 : s == Status::warn ? "WARN"
+                                     : "skip")
+             << std::right << std::setw(10);
         if (ms) {
             line << std::fixed << std::setprecision(1) << *ms << " ms";
         } else {
@@ -323,13 +327,15 @@ int run(const CheckArgs& a) {
         report.step("supervisor", Status::skip, std::nullopt, "not run: the brokers are out of reach");
     } else {
         const auto t0 = Clock::now();
-        const auto f = find_heartbeat(a.conn, std::chrono::seconds{15}, std::min(timeout, milliseconds{15000}));
+        const auto f =
+            find_heartbeat(a.conn, std::chrono::seconds{15}, std::min(timeout, milliseconds{15000}));
         report.step("supervisor", f.alive ? Status::ok : Status::warn, ms_since(t0), f.detail, f.advice);
     }
 
     if (report.failed() == 0) {
         std::cout << "all " << report.steps() << " steps passed"
-                  << (report.warned() ? " (" + std::to_string(report.warned()) + " with a warning)" : "") << "\n";
+                  << (report.warned() ? " (" + std::to_string(report.warned()) + " with a warning)" : "")
+                  << "\n";
         return 0;
     }
     std::cout << report.failed() << " of " << report.steps() << " steps failed\n";
@@ -344,8 +350,8 @@ Command add_check(CLI::App& parent) {
     auto* sub = parent.add_subcommand(
         "check",
         "walk the whole publishing path (Kafka token, broker, TLS, SASL, topic, GraceDB, GraceDB token, and "
-        "the supervisor's heartbeat: a warning when none) step by step, with timings and what to do; exit status 0 only when every step passed. Run it first when "
-        "something does not work");
+        "the supervisor's heartbeat: a warning when none) step by step, with timings and what to do; exit "
+        "status 0 only when every step passed. Run it first when something does not work");
     add_connection_options(*sub, a->conn,
                            {.scope = "kafka.produce", .service_url_required = true, .timeout = true});
     add_gracedb_ca_option(*sub, a->gracedb_ca);

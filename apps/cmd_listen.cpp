@@ -37,7 +37,8 @@ int run(const ListenArgs& a) {
     o.until_gps = a.until_gps;
     if (a.heartbeat) {
         // The supervisor's heartbeats: "gracedb-heartbeat.<instance>", outside the instance's prefix.
-        const auto instance = o.instance_name ? *o.instance_name : kafka::derive_instance_name(*o.service_url);
+        const auto instance =
+            o.instance_name ? *o.instance_name : kafka::derive_instance_name(*o.service_url);
         o.instance_name = "gracedb-heartbeat";
         o.service_url.reset();
         kafka::Consumer c{o};
@@ -89,8 +90,8 @@ Command add_listen(CLI::App& parent) {
                     "replay: start every partition at its first message stamped at or after this GPS time "
                     "(seconds, leap seconds handled), whatever the group committed");
     sub->add_option("--until-gps", a->until_gps,
-                    "end of the window (exclusive): exit once every partition reached its first message stamped "
-                    "at or after this GPS time (or, when that time has passed, its end)");
+                    "end of the window (exclusive): exit once every partition reached its first message "
+                    "stamped at or after this GPS time (or, when that time has passed, its end)");
     return {sub, [a] { return run(*a); }};
 }
 

@@ -13,6 +13,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+constexpr const char* kNoSupervisorAdvice =
+    "events published over Kafka are completed only by a running supervisor: ask GraceDB's operators, or use "
+    "create-event --fallback (HTTP)";
+
 double unix_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -21,21 +25,24 @@ std::string delay_text(const nlohmann::json& d) {
     std::ostringstream out;
     out.setf(std::ios::fixed);
     out.precision(1);
-    if (!d.is_object() || !d.value("p50", nlohmann::json{}).is_number()) return "p50 delay - (no event uploaded yet)";
-    out << "p50 delay " << d["p50"].get<double>() << " ms, p99 " << d.value("p99", 0.0) << " ms over the last "
-        << d.value("events", 0) << " event(s)";
+    if (!d.is_object() || !d.value("p50", nlohmann::json{}).is_number())
+        return "p50 delay - (no event uploaded yet)";
+    out << "p50 delay " << d["p50"].get<double>() << " ms, p99 " << d.value("p99", 0.0)
+        << " ms over the last " << d.value("events", 0) << " event(s)";
     return out.str();
 }
 
 }  // namespace
 
-HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bound, std::chrono::milliseconds wait) {
+HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bound,
+                                std::chrono::milliseconds wait) {
     HeartbeatFinding f;
     const auto deadline = Clock::now() + wait;
     std::string topic = "gracedb-heartbeat";
     try {
         auto o = consumer_options(conn);
-        const auto instance = o.instance_name ? *o.instance_name : kafka::derive_instance_name(*o.service_url);
+        const auto instance =
+            o.instance_name ? *o.instance_name : kafka::derive_instance_name(*o.service_url);
         topic = kafka::make_topic_name("gracedb-heartbeat", instance);
         o.instance_name = "gracedb-heartbeat";
         o.service_url.reset();
@@ -47,14 +54,13 @@ HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bou
         kafka::Consumer c{o};
         std::optional<nlohmann::json> newest;
         // A topic that does not exist is never assigned: no supervisor ever ran for this instance.
-        const auto join = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-                                     std::chrono::milliseconds{0}, std::chrono::milliseconds{5000});
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        const auto join = std::clamp(left, std::chrono::milliseconds{0}, std::chrono::milliseconds{5000});
         if (!c.wait_for_assignment(join)) {
             f.detail = "no heartbeat: " + topic + " has no partition to read (none assigned within " +
                        std::to_string(join.count() / 1000) +
                        " s): no supervisor has run for this instance (or it is older than this tool)";
-            f.advice = "events published over Kafka are completed only by a running supervisor: ask GraceDB's "
-                       "operators, or use create-event --fallback (HTTP)";
+            f.advice = kNoSupervisorAdvice;
             return f;
         }
         while (Clock::now() < deadline && !c.replay_finished()) {
@@ -63,7 +69,8 @@ HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bou
             try {
                 auto j = m->json();
                 if (j.value("type", "") != "heartbeat" || !j["time"].is_number()) continue;
-                if (!newest || j["time"].get<double>() > (*newest)["time"].get<double>()) newest = std::move(j);
+                if (!newest || j["time"].get<double>() > (*newest)["time"].get<double>())
+                    newest = std::move(j);
             } catch (const std::exception&) {
                 // not a heartbeat: ignored
             }
@@ -73,16 +80,15 @@ HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bou
         if (!newest || age > static_cast<double>(bound.count())) {
             f.detail = "no heartbeat on " + topic + " in the last " + std::to_string(bound.count()) +
                        " s: no supervisor runs for this instance (or it is older than this tool)";
-            f.advice = "events published over Kafka are completed only by a running supervisor: ask GraceDB's "
-                       "operators, or use create-event --fallback (HTTP); gracedb-kafka listen --heartbeat shows "
-                       "heartbeats as they come";
+            f.advice = std::string{kNoSupervisorAdvice} +
+                       "; gracedb-kafka listen --heartbeat shows heartbeats";
             return f;
         }
         const auto& h = *newest;
         std::ostringstream d;
         d << "last heartbeat " << static_cast<long long>(std::llround(std::max(0.0, age))) << " s ago, "
-          << delay_text(h.value("delay_ms", nlohmann::json{})) << " (host " << h.value("host", "?") << ", pid "
-          << h.value("pid", 0) << ", version " << h.value("version", "?") << ", up "
+          << delay_text(h.value("delay_ms", nlohmann::json{})) << " (host " << h.value("host", "?")
+          << ", pid " << h.value("pid", 0) << ", version " << h.value("version", "?") << ", up "
           << static_cast<long long>(h.value("uptime_s", 0.0)) << " s, uploaded "
           << h.value("counters", nlohmann::json::object()).value("uploaded", 0) << ")";
         if (h.value("blocked", false)) {

@@ -16,8 +16,9 @@ struct HeartbeatFinding {
 };
 
 /// Replays the heartbeat topic over [now - bound, now] (since_gps/until_gps) and takes the newest heartbeat;
-/// at most `wait` (when the topic does not exist, no partition is ever assigned: the whole wait). Never throws:
-/// a failure to read is a finding.
-HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bound, std::chrono::milliseconds wait);
+/// at most `wait` (a topic that does not exist is never assigned: at most 5 s then). Never throws: a
+/// failure to read is a finding.
+HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bound,
+                                std::chrono::milliseconds wait);
 
 }  // namespace gracedb::app

@@ -9,8 +9,8 @@ namespace gracedb::detail {
 namespace {
 
 // The Unix time at which each leap second since the GPS epoch took effect (00:00:00 UTC of the day after the
-// inserted 23:59:60); after the i-th entry GPS - UTC is i + 1 seconds. Source: IERS Bulletin C (none announced
-// after 2017-01-01 as of this writing; a new one is one line here).
+// inserted 23:59:60); after the i-th entry GPS - UTC is i + 1 seconds. Source: IERS Bulletin C (none
+// announced after 2017-01-01 as of this writing; a new one is one line here).
 constexpr std::array<std::int64_t, 18> kLeaps = {
     362793600,   // 1981-07-01
     394329600,   // 1982-07-01
@@ -52,14 +52,14 @@ int leap_seconds_at_unix(double unix_s) noexcept {
 double gps_to_unix(double gps_s) {
     check_finite_after_epoch(gps_s, 0, "GPS time");
     // Leap i took effect at GPS time (kLeaps[i] - epoch + i + 1); before it, i leap seconds had passed.
+    // The inserted second itself (the GPS second before that) maps to the leap's own Unix second, as does the
+    // second after it.
     int n = 0;
-    for (std::size_t i = 0; i < kLeaps.size(); ++i)
-        if (gps_s >= static_cast<double>(kLeaps[i] - kGpsEpochUnix + static_cast<std::int64_t>(i) + 1)) n = static_cast<int>(i) + 1;
-    // The inserted second itself (one second before the leap took effect, n leaps counted) maps to the
-    // leap's own Unix second, as does the second after it.
     for (std::size_t i = 0; i < kLeaps.size(); ++i) {
-        const auto leap_gps = static_cast<double>(kLeaps[i] - kGpsEpochUnix + static_cast<std::int64_t>(i) + 1);
-        if (gps_s >= leap_gps - 1 && gps_s < leap_gps) return static_cast<double>(kLeaps[i]);
+        const auto passed = static_cast<std::int64_t>(i) + 1;  // leap seconds once this one took effect
+        const auto leap_gps = static_cast<double>(kLeaps[i] - kGpsEpochUnix + passed);
+        if (gps_s >= leap_gps) n = static_cast<int>(i) + 1;
+        else if (gps_s >= leap_gps - 1) return static_cast<double>(kLeaps[i]);
     }
     return gps_s + static_cast<double>(kGpsEpochUnix) - n;
 }

@@ -21,8 +21,8 @@ double gps_to_unix(double gps_s);
 /// GPS epoch.
 double unix_to_gps(double unix_s);
 
-/// The first Kafka timestamp (Unix milliseconds) at or after GPS time `gps_s`: sub-millisecond parts round up,
-/// so "timestamp >= result" is the same as "the message is at or after gps_s". Throws as gps_to_unix.
+/// The first Kafka timestamp (Unix milliseconds) at or after GPS time `gps_s`: sub-millisecond parts round
+/// up, so "timestamp >= result" is the same as "the message is at or after gps_s". Throws as gps_to_unix.
 std::int64_t gps_to_unix_ms_ceil(double gps_s);
 
 }  // namespace gracedb::detail

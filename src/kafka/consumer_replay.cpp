@@ -25,8 +25,8 @@ std::int64_t bound_ms(double gps, const char* name) {
 }
 
 std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
 }
 
 }  // namespace
@@ -56,7 +56,8 @@ void Replay::raise() {
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
-void Replay::on_assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, const std::string& auto_offset_reset) {
+void Replay::on_assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts,
+                       const std::string& auto_offset_reset) {
     std::lock_guard lock{mutex_};
     detail::PartitionList fresh{rd_kafka_topic_partition_list_new(parts->cnt)};
     for (int i = 0; i < parts->cnt; ++i) {
@@ -82,8 +83,8 @@ void Replay::on_assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, c
         }
         std::int64_t offset = e.offset;
         if (offset < 0) {
-            // No message at or after since_gps (or no committed offset): the end of the partition (or, without
-            // since_gps, where auto_offset_reset says).
+            // No message at or after since_gps (or no committed offset): the end of the partition (or,
+            // without since_gps, where auto_offset_reset says).
             std::int64_t low = 0, high = 0;
             err = rd_kafka_query_watermark_offsets(rk, e.topic, e.partition, &low, &high, kLookupTimeoutMs);
             offset = (!since_ms_ && auto_offset_reset == "earliest") ? low : high;
@@ -153,8 +154,8 @@ bool Replay::finds_times(rd_kafka_t* rk, const char* topic, std::int32_t partiti
     rd_kafka_topic_partition_list_add(one.get(), topic, partition)->offset = 0;
     if (rd_kafka_offsets_for_times(rk, one.get(), kLookupTimeoutMs) || one->elems[0].err) return true;
     if (one->elems[0].offset >= 0) return true;
-    gracedb::detail::log_info(std::string{"Kafka consumer: the broker cannot look up offsets by time: "} + topic +
-                              "[" + std::to_string(partition) +
+    gracedb::detail::log_info(std::string{"Kafka consumer: the broker cannot look up offsets by time: "} +
+                              topic + "[" + std::to_string(partition) +
                               "] is read from its beginning, the messages stamped before since_gps skipped");
     return false;
 }
@@ -195,8 +196,8 @@ void Replay::idle(rd_kafka_t* rk) {
     for (auto& [tp, p] : parts_) {
         if (p.done) continue;
         if (!p.end) {
-            // until_gps has passed here: a message stamped before it can no longer be written (clocks agreeing),
-            // so the window ends at the first message after it, or at the end of the partition now.
+            // until_gps has passed here: a message stamped before it can no longer be written (clocks
+            // agreeing), so the window ends at the first message after it, or at the partition's end now.
             detail::PartitionList one{rd_kafka_topic_partition_list_new(1)};
             rd_kafka_topic_partition_list_add(one.get(), tp.topic.c_str(), tp.partition)->offset = *until_ms_;
             if (rd_kafka_offsets_for_times(rk, one.get(), kLookupTimeoutMs) || one->elems[0].err) continue;

@@ -30,7 +30,8 @@ public:
     /// In the rebalance callback, before the partitions are assigned: sets each one's start offset. A
     /// partition seen before continues where this consumer was; a new one starts at since_gps (or, without
     /// it, at the group's committed offset or auto_offset_reset). A failed lookup is raised by raise().
-    void on_assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, const std::string& auto_offset_reset);
+    void on_assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts,
+                   const std::string& auto_offset_reset);
     /// After the assignment: pauses the partitions that have ended already.
     void after_assign(rd_kafka_t* rk, const rd_kafka_topic_partition_list_t* parts);
     /// A message fetched: true to hand it over, false when it lies at or past the partition's end (the

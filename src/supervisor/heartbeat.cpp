@@ -30,7 +30,8 @@ double quantile(const std::vector<double>& sorted, double q) {
 
 nlohmann::json heartbeat_message(const HeartbeatIdentity& who, const SupervisorStats& s,
                                  std::chrono::system_clock::time_point started,
-                                 std::chrono::system_clock::time_point now, std::chrono::milliseconds interval) {
+                                 std::chrono::system_clock::time_point now,
+                                 std::chrono::milliseconds interval) {
     const auto n = std::min(s.delays_s.size(), kHeartbeatWindow);
     std::vector<double> recent(s.delays_s.end() - static_cast<std::ptrdiff_t>(n), s.delays_s.end());
     std::sort(recent.begin(), recent.end());
@@ -100,8 +101,8 @@ void Heartbeat::publish(const SupervisorStats& stats) {
         po.on_delivery = [this](const kafka::DeliveryReport& r) {
             if (r.error) warn("not delivered: " + *r.error);
         };
-        producer_->produce(heartbeat_message(who_, stats, started_, std::chrono::system_clock::now(), interval_),
-                           std::move(po));
+        const auto now = std::chrono::system_clock::now();
+        producer_->produce(heartbeat_message(who_, stats, started_, now, interval_), std::move(po));
     } catch (const kafka::KafkaError& e) {
         warn(e.what());
         if (e.fatal()) producer_.reset();  // rebuilt at the next heartbeat

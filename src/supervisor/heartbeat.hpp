@@ -1,9 +1,9 @@
 // Private to the supervisor: its heartbeat. Every `interval` (SupervisorOptions::heartbeat_interval) the
 // polling thread publishes one small JSON message to "<heartbeat_prefix>.<instance>" (outside the instance's
 // prefix, like the alerts and dead letters): who it is (host, pid, group, version), how long it has run, its
-// counters, and the produce-to-upload delay of the most recent events (p50/p99). `gracedb-kafka check` reads it
-// ("supervisor alive"); `gracedb-kafka listen --heartbeat` shows it. Publishing never blocks the loop and a
-// failure is only logged (at most once a minute): the heartbeat must not stop the uploads.
+// counters, and the produce-to-upload delay of the most recent events (p50/p99). `gracedb-kafka check` reads
+// it ("supervisor alive"); `gracedb-kafka listen --heartbeat` shows it. Publishing never blocks the loop
+// and a failure is only logged (at most once a minute): the heartbeat must not stop the uploads.
 #pragma once
 
 #include <gracedb/kafka/producer.hpp>
@@ -28,12 +28,14 @@ inline constexpr std::size_t kHeartbeatWindow = 256;
 
 /// The heartbeat message (README "heartbeat" / docs/replay-and-heartbeat.md):
 /// {"type": "heartbeat", "instance", "group", "host", "pid", "version", "time" (Unix s), "started" (Unix s),
-///  "uptime_s", "interval_s", "counters": {uploaded, already_uploaded, skipped, dead_lettered, retries, dropped,
-///  commits, commit_failures, consumer_errors}, "in_flight", "blocked", "blocked_reason" (null unless blocked),
+///  "uptime_s", "interval_s", "counters": {uploaded, already_uploaded, skipped, dead_lettered, retries,
+///  dropped, commits, commit_failures, consumer_errors}, "in_flight", "blocked", "blocked_reason" (null
+///  unless blocked),
 ///  "last_upload" (Unix s or null), "delay_ms": {"events", "p50", "p99", "max"} (nulls when no event yet)}.
 nlohmann::json heartbeat_message(const HeartbeatIdentity& who, const SupervisorStats& stats,
                                  std::chrono::system_clock::time_point started,
-                                 std::chrono::system_clock::time_point now, std::chrono::milliseconds interval);
+                                 std::chrono::system_clock::time_point now,
+                                 std::chrono::milliseconds interval);
 
 class Heartbeat {
 public:
