@@ -230,6 +230,16 @@ py::dict ping_dict(const kafka::PingResult& r) {
     return d;
 }
 
+/// since_gps / until_gps: None, or a number of GPS seconds (TypeError otherwise; ValueError for a bad one
+/// comes from the consumer).
+std::optional<double> gps_seconds(const py::object& value, const char* name) {
+    if (value.is_none()) return std::nullopt;
+    const bool number = py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value);
+    if (py::isinstance<py::bool_>(value) || !number)
+        throw py::type_error(std::string{name} + " must be a number of GPS seconds or None");
+    return value.cast<double>();
+}
+
 /// GraceDbKafkaConsumer's state: the consumer and the stop flag of its stream().
 class PyConsumer {
 public:
@@ -518,8 +528,8 @@ void bind_kafka(py::module_& m) {
                  if (!topics.is_none()) o.topics = pipelines(topics, "topics");
                  o.group_id = opt_str(group_id, "group_id");
                  o.auto_offset_reset = std::move(auto_offset_reset);
-                 if (!since_gps.is_none()) o.since_gps = since_gps.cast<double>();
-                 if (!until_gps.is_none()) o.until_gps = until_gps.cast<double>();
+                 o.since_gps = gps_seconds(since_gps, "since_gps");
+                 o.until_gps = gps_seconds(until_gps, "until_gps");
                  o.kafka_config = kafka_config(config);
                  py::gil_scoped_release nogil;
                  return std::make_unique<PyConsumer>(std::move(o));

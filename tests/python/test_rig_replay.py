@@ -4,6 +4,8 @@ broker of the rig: messages written with known broker timestamps on three partit
 
 import time
 
+import pytest
+
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -36,3 +38,10 @@ def test_stream_gives_exactly_the_window_and_ends(rig, rig_token):
         assert consumer.replay_finished
         assert consumer.poll(0.1) is None
     assert sorted(got) == sorted(f"p{p}-{i}" for p in range(3) for i in range(2, 5))
+
+
+def test_bad_gps_times_are_refused(rig, rig_token):
+    with pytest.raises(TypeError):
+        GraceDbKafkaConsumer(rig.sasl_bootstrap, topics="x", instance_name="rig", since_gps="yesterday")
+    with pytest.raises(ValueError):
+        GraceDbKafkaConsumer(rig.sasl_bootstrap, topics="x", instance_name="rig", since_gps=10, until_gps=5)
