@@ -1,6 +1,7 @@
 // gracedb-kafka check: walks the path a publisher depends on, step by step with timings, and says where it
 // first breaks and what to do. Steps: the Kafka token, the broker reachable (TCP), TLS verified, SASL
-// accepted and the topic allowed (a ping), the GraceDB API root, the GraceDB token accepted for reservations.
+// accepted and the topic allowed (a ping), the GraceDB API root, the GraceDB token accepted for reservations;
+// then whether a supervisor completes this instance's events (its heartbeat: a warning when none).
 // Exit status 0 only when every step passed. The token is never printed: only where it was found and its claims.
 
 #include <iomanip>
@@ -10,6 +11,7 @@
 
 #include "detail/text.hpp"
 #include "detail/url.hpp"
+#include "heartbeat_check.hpp"
 #include "output.hpp"
 #include "probes.hpp"
 #include "tool.hpp"
@@ -26,7 +28,7 @@ struct CheckArgs {
     bool no_auth = false;
 };
 
-enum class Status { ok, fail, skip };
+enum class Status { ok, fail, skip, warn };
 
 // Prints each step as it ends, and counts.
 class Report {
@@ -36,7 +38,11 @@ public:
         ++number_;
         std::ostringstream line;
         line << std::setw(2) << number_ << ". " << std::left << std::setw(14) << name << std::setw(5)
-             << (s == Status::ok ? "ok" : s == Status::fail ? "FAIL" : "skip") << std::right << std::setw(10);
+             << (s == Status::ok     ? "ok"
+                 : s == Status::fail ? "FAIL"
+                 : s == Status::warn ? "WARN"
+                                     : "skip")
+             << std::right << std::setw(10);
         if (ms) {
             line << std::fixed << std::setprecision(1) << *ms << " ms";
         } else {
@@ -46,18 +52,21 @@ public:
         if (!advice.empty()) line << "                                    what to do: " << advice << "\n";
         std::cout << repair_utf8(line.str());
         std::cout.flush();
+        if (s == Status::warn) ++warned_;
         if (s == Status::fail) {
             ++failed_;
             if (first_failure_.empty()) first_failure_ = "step " + std::to_string(number_) + " (" + name + "): " + detail;
         }
     }
     int failed() const { return failed_; }
+    int warned() const { return warned_; }
     int steps() const { return number_; }
     const std::string& first_failure() const { return first_failure_; }
 
 private:
     int number_ = 0;
     int failed_ = 0;
+    int warned_ = 0;
     std::string first_failure_;
 };
 
@@ -313,8 +322,20 @@ int run(const CheckArgs& a) {
         }
     }
 
+    // 8. A supervisor completing this instance's events: its heartbeat (a warning when none, not a failure).
+    if (!reached || !tls_ok || !token_ok) {
+        report.step("supervisor", Status::skip, std::nullopt, "not run: the brokers are out of reach");
+    } else {
+        const auto t0 = Clock::now();
+        const auto f =
+            find_heartbeat(a.conn, std::chrono::seconds{15}, std::min(timeout, milliseconds{15000}));
+        report.step("supervisor", f.alive ? Status::ok : Status::warn, ms_since(t0), f.detail, f.advice);
+    }
+
     if (report.failed() == 0) {
-        std::cout << "all " << report.steps() << " steps passed\n";
+        std::cout << "all " << report.steps() << " steps passed"
+                  << (report.warned() ? " (" + std::to_string(report.warned()) + " with a warning)" : "")
+                  << "\n";
         return 0;
     }
     std::cout << report.failed() << " of " << report.steps() << " steps failed\n";
@@ -328,9 +349,9 @@ Command add_check(CLI::App& parent) {
     auto a = std::make_shared<CheckArgs>();
     auto* sub = parent.add_subcommand(
         "check",
-        "walk the whole publishing path (Kafka token, broker, TLS, SASL, topic, GraceDB, GraceDB token) step by "
-        "step, with timings and what to do; exit status 0 only when every step passed. Run it first when "
-        "something does not work");
+        "walk the whole publishing path (Kafka token, broker, TLS, SASL, topic, GraceDB, GraceDB token, and "
+        "the supervisor's heartbeat: a warning when none) step by step, with timings and what to do; exit "
+        "status 0 only when every step passed. Run it first when something does not work");
     add_connection_options(*sub, a->conn,
                            {.scope = "kafka.produce", .service_url_required = true, .timeout = true});
     add_gracedb_ca_option(*sub, a->gracedb_ca);

@@ -13,6 +13,7 @@ struct SuperviseArgs {
     Connection conn;
     std::string gracedb_ca, group_id, dead_letter = "gracedb-deadletter", metrics;
     bool no_auth = false;
+    double heartbeat_s = 5;
 };
 
 int run(const SuperviseArgs& a) {
@@ -27,7 +28,8 @@ int run(const SuperviseArgs& a) {
                   .service_url = a.conn.service_url,
                   .rest = std::move(rest),
                   .dead_letter_prefix = a.dead_letter,
-                  .metrics_address = opt(a.metrics)}};
+                  .metrics_address = opt(a.metrics),
+                  .heartbeat_interval = to_ms(a.heartbeat_s)}};
     if (auto port = s.metrics_port()) std::cerr << "supervisor: metrics on port " << *port << "\n";
     s.run();  // until SIGINT/SIGTERM (gracedb::StopSignals)
     const auto st = s.stats();
@@ -54,6 +56,11 @@ Command add_supervise(CLI::App& parent) {
     sub->add_option("--metrics", a->metrics,
                     "serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (port 0: a free one)")
         ->envname("GRACEDB_SUPERVISOR_METRICS");
+    sub->add_option("--heartbeat", a->heartbeat_s,
+                    "seconds between heartbeats to gracedb-heartbeat.<instance> (0: none)")
+        ->default_str("5")
+        ->check(seconds_in(0, 3600))
+        ->envname("GRACEDB_SUPERVISOR_HEARTBEAT");
     return {sub, [a] { return run(*a); }};
 }
 

@@ -135,6 +135,12 @@ struct GRACEDB_SUPERVISOR_EXPORT SupervisorOptions {
     /// "HOST:PORT" (port 0: a free one): serve /metrics (Prometheus text format), /healthz and /readyz there
     /// (docs/operators.md). Unset: no endpoint. Loopback unless the network is trusted: no TLS.
     std::optional<std::string> metrics_address{};
+    /// How often the supervisor publishes its heartbeat (identity, uptime, counters, recent produce-to-upload
+    /// delays; docs/replay-and-heartbeat.md) to "<heartbeat_prefix>.<instance>", outside the instance's
+    /// prefix. Zero: no heartbeat.
+    std::chrono::milliseconds heartbeat_interval = std::chrono::seconds{5};
+    /// The heartbeat topic's first part: "<heartbeat_prefix>.<instance>".
+    std::string heartbeat_prefix = "gracedb-heartbeat";
     bool handle_signals = true;  ///< SIGINT/SIGTERM end run() after draining
     /// Called for every message, on the thread of run() / step().
     std::function<void(const SupervisorEvent&)> on_event{};

@@ -69,7 +69,11 @@ class GraceDbKafkaConsumer(_GraceDbKafkaConsumer):
     GraceDbKafkaConsumer(bootstrap_servers, topics=None, instance_name=None, service_url=None, group_id=None,
     use_ssl=True, ca_cert_path=None, skip_hostname_verification=False, token_scope='kafka.consume',
     token_audience=None, reload_cred=True, reload_buffer=300, auto_refresh_token=None,
-    auto_offset_reset='latest', **kafka_config)
+    auto_offset_reset='latest', since_gps=None, until_gps=None, **kafka_config)
+
+    ``since_gps`` (GPS seconds) starts every partition at its first message stamped at or after it;
+    ``until_gps`` ends the window (exclusive): once every partition reached it, ``replay_finished`` is True,
+    poll() returns None at once and stream() ends.
 
     Messages are dicts: topic, partition, offset, key, value, timestamp, headers. ``value`` is the parsed JSON
     when the message is JSON (a dict for what produce(dict) sent), else a str when it is UTF-8 text, else
@@ -97,6 +101,8 @@ class GraceDbKafkaConsumer(_GraceDbKafkaConsumer):
                     return
                 msg = self._stream_poll(timeout)
                 if msg is None:
+                    if self.replay_finished:
+                        return
                     continue
                 yield msg
                 yielded += 1

@@ -230,6 +230,16 @@ py::dict ping_dict(const kafka::PingResult& r) {
     return d;
 }
 
+/// since_gps / until_gps: None, or a number of GPS seconds (TypeError otherwise; ValueError for a bad one
+/// comes from the consumer).
+std::optional<double> gps_seconds(const py::object& value, const char* name) {
+    if (value.is_none()) return std::nullopt;
+    const bool number = py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value);
+    if (py::isinstance<py::bool_>(value) || !number)
+        throw py::type_error(std::string{name} + " must be a number of GPS seconds or None");
+    return value.cast<double>();
+}
+
 /// GraceDbKafkaConsumer's state: the consumer and the stop flag of its stream().
 class PyConsumer {
 public:
@@ -260,7 +270,8 @@ public:
             }
             if (m) return message_dict(*m);
             check_signals();
-            if ((stoppable && stop.load()) || Clock::now() >= deadline) return py::none();
+            if ((stoppable && stop.load()) || Clock::now() >= deadline || consumer_->replay_finished())
+                return py::none();
         }
     }
 
@@ -508,7 +519,7 @@ void bind_kafka(py::module_& m) {
                          const py::object& ca_cert_path, bool skip_hostname_verification, std::string token_scope,
                          const py::object& token_audience, bool reload_cred, double reload_buffer,
                          const py::object& auto_refresh_token, std::string auto_offset_reset,
-                         const py::kwargs& config) {
+                         const py::object& since_gps, const py::object& until_gps, const py::kwargs& config) {
                  ConsumerOptions o;
                  ConnectionArgs{std::move(bootstrap_servers), instance_name, service_url, use_ssl, ca_cert_path,
                                 skip_hostname_verification, std::move(token_scope), token_audience, reload_cred,
@@ -517,6 +528,8 @@ void bind_kafka(py::module_& m) {
                  if (!topics.is_none()) o.topics = pipelines(topics, "topics");
                  o.group_id = opt_str(group_id, "group_id");
                  o.auto_offset_reset = std::move(auto_offset_reset);
+                 o.since_gps = gps_seconds(since_gps, "since_gps");
+                 o.until_gps = gps_seconds(until_gps, "until_gps");
                  o.kafka_config = kafka_config(config);
                  py::gil_scoped_release nogil;
                  return std::make_unique<PyConsumer>(std::move(o));
@@ -526,7 +539,11 @@ void bind_kafka(py::module_& m) {
              py::arg("ca_cert_path") = py::none(), py::arg("skip_hostname_verification") = false,
              py::arg("token_scope") = "kafka.consume", py::arg("token_audience") = py::none(),
              py::arg("reload_cred") = true, py::arg("reload_buffer") = 300, py::arg("auto_refresh_token") = py::none(),
-             py::arg("auto_offset_reset") = "latest")
+             py::arg("auto_offset_reset") = "latest", py::arg("since_gps") = py::none(),
+             py::arg("until_gps") = py::none())
+        .def_property_readonly(
+            "replay_finished", [](PyConsumer& self) { return self.get().replay_finished(); },
+            "True when until_gps is set and every assigned partition has reached it: nothing more will come.")
         .def(
             "subscribe",
             [](PyConsumer& self, const py::object& topics) {

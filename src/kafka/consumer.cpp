@@ -16,6 +16,7 @@
 #include "detail/log.hpp"
 #include "kafka/client.hpp"
 #include "kafka/consumer_peer.hpp"
+#include "kafka/consumer_replay.hpp"
 #include "kafka/error_map.hpp"
 #include "detail/signals.hpp"
 
@@ -109,12 +110,14 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     // timer retries a failed commit); partitions that went to another member are given up, with a warning.
     // Thread: as `handed` (offset_commit_cb and the rebalance callback run inside this consumer's poll).
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> handed_before_loss;
+    std::unique_ptr<detail_replay::Replay> replay;  // since_gps / until_gps (consumer_replay.hpp)
 
     explicit Impl(ConsumerOptions o) : options{std::move(o)} {
         instance = detail_client::resolve_instance(options.instance_name, options.service_url);
         if (options.auto_offset_reset != "latest" && options.auto_offset_reset != "earliest")
             throw std::invalid_argument("auto_offset_reset must be \"latest\" or \"earliest\", not \"" +
                                         options.auto_offset_reset + "\"");
+        replay = detail_replay::Replay::from(options);
         group = options.group_id ? *options.group_id : default_group_id();
         if (group.empty()) throw std::invalid_argument("group_id is empty: leave it unset for a unique one");
         std::map<std::string, std::string> defaults = {
@@ -151,12 +154,14 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
             for (int i = 0; i < parts->cnt; ++i) names.push_back({parts->elems[i].topic, parts->elems[i].partition});
             if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 const int resumed = self->resume_after_loss(parts);
+                if (self->replay) self->replay->on_assign(rk, parts, self->options.auto_offset_reset);
                 if (cooperative) {
                     if (auto* e = rd_kafka_incremental_assign(rk, parts)) rd_kafka_error_destroy(e);
                 } else {
                     rd_kafka_assign(rk, parts);
                 }
                 if (resumed > 0 || !self->handed_before_loss.empty()) self->commit_resumed(parts);
+                if (self->replay) self->replay->after_assign(rk, parts);
                 std::lock_guard lock{self->assignment_mutex};
                 if (!cooperative) self->assigned.clear();
                 self->assigned.insert(self->assigned.end(), names.begin(), names.end());
@@ -323,17 +328,27 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     // was fetched is always returned: errors wait for the next call.
     std::optional<Message> poll_until(Clock::time_point deadline) {
         Use use{*this};
-        if (!buffered.empty()) {
+        if (replay) replay->raise();
+        while (!buffered.empty()) {
             Message m = std::move(buffered.front());
             buffered.pop_front();
-            return hand_over(std::move(m));
+            if (!replay || replay->admit(rk.get(), m)) return hand_over(std::move(m));
         }
         do {
+            if (replay_finished()) return std::nullopt;
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::min(to_ms(left), 250))};
-            if (m && !m->err) return hand_over(convert(m.get()));
+            if (m && !m->err) {
+                auto msg = convert(m.get());
+                if (replay && !replay->admit(rk.get(), msg)) continue;  // past until_gps: not handed over
+                return hand_over(std::move(msg));
+            }
             raise_unhealing(tls_mark);
             tls_mark = connection_events();
+            if (!m && replay) {
+                replay->idle(rk.get());
+                replay->raise();
+            }
             if (!m) {
                 if (gate.closing()) throw_closed();  // close() woke this poll: it ends here
                 if (stop_flag.load() || StopSignals::received() || wake_flag.exchange(false)) return std::nullopt;
@@ -362,6 +377,12 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
             }
         } while (Clock::now() < deadline && !stop_flag.load() && !StopSignals::received());
         return std::nullopt;
+    }
+
+    bool replay_finished() const {
+        if (!replay) return false;
+        std::lock_guard lock{assignment_mutex};
+        return replay->finished(assigned);
     }
 
     void commit_list(rd_kafka_topic_partition_list_t* list) {
@@ -608,7 +629,7 @@ bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
         im.raise_pending();
     }
     if (!has_assignment()) return false;
-    if (im.options.auto_offset_reset != "latest") return true;
+    if (im.options.auto_offset_reset != "latest" || im.replay) return true;  // replay: since_gps placed them
     // "latest" means: from what exists when this returns. librdkafka resolves the end offset lazily, after the
     // assignment, so a message produced right now could fall before it. Pin partitions that have no committed
     // offset to their current end.
@@ -668,6 +689,7 @@ rd_kafka_t* detail_consumer_peer::handle(Consumer& consumer) { return consumer.i
 std::size_t detail_consumer_peer::buffered(const Consumer& consumer) { return consumer.impl().buffered.size(); }
 
 const std::string& Consumer::group_id() const { return impl().group; }
+bool Consumer::replay_finished() const { return impl().replay_finished(); }
 const std::string& Consumer::instance_name() const { return impl().instance; }
 std::optional<TokenClaims> Consumer::token_claims() const {
     if (auto& t = impl().tokens()) return t->claims();
@@ -721,6 +743,10 @@ void Consumer::Stream::advance() {
         }
         if (StopSignals::received()) {
             end_reason_ = "signal";
+            return;
+        }
+        if (im.replay_finished()) {
+            end_reason_ = "until";
             return;
         }
         if (auto m = im.poll_until(Clock::now() + timeout_)) {

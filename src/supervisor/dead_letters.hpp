@@ -40,6 +40,8 @@ public:
     /// `options` build the producer (and rebuild it); `topic` is where its messages go (for messages).
     DeadLetters(kafka::ProducerOptions options, std::string topic);
     ~DeadLetters();
+    /// The options its producer was built with (the brokers and credentials; the heartbeat uses them too).
+    const kafka::ProducerOptions& producer_options() const { return options_; }
 
     /// Sends the copy of `job` (whose dead_reason is set). Failures come back from serve().
     void send(const JobPtr& job);

@@ -16,6 +16,7 @@
 #include "supervisor/dead_letters.hpp"
 #include "supervisor/decode.hpp"
 #include "supervisor/health.hpp"
+#include "supervisor/heartbeat.hpp"
 #include "supervisor/metrics.hpp"
 #include "supervisor/partitions.hpp"
 #include "supervisor/pool.hpp"
@@ -84,6 +85,7 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
     bool drained = false;
     std::minstd_rand jitter{std::random_device{}()};
     sd::StatsBook stats;
+    std::unique_ptr<sd::Heartbeat> heartbeat;  // none when heartbeat_interval is 0
 
     // Declared last: destroyed first (their threads use the members above).
     std::unique_ptr<sd::DeadLetters> dead_letters;
@@ -121,6 +123,9 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
         // by the poll's timeout.
         pool->on_result([c = consumer.get()] { c->wakeup(); });
         committer = std::make_unique<sd::Committer>(*consumer);
+        if (options.heartbeat_interval.count() > 0)
+            heartbeat = sd::make_heartbeat(options.heartbeat_prefix, options.heartbeat_interval, instance,
+                                           *c.group_id, dead_letters->producer_options());
         if (options.metrics_address) {
             metrics_server = std::make_unique<sd::MetricsServer>(*options.metrics_address, stats.metrics(),
                                                                  [this] { return stats.health(); });
@@ -416,6 +421,7 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
             consumer_error(e, "poll");
         }
         publish_gauges();
+        if (heartbeat && heartbeat->due()) heartbeat->publish(stats.snapshot());
     }
 
     // Stops taking messages, lets running uploads and dead letters finish (drain_timeout), commits what is

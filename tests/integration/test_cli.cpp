@@ -180,7 +180,7 @@ TEST(CliCheck, EveryStepPassesOnTheRig) {
     auto standin = tls_standin();
     const auto o = run(check_command(standin->service_url(), Rig::get().ca_file, "--instance rig"));
     EXPECT_EQ(o.status, 0) << o.output;
-    EXPECT_NE(o.output.find("all 7 steps passed"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("all 8 steps passed"), std::string::npos) << o.output;
     for (const char* step : {"kafka-token", "broker", "tls", "sasl", "topic", "gracedb-api", "gracedb-token"})
         EXPECT_NE(step_line(o.output, step).find(" ok "), std::string::npos) << step << "\n" << o.output;
     EXPECT_NE(step_line(o.output, "kafka-token").find("sub \"pipeline\""), std::string::npos) << o.output;

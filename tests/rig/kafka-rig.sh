@@ -30,7 +30,7 @@ RIG_TOOL=${RIG_TOOL:-rig-tool}
 ISSUER=https://issuer.rig.gracedb-cpp.test
 KID=rig-key-1
 PRINCIPALS=(User:pipeline User:supervisor User:follower)
-TOPIC_PREFIXES=(rig. gracedb-test. gracedb-dev. sandbox. localhost. gracedb-deadletter. gracedb-alerts. sup)
+TOPIC_PREFIXES=(rig. gracedb-test. gracedb-dev. sandbox. localhost. gracedb-deadletter. gracedb-alerts. gracedb-heartbeat. sup)
 DENIED_TOPIC=forbidden.topic
 
 log() { echo "kafka-rig: $*" >&2; }

@@ -53,6 +53,16 @@ struct GRACEDB_EXPORT ConsumerOptions {
     std::chrono::milliseconds reload_buffer = std::chrono::seconds{300};
     std::string auto_offset_reset = "latest";  ///< "earliest" to replay
     std::map<std::string, std::string> kafka_config{};  ///< e.g. {"enable.auto.commit", "false"}
+    /// Replay from a GPS time (seconds; leap seconds handled): each partition assigned to this consumer for
+    /// the first time starts at its first message whose Kafka timestamp is at or after since_gps, whatever
+    /// the group committed (a partition it had before continues where it was). Unset: the group's offset or
+    /// auto_offset_reset.
+    std::optional<double> since_gps{};
+    /// End of the window (exclusive: [since_gps, until_gps)): a partition ends at its first message stamped
+    /// at or after until_gps (not returned; the partition is paused), or, once until_gps has passed on this
+    /// machine's clock, when it has been read to its end. When every assigned partition has ended,
+    /// replay_finished() is true, poll() returns nothing at once and a stream ends ("until").
+    std::optional<double> until_gps{};
 };
 
 /// One Kafka message, as Python's message dict.
@@ -78,7 +88,8 @@ public:
     class Stream;
 
     /// Throws std::invalid_argument for bad options (both or neither of instance_name/service_url, a bad
-    /// auto_offset_reset, an unknown librdkafka key or bad value) and KafkaTokenError when SASL is used and
+    /// auto_offset_reset, an unknown librdkafka key or bad value, a since_gps/until_gps that is not a finite
+    /// GPS time after 1980-01-06, an until_gps not after since_gps) and KafkaTokenError when SASL is used and
     /// no usable token exists.
     explicit Consumer(ConsumerOptions options);
     ~Consumer();
@@ -155,6 +166,9 @@ public:
 
     /// The consumer group (given, or the unique one made for it).
     const std::string& group_id() const;
+    /// True when until_gps is set and every partition assigned to this consumer has reached it (see
+    /// ConsumerOptions::until_gps): nothing more will come. False before any partition is assigned.
+    bool replay_finished() const;
     /// The instance name topics are namespaced with.
     const std::string& instance_name() const;
     /// Claims of the token in use (empty when the protocol needs none).
@@ -210,7 +224,8 @@ public:
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
 
-    /// Why the stream ended: "count", "stop", "signal", or empty while running.
+    /// Why the stream ended: "count", "stop", "signal", "until" (every partition reached until_gps), or empty
+    /// while running.
     const std::string& end_reason() const { return end_reason_; }
 
 private:
