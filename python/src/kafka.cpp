@@ -234,10 +234,11 @@ py::dict ping_dict(const kafka::PingResult& r) {
 /// comes from the consumer).
 std::optional<double> gps_seconds(const py::object& value, const char* name) {
     if (value.is_none()) return std::nullopt;
-    const bool number = py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value);
-    if (py::isinstance<py::bool_>(value) || !number)
+    // A number: int, float, or anything that converts itself with __float__ (numpy scalars, lal.LIGOTimeGPS,
+    // astropy's GPS times); not bool, not a string.
+    if (py::isinstance<py::bool_>(value) || !py::hasattr(value, "__float__"))
         throw py::type_error(std::string{name} + " must be a number of GPS seconds or None");
-    return value.cast<double>();
+    return value.attr("__float__")().cast<double>();
 }
 
 /// GraceDbKafkaConsumer's state: the consumer and the stop flag of its stream().

@@ -1,5 +1,6 @@
 #include "detail/text.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 namespace gracedb::detail {
@@ -35,6 +36,44 @@ std::string first_broker_host(std::string_view bootstrap) {
         return std::string{first.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1)};
     }
     return std::string{first.substr(0, first.find(':'))};
+}
+
+namespace {
+// The length of the valid UTF-8 sequence at the start of `t` (1-4), or 0 when it is not one.
+std::size_t utf8_sequence(std::string_view t) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(t[i]); };
+    const auto cont = [&](std::size_t i) { return i < t.size() && (b(i) & 0xC0) == 0x80; };
+    const unsigned char c = b(0);
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (!cont(1) || !cont(2)) return 0;
+        if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+        if (c == 0xED && b(1) > 0x9F) return 0;  // surrogates
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (!cont(1) || !cont(2) || !cont(3)) return 0;
+        if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
+        if (c == 0xF4 && b(1) > 0x8F) return 0;  // beyond U+10FFFF
+        return 4;
+    }
+    return 0;
+}
+}  // namespace
+
+std::string utf8_excerpt(std::string_view text, std::size_t max_bytes) {
+    static constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
+    std::string out;
+    out.reserve(std::min(text.size(), max_bytes));
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = utf8_sequence(text.substr(i));
+        const std::string_view piece = n ? text.substr(i, n) : replacement;
+        if (out.size() + piece.size() > max_bytes) break;
+        out.append(piece);
+        i += n ? n : 1;
+    }
+    return out;
 }
 
 }  // namespace gracedb::detail

@@ -20,4 +20,7 @@ std::string lower(std::string_view text);
 /// The host of "host:port", "[v6]:port", "SASL_SSL://host:port"; the first of a comma-separated list.
 std::string first_broker_host(std::string_view bootstrap_servers);
 
+/// At most `max_bytes` of `text` as valid UTF-8, for messages and JSON made from bytes somebody else sent
+/// (an HTTP body, a proxy's error page): invalid sequences become U+FFFD, and the cut never splits a character.
+std::string utf8_excerpt(std::string_view text, std::size_t max_bytes);
 }  // namespace gracedb::detail

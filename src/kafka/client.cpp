@@ -156,7 +156,7 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
             text = redact_tokens(std::string{"fatal error of the Kafka "} + self->role_ + " (" +
                                  rd_kafka_err2name(orig) + "): " + buf +
                                  (heals ? ". The producer reports the messages it held as failed and "
-                                          "rebuilds itself"
+                                          "rebuilds itself, unless a new one would meet the same error"
                                         : ". The client is unusable: destroy it and create a new one"));
             if (heals) rd_kafka_yield(rk);
             gracedb::detail::log_error(text);

@@ -177,7 +177,10 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                 for (int i = 0; i < parts->cnt; ++i) {
                     const auto it = self->handed.find({parts->elems[i].topic, parts->elems[i].partition});
                     if (it == self->handed.end()) continue;
-                    if (lost) self->handed_before_loss[it->first] = it->second;
+                    // Only when this consumer owns the commits (auto-commit): with manual commits, what was
+                    // handed over is not what was done (the supervisor holds jobs it has not finished), so
+                    // the partition must come back at the application's last commit, not after `handed`.
+                    if (lost && self->auto_commit) self->handed_before_loss[it->first] = it->second;
                     self->handed.erase(it);
                 }
                 std::lock_guard lock{self->assignment_mutex};
@@ -201,6 +204,9 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         try {
             auto* self = static_cast<Impl*>(static_cast<detail_client::ClientCore*>(opaque));
             if (!offsets || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+            // Manual commits (enable.auto.commit=false) are the application's: commit() reports their
+            // failures to it, and nothing is resumed or committed behind its back.
+            if (!self->auto_commit) return;
             std::string failed;
             rd_kafka_resp_err_t first = RD_KAFKA_RESP_ERR_NO_ERROR;
             for (int i = 0; i < offsets->cnt; ++i) {

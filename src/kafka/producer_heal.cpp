@@ -53,6 +53,32 @@ bool Producer::Impl::heal() {
     if (closing()) return false;
     const std::string cause =
         std::string{rd_kafka_err2name(err)} + ": " + detail_client::redact_tokens(reason);
+    // Only what a new handle mends: librdkafka's idempotence state gone wrong. An authorization refusal (no
+    // IdempotentWrite ACL, ...) or fencing would meet the new handle as well: raised to the application, once
+    // and for good, with its cause.
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        if (!heal_refused.exchange(true))
+            detail::log_error("Kafka producer: fatal error " + cause +
+                              ": not healed (a new producer would meet it too); fix the cause and make a new one");
+        return false;
+    default:
+        break;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    while (!recent_heals.empty() && now - recent_heals.front() > kHealWindow) recent_heals.pop_front();
+    if (recent_heals.size() >= kMaxHeals) {
+        if (!heal_refused.exchange(true))
+            detail::log_error("Kafka producer: fatal error " + cause + ": not healed, " +
+                              std::to_string(recent_heals.size()) +
+                              " heals within 10 minutes already (more than librdkafka's failover bug explains)");
+        return false;
+    }
 
     // 1. The new handle first: if it cannot be made, the producer stays as it is (the fatal error is raised).
     detail::KafkaHandle fresh;
@@ -129,6 +155,7 @@ bool Producer::Impl::heal() {
         failures.store(true, std::memory_order_release);
     }
     clear_fatal();
+    recent_heals.push_back(std::chrono::steady_clock::now());
     const auto n = heals.fetch_add(1, std::memory_order_relaxed) + 1;
     handle_gate.healing.store(false, std::memory_order_seq_cst);
     handle_gate.healing.notify_all();

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <string>
@@ -117,6 +118,12 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     bool used_on_this_thread() const noexcept;
     std::mutex heal_mutex;
     std::atomic<std::uint64_t> heals{0};
+    /// When the recent heals happened (guarded by heal_mutex): more than kMaxHeals within kHealWindow and
+    /// the fatal error reaches the application (something other than librdkafka's bug is at work).
+    std::deque<std::chrono::steady_clock::time_point> recent_heals;
+    static constexpr std::size_t kMaxHeals = 5;
+    std::atomic<bool> heal_refused{false};  ///< the refusal is logged once
+    static constexpr std::chrono::minutes kHealWindow{10};
     detail::KafkaConf spare_conf;  // a copy of the configuration the handle was made from
     /// Heals if librdkafka reported a fatal error and this thread may (not nested, not closing), then raises
     /// what is pending: the fatal error only when the heal failed or cannot happen here.

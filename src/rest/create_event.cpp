@@ -132,8 +132,9 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
 
     // The outbox: the event is journaled durably before anything is reserved (from here on it is accepted:
     // a crash is completed by a later resume_outbox), and each step after it.
+    // Only an event meant to be uploaded (skip_supervisor: nobody uploads it, so neither may a resume).
     std::optional<OutboxClaim> journal;
-    if (impl_->outbox && o.gracedb_upload)
+    if (impl_->outbox && supervised)
         journal.emplace(*impl_->outbox, impl_->outbox->accept({.state = "reserving",
                                                                .service = impl_->shown_url,
                                                                .group = group,
@@ -173,8 +174,10 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
                     note_step("completed", id.is_string() ? std::optional<std::string>{id.get<std::string>()}
                                                           : std::nullopt, "");
                     return r;
-                } catch (const HTTPError& h) {  // answered: nothing was created
-                    note_step("failed", std::nullopt, h.what());
+                } catch (const HTTPError& h) {
+                    // 4xx: GraceDB refused it, nothing was created. 5xx (a gateway's 502/504 too): the POST may
+                    // have been applied behind it, so it stays "creating" (may exist; never repeated).
+                    note_step(h.status() >= 500 ? "creating" : "failed", std::nullopt, h.what());
                     throw;
                 } catch (const std::exception& c) {
                     note_step("creating", std::nullopt, c.what());

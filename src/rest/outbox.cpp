@@ -103,10 +103,31 @@ Outbox::Outbox(const std::string& directory) : directory_{directory} {
         ::chmod(directory.c_str(), 0700);  // event files may be embargoed: this user's only
     }
     if (!fs::is_directory(directory, ec)) fail("not a directory");
+    // The journal holds event files (maybe embargoed) and decides what is uploaded with this process's
+    // credentials: a directory another user owns, or may write, could plant entries. Refused, as OpenSSH
+    // refuses such key files.
+    struct stat dir {};
+    if (::stat(directory.c_str(), &dir) != 0) fail(std::strerror(errno));
+    if (dir.st_uid != ::geteuid())
+        fail("the directory is owned by another user (uid " + std::to_string(dir.st_uid) + ")");
+    if (dir.st_mode & (S_IWGRP | S_IWOTH)) fail("other users may write the directory (chmod go-w, or 0700)");
+    // The files: this user's only (0600), never through a symbolic link; SQLite gives its -wal and -shm files
+    // the database file's mode.
+    auto own_file = [&](const std::string& path) {
+        const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) fail(path + ": " + std::strerror(errno) + (errno == ELOOP ? " (a symbolic link)" : ""));
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || st.st_uid != ::geteuid() || !S_ISREG(st.st_mode)) {
+            ::close(fd);
+            fail(path + ": not a regular file of this user");
+        }
+        if ((st.st_mode & 077) != 0) ::fchmod(fd, 0600);
+        return fd;
+    };
     const std::string lock_path = (fs::path{directory} / "outbox.lock").string();
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock_fd_ < 0) fail(lock_path + ": " + std::strerror(errno));
+    lock_fd_ = own_file(lock_path);
     const std::string db_path = (fs::path{directory} / "outbox.sqlite").string();
+    ::close(own_file(db_path));
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
     if (sqlite3_open_v2(db_path.c_str(), &db_, flags, nullptr) != SQLITE_OK)
         fail(db_path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "detail/base64.hpp"
+#include "detail/text.hpp"
 
 namespace gracedb::supervisor_detail {
 namespace {
@@ -227,7 +228,8 @@ AttemptResult attempt_upload(const Upload& upload, const UploadCall& call) noexc
     auto answer = [](long s, const std::string& body) {
         const auto kind = classify_answer(s, body);
         std::string detail = "HTTP " + std::to_string(s);
-        if (kind != K::uploaded && kind != K::already_uploaded && !body.empty()) detail += ": " + body.substr(0, 300);
+        if (kind != K::uploaded && kind != K::already_uploaded && !body.empty())
+            detail += ": " + gracedb::detail::utf8_excerpt(body, 300);  // a proxy's page may not be UTF-8
         return AttemptResult{kind, std::move(detail)};
     };
     try {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "detail/text.hpp"
 #include "supervisor/decode.hpp"
 
 namespace gracedb::supervisor_detail {
@@ -41,7 +42,7 @@ public:
         reason_ = std::string{kind == AttemptResult::Kind::refused ? "GraceDB (or something in front of it) refuses "
                                                                     "the supervisor: "
                                                                   : "GraceDB is busy or unreachable: "} +
-                  detail.substr(0, 300);
+                  gracedb::detail::utf8_excerpt(detail, 300);
         // Once a refusal was seen in a block, the block stays the supervisor's own fault until an upload
         // succeeds (a timeout among the refusals does not make /readyz flap).
         own_fault_ = (blocked_ && own_fault_) || kind == AttemptResult::Kind::refused;

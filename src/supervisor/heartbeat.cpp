@@ -1,5 +1,7 @@
 #include "supervisor/heartbeat.hpp"
 
+#include "detail/text.hpp"
+
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/topics.hpp>
 #include <gracedb/log.hpp>
@@ -64,7 +66,8 @@ nlohmann::json heartbeat_message(const HeartbeatIdentity& who, const SupervisorS
               {"consumer_errors", s.consumer_errors}}},
             {"in_flight", s.in_flight},
             {"blocked", s.blocked},
-            {"blocked_reason", s.blocked ? nlohmann::json(s.blocked_reason) : nlohmann::json(nullptr)},
+            {"blocked_reason",
+             s.blocked ? nlohmann::json(gracedb::detail::utf8_excerpt(s.blocked_reason, 400)) : nlohmann::json(nullptr)},
             {"last_upload", s.last_upload ? nlohmann::json(unix_s(*s.last_upload)) : nlohmann::json(nullptr)},
             {"delay_ms", delay}};
 }
@@ -106,6 +109,8 @@ void Heartbeat::publish(const SupervisorStats& stats) {
     } catch (const kafka::KafkaError& e) {
         warn(e.what());
         if (e.fatal()) producer_.reset();  // rebuilt at the next heartbeat
+    } catch (const std::exception& e) {  // e.g. text that is not UTF-8: a heartbeat never stops the uploads
+        warn(e.what());
     }
 }
 

@@ -42,18 +42,20 @@ std::vector<TopicPartition> Partitions::sync() {
     return revoked;
 }
 
-std::uint64_t Partitions::admit(const TopicPartition& tp, std::int64_t offset, bool done_already, bool& restarted) {
-    restarted = false;
+std::uint64_t Partitions::admit(const TopicPartition& tp, std::int64_t offset, bool done_already, bool& duplicate) {
+    duplicate = false;
     auto it = trackers_.find(tp);
     if (it == trackers_.end()) it = trackers_.emplace(tp, PartitionTracker{next_epoch_++}).first;
     if (!it->second.admit(offset, done_already)) {
-        // Delivered again from an earlier offset (revoked and assigned back, or seeked): start over; work of
-        // the old incarnation is no longer counted.
-        log(LogLevel::info, "supervisor: " + tp.to_string() + " restarts at offset " + std::to_string(offset) +
-                                "; its earlier state is dropped");
-        restarted = true;
-        it->second = PartitionTracker{next_epoch_++};
-        it->second.admit(offset, done_already);
+        // Delivered again from an earlier offset while the partition stayed ours (a revocation is seen by
+        // sync() and drops the tracker first): librdkafka 2.0.2 fetches a partition again from its committed
+        // offset when it is resumed just after its assignment, and an offset reset rewinds it too. Every
+        // offset before the tracker's next one was admitted by it (still held, or done): not processed twice
+        // (a second dead letter, a second upload attempt).
+        log(LogLevel::debug, "supervisor: " + tp.to_string() + "@" + std::to_string(offset) +
+                                 " delivered again: already admitted, ignored");
+        duplicate = true;
+        return it->second.epoch();
     }
     if (want_paused_ && !paused_.count(tp)) pause(tp);
     return it->second.epoch();

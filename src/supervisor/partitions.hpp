@@ -30,10 +30,10 @@ public:
     /// last call (their trackers are dropped: the caller drops its jobs waiting for them).
     std::vector<kafka::TopicPartition> sync();
 
-    /// Admits a message at `offset`; returns the tracker epoch it belongs to. `restarted` is set when the
-    /// partition was delivered again from an earlier offset (a new incarnation: the caller drops its waiting
-    /// jobs of the partition).
-    std::uint64_t admit(const kafka::TopicPartition& tp, std::int64_t offset, bool done_already, bool& restarted);
+    /// Admits a message at `offset`; returns the tracker epoch it belongs to. `duplicate` is set (and nothing
+    /// admitted) when the offset is before the tracker's next one: delivered again while the partition stayed
+    /// ours, so already held or done.
+    std::uint64_t admit(const kafka::TopicPartition& tp, std::int64_t offset, bool done_already, bool& duplicate);
 
     /// The tracker that admitted a job of `epoch`, if that incarnation of the partition is still ours.
     PartitionTracker* tracker(const kafka::TopicPartition& tp, std::uint64_t epoch);

@@ -282,9 +282,9 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
                 d.reason = *problem;
             }
         const bool skip = d.kind == sd::Decoded::Kind::skip;
-        bool restarted = false;
-        job->epoch = partitions->admit(job->tp, job->offset, skip, restarted);
-        if (restarted) drop_waiting(job->tp);
+        bool duplicate = false;
+        job->epoch = partitions->admit(job->tp, job->offset, skip, duplicate);
+        if (duplicate) return;  // delivered again while held or done (Partitions::admit)
         switch (d.kind) {
             case sd::Decoded::Kind::skip: stats.report(*job, Outcome::skipped, d.reason); break;
             case sd::Decoded::Kind::dead: dead_letter(job, d.reason); break;

@@ -83,6 +83,17 @@ dpkg-deb -I "${deb[libgracedb0]}" shlibs | grep -q "^libgracedb 0 libgracedb0" \
 for p in "${!deb[@]}"; do echo "  $p: $(depends "$p")"; done
 
 # --- install, use, remove --------------------------------------------------------------------------------
+# Nothing of the administrator's may be overwritten (dpkg replaces files no package owns) and then removed by
+# the purge: every file these packages hold must be absent, and none of the packages installed, before.
+for p in "${!deb[@]}"; do
+  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed; then
+    fail "$p is already installed here: remove it first (apt-get purge $p); this test installs its own"
+  fi
+  while read -r f; do
+    [ ! -e "${f#.}" ] && [ ! -L "${f#.}" ] \
+      || fail "${f#.} exists already (of package $p): this test will not overwrite it"
+  done < <(contents "$p" | grep -v '/$')
+done
 before=$(find /usr -name '*gracedb*' 2>/dev/null | sort)
 packages=("${!deb[@]}")
 apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@"; }

@@ -45,3 +45,23 @@ def test_bad_gps_times_are_refused(rig, rig_token):
         GraceDbKafkaConsumer(rig.sasl_bootstrap, topics="x", instance_name="rig", since_gps="yesterday")
     with pytest.raises(ValueError):
         GraceDbKafkaConsumer(rig.sasl_bootstrap, topics="x", instance_name="rig", since_gps=10, until_gps=5)
+    with pytest.raises(TypeError):
+        GraceDbKafkaConsumer(rig.sasl_bootstrap, topics="x", instance_name="rig", since_gps=True)
+
+
+class GpsTime:
+    """Like lal.LIGOTimeGPS or a numpy scalar: not an int or float, but a number through __float__."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __float__(self):
+        return float(self.seconds)
+
+
+def test_a_gps_time_that_converts_itself_is_accepted(rig, rig_token):
+    # Review regression: since_gps/until_gps refused numpy.int64 and lal.LIGOTimeGPS (TypeError). The window is
+    # refused as a window (ValueError: until before since), so the times were read as numbers.
+    with pytest.raises(ValueError):
+        GraceDbKafkaConsumer(rig.sasl_bootstrap, topics="x", instance_name="rig", since_gps=GpsTime(10),
+                             until_gps=GpsTime(5))

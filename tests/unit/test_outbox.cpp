@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "mock_world.hpp"
 #include "rest/outbox.hpp"
 
 namespace {
@@ -107,6 +108,62 @@ TEST(Outbox, ABadDirectoryIsATypedErrorThatNamesIt) {
     }
     EXPECT_THROW(gracedb::GraceDb("http://localhost:1/api/", {.force_noauth = true, .outbox = file}),
                  gracedb::Error);
+}
+
+// Review regression: the journal decides what is uploaded with this process's credentials and holds event
+// files: a directory other users may write or own, or a journal file that is a symbolic link, is refused; the
+// files are this user's only.
+TEST(Outbox, ADirectoryOthersMayWriteOrAJournalThatIsALinkIsRefusedAndTheFilesAre0600) {
+    TempDir d;
+    const fs::path dir = d.path / "shared";
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::all);  // 0777
+    auto refused = [](const std::string& path, const std::string& why) {
+        try {
+            Outbox box{path};
+            ADD_FAILURE() << "opened " << path;
+        } catch (const gracedb::Error& e) {
+            EXPECT_EQ(e.code(), gracedb::Errc::invalid_configuration);
+            EXPECT_NE(std::string{e.what()}.find(why), std::string::npos) << e.what();
+        }
+    };
+    refused(dir.string(), "other users may write");
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);  // 0755: allowed
+    fs::create_symlink(d.path / "elsewhere.sqlite", dir / "outbox.sqlite");
+    refused(dir.string(), "symbolic link");
+    fs::remove(dir / "outbox.sqlite");
+    {
+        Outbox box{dir.string()};
+        box.accept(event("http://x/api/", "mode"));
+    }
+    for (const char* f : {"outbox.sqlite", "outbox.lock"})
+        EXPECT_EQ(fs::status(dir / f).permissions() & (fs::perms::group_all | fs::perms::others_all),
+                  fs::perms::none) << f << " is readable by others";
+    if (::geteuid() == 0) {  // as root (CI): a directory of another user
+        const fs::path theirs = d.path / "theirs";
+        fs::create_directories(theirs);
+        ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+        refused(theirs.string(), "owned by another user");
+    }
+}
+
+// Review regression: an event published with skip_supervisor is not to be uploaded by anybody, so neither is
+// it journaled (a later resume would have uploaded it over HTTP).
+TEST(Outbox, AnEventNobodyIsToUploadIsNotJournaled) {
+    TempDir d;
+    gracedb::testing_support::MockWorld world{1};
+    gracedb::GraceDb client{world.standin->service_url(), {.force_noauth = true, .outbox = d.str()}};
+    auto p = world.producer();
+    gracedb::CreateEventOptions o;
+    o.filecontents = "<LIGO_LW/>";
+    o.kafka = &p;
+    o.skip_supervisor = true;
+    client.create_event("CBC", world.pipeline, "coinc.xml", o);
+    EXPECT_TRUE(gracedb::read_outbox(d.str()).empty()) << "journaled an event nobody is to upload";
+    o.skip_supervisor = false;  // and the ordinary case is journaled
+    client.create_event("CBC", world.pipeline, "coinc.xml", o);
+    EXPECT_EQ(gracedb::read_outbox(d.str()).size(), 1u);
 }
 
 // Entries left in each unfinished state by "crashed" clients; a client with the outbox completes them at

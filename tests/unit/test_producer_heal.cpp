@@ -155,3 +155,45 @@ TEST(ProducerHeal, ThreadsProducingThroughAHealAndACloseSeeNoFatalError) {
     EXPECT_EQ(reports.load(), accepted.load()) << "every accepted message gets exactly one report";
     EXPECT_EQ(p.heal_count(), 1u);
 }
+
+// Review regression: only librdkafka's idempotence failure is healed. A fatal authorization refusal (e.g. no
+// IdempotentWrite ACL) would meet a new handle too: it reaches the application as a fatal error, unhealed.
+TEST(ProducerHeal, AFatalAuthorizationErrorIsNotHealedButRaised) {
+    MockCluster cluster;
+    cluster.create_topic("mock.heal", 1);
+    Producer p{heal_options(cluster, "0")};
+    ASSERT_EQ(rd_kafka_test_fatal_error(detail_producer_peer::handle(p),
+                                        RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED, "injected by a test"),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    bool raised = false;
+    try {
+        p.produce("after");
+        p.flush(5s);
+    } catch (const gracedb::Error& e) {
+        raised = true;
+        EXPECT_TRUE(e.fatal()) << e.what();
+        EXPECT_NE(std::string{e.what()}.find("CLUSTER_AUTHORIZATION_FAILED"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(raised) << "a fatal authorization error was hidden by a heal";
+    EXPECT_EQ(p.heal_count(), 0u);
+}
+
+// Review regression: heals are for a rare librdkafka bug; a storm of them means something else is wrong.
+// After kMaxHeals within ten minutes the next fatal error reaches the application.
+TEST(ProducerHeal, AStormOfFatalErrorsEndsInTheFatalErrorAfterFiveHeals) {
+    MockCluster cluster;
+    cluster.create_topic("mock.heal", 1);
+    Producer p{heal_options(cluster, "0")};
+    int raised_at = 0;
+    for (int i = 1; i <= 6 && raised_at == 0; ++i) {
+        raise_fatal(p);
+        try {
+            EXPECT_FALSE(p.produce_and_wait("m" + std::to_string(i), {}, 30s).error);
+        } catch (const gracedb::Error& e) {
+            EXPECT_TRUE(e.fatal()) << e.what();
+            raised_at = i;
+        }
+    }
+    EXPECT_EQ(raised_at, 6) << "the sixth fatal error within ten minutes reaches the application";
+    EXPECT_EQ(p.heal_count(), 5u);
+}

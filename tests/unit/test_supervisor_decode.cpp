@@ -9,7 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <gracedb/kafka.hpp>
+#include <gracedb/testing/mock_cluster.hpp>
+
 #include "supervisor/decode.hpp"
+#include "supervisor/partitions.hpp"
 #include "supervisor/tracker.hpp"
 
 using namespace gracedb;
@@ -280,4 +284,29 @@ TEST(SupervisorDecode, TheTopicAndTheKeyBindTheBody) {
     EXPECT_TRUE(binding_problem(Upload{.graceid = "T1", .group = "CBC", .pipeline = "gstlal"}, "inst.gstlal",
                                 std::optional<std::string>{"T1"}, "inst"))
         << "a CBC message naming a Test reservation";
+}
+
+// Regression (a failure of integration.SupervisorBurst.Malformed... seen in this round's suite): librdkafka
+// 2.0.2 fetched the first message of a partition a second time after the supervisor resumed the newly assigned
+// partition, and the supervisor took it for a rewound partition: it dropped the partition's state and
+// processed the message again (a second dead letter). A message delivered again while the partition stayed
+// ours was admitted already: it is reported as a duplicate, and the partition's state is kept.
+TEST(SupervisorPartitions, AMessageDeliveredAgainWhileThePartitionStaysOursIsADuplicate) {
+    gracedb::testing::MockCluster cluster;
+    gracedb::kafka::Consumer consumer{{.bootstrap_servers = cluster.bootstrap_servers(),
+                                       .topics = {"p"},
+                                       .instance_name = "mock",
+                                       .use_ssl = false,
+                                       .kafka_config = {{"security.protocol", "plaintext"}}}};
+    Partitions parts{consumer, [](const gracedb::kafka::KafkaError&, const char*) {}};
+    const gracedb::kafka::TopicPartition tp{"mock.p", 3};
+    bool duplicate = true;
+    const auto epoch = parts.admit(tp, 0, false, duplicate);
+    EXPECT_FALSE(duplicate);
+    parts.admit(tp, 1, false, duplicate);
+    EXPECT_FALSE(duplicate);
+    EXPECT_EQ(parts.admit(tp, 0, false, duplicate), epoch) << "the partition's state is kept";
+    EXPECT_TRUE(duplicate) << "offset 0 was admitted already";
+    EXPECT_EQ(parts.pending(), 2u) << "both messages still held once";
+    EXPECT_NE(parts.tracker(tp, epoch), nullptr);
 }

@@ -2,6 +2,7 @@
 // produce-to-upload delay of the most recent events.
 #include <gtest/gtest.h>
 
+#include "detail/text.hpp"
 #include "supervisor/heartbeat.hpp"
 
 using namespace gracedb;
@@ -62,4 +63,32 @@ TEST(SupervisorHeartbeat, NoEventYetAndBlocked) {
     EXPECT_TRUE(m["last_upload"].is_null());
     EXPECT_EQ(m["blocked"], true);
     EXPECT_EQ(m["blocked_reason"], "403 from GraceDB");
+}
+
+// Regression (review): the blocked reason quotes the body GraceDB or a proxy answered, cut at 300 bytes; a
+// Latin-1 error page, or a cut inside a UTF-8 character, made the heartbeat's JSON unserialisable, and the
+// exception ended the supervisor's run(). The reason is now an excerpt in valid UTF-8.
+TEST(SupervisorHeartbeat, ABlockedReasonQuotingBytesThatAreNotUtf8IsStillValidJson) {
+    SupervisorStats s;
+    s.blocked = true;
+    s.blocked_reason = "GraceDB is busy or unreachable: HTTP 503: <h1>Service indisponible \xE9t\xE9</h1> \xE2\x82";
+    const auto t = std::chrono::system_clock::now();
+    const auto m = heartbeat_message({.instance = "i", .group = "g", .host = "h", .version = "v", .pid = 1}, s, t,
+                                     t, 5s);
+    std::string text;
+    ASSERT_NO_THROW(text = m.dump());
+    const auto reason = m["blocked_reason"].get<std::string>();
+    EXPECT_NE(reason.find("Service indisponible \xEF\xBF\xBDt\xEF\xBF\xBD</h1>"), std::string::npos) << reason;
+}
+
+TEST(SupervisorHeartbeat, Utf8ExcerptNeverSplitsACharacterAndReplacesWhatIsInvalid) {
+    using gracedb::detail::utf8_excerpt;
+    EXPECT_EQ(utf8_excerpt("abc", 2), "ab");
+    EXPECT_EQ(utf8_excerpt("a\xC3\xA9", 2), "a") << "a 2-byte character is not cut in half";
+    EXPECT_EQ(utf8_excerpt("a\xC3\xA9", 3), "a\xC3\xA9");
+    EXPECT_EQ(utf8_excerpt("\xF0\x9F\x98\x80!", 4), "\xF0\x9F\x98\x80");
+    EXPECT_EQ(utf8_excerpt("x\xFFy", 10), "x\xEF\xBF\xBDy");
+    EXPECT_EQ(utf8_excerpt("\xC0\xAF", 10), "\xEF\xBF\xBD\xEF\xBF\xBD") << "overlong";
+    EXPECT_EQ(utf8_excerpt("\xED\xA0\x80", 10), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD") << "a surrogate";
+    EXPECT_EQ(utf8_excerpt("ab\xE2\x82", 10), "ab\xEF\xBF\xBD\xEF\xBF\xBD") << "a truncated sequence";
 }

@@ -111,7 +111,7 @@ struct GRACEDB_EXPORT TagNames {
     TagNames(std::initializer_list<std::string> list) : names(list) {}    // NOLINT
 };
 
-/// Python: write_log(object_id, message, filename=None, filecontents=None, tag_name=None, displayName=None).
+/// Python: write_log(graceid, message, filename=None, filecontents=None, tag_name=None, displayName=None).
 struct GRACEDB_EXPORT WriteLogOptions {
     /// A file to attach: read from this path, or named so when `filecontents` is set (the server keeps only
     /// the base name; a second upload of a name becomes its next version, "name,1").
