@@ -65,7 +65,12 @@ static void follower_chaos(bool check_clean_stop_commit) {
     const std::vector<std::string> listen = {GRACEDB_KAFKA_TOOL, "listen", "-b", rig.sasl_bootstrap, "--ca-cert",
                                              rig.ca_file, "--instance", "rig", "-t", pipeline, "-g", group,
                                              "--from-beginning", "-X", "session.timeout.ms=6000",
-                                             "-X", "heartbeat.interval.ms=500"};
+                                             "-X", "heartbeat.interval.ms=500",
+                                             // A topic just made on a 3-node cluster may not be known yet to
+                                             // the broker a follower asks first: it is then assigned nothing
+                                             // until its next metadata refresh (5 min by default; seen once:
+                                             // "assigned 0 partition(s)", nothing printed in 120 s).
+                                             "-X", "topic.metadata.refresh.interval.ms=1000"};
     const std::map<std::string, std::string> listen_env = {{"GRACEDB_LOG_LEVEL", "info"}};
     Child follower = spawn_process(listen, listen_env, out_path);
     struct Reaper {
