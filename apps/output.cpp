@@ -6,28 +6,10 @@
 #include <cstdint>
 
 #include "detail/base64.hpp"
+#include "detail/text.hpp"
 
 namespace gracedb::app {
 namespace {
-
-// Length of the well-formed UTF-8 sequence at the start of `s`, or 0 when it is ill-formed (Unicode's
-// table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
-std::size_t utf8_sequence(std::string_view s) {
-    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-    const auto cont = [&](std::size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-        return i < s.size() && b(i) >= lo && b(i) <= hi;
-    };
-    const unsigned char c = b(0);
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
-    if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return cont(1) && cont(2) ? 3 : 0;
-    if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
-    if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-    if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-    if (c == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
-    return 0;
-}
 
 std::string json_string(std::string_view utf8_text) { return nlohmann::json(std::string{utf8_text}).dump(); }
 
@@ -59,7 +41,7 @@ std::string header_part(std::string_view bytes) {
 
 bool valid_utf8(std::string_view bytes) {
     for (std::size_t i = 0; i < bytes.size();) {
-        const auto n = utf8_sequence(bytes.substr(i));
+        const auto n = detail::utf8_sequence(bytes.substr(i));
         if (n == 0) return false;
         i += n;
     }
@@ -70,7 +52,7 @@ std::string repair_utf8(std::string_view bytes) {
     std::string out;
     out.reserve(bytes.size());
     for (std::size_t i = 0; i < bytes.size();) {
-        if (const auto n = utf8_sequence(bytes.substr(i)); n != 0) {
+        if (const auto n = detail::utf8_sequence(bytes.substr(i)); n != 0) {
             out.append(bytes.substr(i, n));
             i += n;
         } else {

@@ -38,29 +38,24 @@ std::string first_broker_host(std::string_view bootstrap) {
     return std::string{first.substr(0, first.find(':'))};
 }
 
-namespace {
-// The length of the valid UTF-8 sequence at the start of `t` (1-4), or 0 when it is not one.
-std::size_t utf8_sequence(std::string_view t) {
-    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(t[i]); };
-    const auto cont = [&](std::size_t i) { return i < t.size() && (b(i) & 0xC0) == 0x80; };
+// Length of the well-formed UTF-8 sequence at the start of `s`, or 0 when it is ill-formed (Unicode's
+// table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
+std::size_t utf8_sequence(std::string_view s) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const auto cont = [&](std::size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+        return i < s.size() && b(i) >= lo && b(i) <= hi;
+    };
     const unsigned char c = b(0);
     if (c < 0x80) return 1;
     if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(1) || !cont(2)) return 0;
-        if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
-        if (c == 0xED && b(1) > 0x9F) return 0;  // surrogates
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(1) || !cont(2) || !cont(3)) return 0;
-        if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
-        if (c == 0xF4 && b(1) > 0x8F) return 0;  // beyond U+10FFFF
-        return 4;
-    }
+    if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
+    if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return cont(1) && cont(2) ? 3 : 0;
+    if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+    if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+    if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+    if (c == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
     return 0;
 }
-}  // namespace
 
 std::string utf8_excerpt(std::string_view text, std::size_t max_bytes) {
     static constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
