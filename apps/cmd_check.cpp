@@ -9,8 +9,8 @@
 #include <memory>
 #include <sstream>
 
-#include "detail/text.hpp"
-#include "detail/url.hpp"
+#include "common/text.hpp"
+#include "common/url.hpp"
 #include "heartbeat_check.hpp"
 #include "output.hpp"
 #include "probes.hpp"

@@ -2,7 +2,7 @@
 #include <iostream>
 #include <memory>
 
-#include "detail/text.hpp"
+#include "common/text.hpp"
 #include "tool.hpp"
 
 namespace gracedb::app {

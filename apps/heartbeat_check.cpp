@@ -5,7 +5,7 @@
 #include <optional>
 #include <sstream>
 
-#include "detail/gps_time.hpp"
+#include "common/gps_time.hpp"
 
 namespace gracedb::app {
 namespace {

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdint>
 
-#include "detail/base64.hpp"
-#include "detail/text.hpp"
+#include "common/base64.hpp"
+#include "common/text.hpp"
 
 namespace gracedb::app {
 namespace {

@@ -23,9 +23,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "detail/curl.hpp"
-#include "detail/curl_sink.hpp"
-#include "detail/openssl.hpp"
+#include "common/curl.hpp"
+#include "common/curl_sink.hpp"
+#include "common/openssl.hpp"
 
 namespace gracedb::app {
 

@@ -3,7 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
-#include "kafka/json_writer.hpp"
+#include "client/kafka/json_writer.hpp"
 
 namespace {
 nlohmann::json envelope() {

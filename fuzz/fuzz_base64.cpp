@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "detail/base64.hpp"
+#include "common/base64.hpp"
 
 using gracedb::detail::base64_decode;
 using gracedb::detail::base64_encode;

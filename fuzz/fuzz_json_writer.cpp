@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kafka/json_writer.hpp"
+#include "client/kafka/json_writer.hpp"
 
 using nlohmann::json;
 using gracedb::kafka::detail_client::to_json_text;

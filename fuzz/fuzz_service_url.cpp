@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "detail/text.hpp"
+#include "common/text.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view all{reinterpret_cast<const char*>(data), size};

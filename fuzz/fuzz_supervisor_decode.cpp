@@ -23,7 +23,7 @@
 
 #include <gracedb/rest/errors.hpp>
 
-#include "detail/base64.hpp"
+#include "common/base64.hpp"
 #include "supervisor/decode.hpp"
 
 namespace sd = gracedb::supervisor_detail;

@@ -6,8 +6,8 @@
 
 #include <cmath>
 
-#include "detail/base64.hpp"
-#include "detail/text.hpp"
+#include "common/base64.hpp"
+#include "common/text.hpp"
 
 namespace gracedb::supervisor_detail {
 namespace {

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-#include "detail/text.hpp"
+#include "common/text.hpp"
 #include "supervisor/decode.hpp"
 
 namespace gracedb::supervisor_detail {

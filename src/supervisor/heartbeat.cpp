@@ -1,6 +1,6 @@
 #include "supervisor/heartbeat.hpp"
 
-#include "detail/text.hpp"
+#include "common/text.hpp"
 
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/topics.hpp>

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "detail/rdkafka.hpp"  // rdkafka.h, which rdkafka_mock.h needs first
+#include "common/rdkafka.hpp"  // rdkafka.h, which rdkafka_mock.h needs first
 
 #include <librdkafka/rdkafka_mock.h>
 

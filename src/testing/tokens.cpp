@@ -17,8 +17,8 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "detail/base64.hpp"
-#include "detail/openssl.hpp"
+#include "common/base64.hpp"
+#include "common/openssl.hpp"
 
 namespace gracedb::testing {
 namespace {

@@ -11,7 +11,7 @@
 #include <iostream>
 #include <thread>
 
-#include "detail/rdkafka.hpp"
+#include "common/rdkafka.hpp"
 #include "testrig.hpp"
 
 using namespace gracedb;

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "detail/rdkafka.hpp"
+#include "common/rdkafka.hpp"
 
 namespace gracedb::testing {
 

@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "detail/rdkafka.hpp"
-#include "kafka/client.hpp"
-#include "kafka/consumer_peer.hpp"
+#include "common/rdkafka.hpp"
+#include "client/kafka/client.hpp"
+#include "client/kafka/consumer_peer.hpp"
 #include "rawkafka.hpp"
 
 using namespace gracedb::kafka;

@@ -2,7 +2,7 @@
 // against the stand-in; and the stand-in's endpoints alone over raw HTTP, as read from the GraceDB server's
 // source (gracedb/api/v1/events/views.py: EventLogList.post, EventLogTagDetail.put, EventLabel, Files;
 // gracedb/events/view_logic.py: create_label, delete_label; gracedb/core/vfile.py: VersionedFile;
-// gracedb/events/view_utils.py: eventLogToDict, labelToDict). See src/standin/NOTES.md.
+// gracedb/events/view_utils.py: eventLogToDict, labelToDict). See src/testing/standin/NOTES.md.
 #include <gracedb/error.hpp>
 #include <gracedb/rest.hpp>
 #include <gracedb/testing/standin.hpp>

@@ -5,7 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "detail/gps_time.hpp"
+#include "common/gps_time.hpp"
 
 using namespace gracedb::detail;
 

@@ -4,7 +4,7 @@
 #include <limits>
 #include <random>
 
-#include "kafka/json_writer.hpp"
+#include "client/kafka/json_writer.hpp"
 
 using gracedb::kafka::detail_client::to_json_text;
 using nlohmann::json;

@@ -1,4 +1,4 @@
-// The outbox module (src/rest/outbox.*): journal states, resume, two resumers, bad directories.
+// The outbox module (src/client/rest/outbox.*): journal states, resume, two resumers, bad directories.
 #include <gracedb/rest.hpp>
 #include <gracedb/testing/standin.hpp>
 
@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "mock_world.hpp"
-#include "rest/outbox.hpp"
+#include "client/rest/outbox.hpp"
 
 namespace {
 

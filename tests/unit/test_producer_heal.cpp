@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "detail/rdkafka.hpp"
-#include "kafka/producer_peer.hpp"
+#include "common/rdkafka.hpp"
+#include "client/kafka/producer_peer.hpp"
 
 using namespace gracedb::kafka;
 using gracedb::testing::MockCluster;

@@ -16,9 +16,9 @@
 #include <optional>
 #include <thread>
 
-#include "detail/token_provider.hpp"
+#include "client/auth/token_provider.hpp"
 #include "fakejwt.hpp"
-#include "kafka/client.hpp"
+#include "client/kafka/client.hpp"
 #include "testrig.hpp"
 
 using namespace gracedb;

@@ -2,7 +2,7 @@
 // produce-to-upload delay of the most recent events.
 #include <gtest/gtest.h>
 
-#include "detail/text.hpp"
+#include "common/text.hpp"
 #include "supervisor/heartbeat.hpp"
 
 using namespace gracedb;

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "detail/curl_sink.hpp"
-#include "detail/url.hpp"
+#include "common/curl_sink.hpp"
+#include "common/url.hpp"
 
 using gracedb::detail::parse_url;
 using gracedb::detail::token_refusal;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <map>
@@ -63,6 +64,11 @@ struct GRACEDB_EXPORT ConsumerOptions {
     /// machine's clock, when it has been read to its end. When every assigned partition has ended,
     /// replay_finished() is true, poll() returns nothing at once and a stream ends ("until").
     std::optional<double> until_gps{};
+    /// Called on the waiting thread between slices (at most 100 ms) of every blocking call of this consumer
+    /// (poll, consume, wait_for_assignment, close, the stream's waits): an exception it throws ends the wait
+    /// and propagates to the caller; nothing is lost (a message not yet returned is returned by the next
+    /// call). The Python package sets it to run Python's signal handlers. Empty: no calls.
+    std::function<void()> interrupt{};
 };
 
 /// One Kafka message, as Python's message dict.

@@ -91,6 +91,11 @@ struct GRACEDB_EXPORT ProducerOptions {
     /// idempotence, linger.ms=0.
     bool guaranteed_delivery = true;
     std::map<std::string, std::string> kafka_config{};  ///< passed to librdkafka, wins over our defaults
+    /// Called on the waiting thread between slices (at most 100 ms) of every blocking call of this producer
+    /// (flush, produce_and_wait, ping and close; never the destructor): an exception it throws ends
+    /// the wait and propagates to the caller; nothing queued is dropped (flush again to go on). The Python
+    /// package sets it to run Python's signal handlers, so Ctrl-C interrupts a long flush. Empty: no calls.
+    std::function<void()> interrupt{};
 };
 
 /// Python: produce(value, topic, key, headers, partition, on_delivery).
