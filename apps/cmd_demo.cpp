@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/deadline.hpp"
 #include "sample_event.hpp"
 #include "tool.hpp"
 
@@ -71,9 +72,9 @@ int run(const std::string& event_file) {
               << ", eventFile " << msg["eventFile"][0] << " (" << msg["eventFile"][1].get<std::string>().size()
               << " base64 characters)\n";
 
-    const auto deadline = Clock::now() + 20s;
+    const auto deadline = detail::Deadline::after(20s);
     auto stats = sandbox.supervisor().stats();
-    while (stats.uploaded == 0 && Clock::now() < deadline) {
+    while (stats.uploaded == 0 && !deadline.expired()) {
         if (!sandbox.failure().empty()) throw std::runtime_error("supervisor failed: " + sandbox.failure());
         std::this_thread::sleep_for(20ms);
         stats = sandbox.supervisor().stats();

@@ -5,6 +5,7 @@
 #include <optional>
 #include <sstream>
 
+#include "common/deadline.hpp"
 #include "common/gps_time.hpp"
 
 namespace gracedb::app {
@@ -37,7 +38,7 @@ std::string delay_text(const nlohmann::json& d) {
 HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bound,
                                 std::chrono::milliseconds wait) {
     HeartbeatFinding f;
-    const auto deadline = Clock::now() + wait;
+    const auto deadline = detail::Deadline::after(wait);
     std::string topic = "gracedb-heartbeat";
     try {
         auto o = consumer_options(conn);
@@ -54,8 +55,7 @@ HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bou
         kafka::Consumer c{o};
         std::optional<nlohmann::json> newest;
         // A topic that does not exist is never assigned: no supervisor ever ran for this instance.
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        const auto join = std::clamp(left, std::chrono::milliseconds{0}, std::chrono::milliseconds{5000});
+        const auto join = deadline.slice(std::chrono::milliseconds{5000});
         if (!c.wait_for_assignment(join)) {
             f.detail = "no heartbeat: " + topic + " has no partition to read (none assigned within " +
                        std::to_string(join.count() / 1000) +
@@ -63,7 +63,7 @@ HeartbeatFinding find_heartbeat(const Connection& conn, std::chrono::seconds bou
             f.advice = kNoSupervisorAdvice;
             return f;
         }
-        while (Clock::now() < deadline && !c.replay_finished()) {
+        while (!deadline.expired() && !c.replay_finished()) {
             auto m = c.poll(250ms);
             if (!m) continue;
             try {

@@ -10,6 +10,7 @@
 
 #include "client/rest/impl.hpp"
 #include "client/rest/window.hpp"
+#include "common/deadline.hpp"
 
 namespace gracedb {
 
@@ -76,7 +77,7 @@ Response GraceDb::Impl::followup(const std::string& graceid, const char* call,
                                  const std::function<Response()>& send) {
     if (!pending.contains(graceid)) return send();  // not ours, or seen to exist: a 404 is final
     const auto start = Clock::now();
-    const auto deadline = start + options.reservation_wait;
+    const auto deadline = detail::Deadline::at(start + options.reservation_wait);
     std::chrono::milliseconds backoff{0};
     bool waited = false;
     for (;;) {
@@ -87,10 +88,9 @@ Response GraceDb::Impl::followup(const std::string& graceid, const char* call,
             return r;
         } catch (const HTTPError& e) {
             if (!is_missing_event(e.status(), e.body())) throw;
-            const auto now = Clock::now();
             const std::string what = std::string{call} + "(" + graceid + ")";
-            if (now >= deadline) {
-                const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+            if (deadline.expired()) {
+                const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(since(start));
                 throw EventNotUploadedError(
                     graceid, spent, e.body(),
                     what + ": GraceDB " + shown_url + " still answers 404 \"Event not found.\" for " +
@@ -106,8 +106,7 @@ Response GraceDb::Impl::followup(const std::string& graceid, const char* call,
                                  seconds_text(options.reservation_wait));
             waited = true;
             backoff = next_window_backoff(backoff);
-            std::this_thread::sleep_for(
-                std::min<Clock::duration>(backoff, deadline - now));
+            std::this_thread::sleep_for(deadline.slice(backoff));
         }
     }
 }
