@@ -237,17 +237,11 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
     auto string_or_none = [](const nlohmann::json& v) {
         return v.is_string() ? std::optional<std::string>{v.get<std::string>()} : std::nullopt;
     };
+    // The envelope's fields: the outbox journals the same event with the file's path, the message its name.
     const event_detail::EventMessage message{
-        .graceid = string_or_none(graceid),
-        .submitter = string_or_none(submitter),
-        .group = group,
-        .pipeline = pipeline,
-        .search = o.search,
-        .offline = o.offline,
-        .labels = o.labels,
-        .filename = file_name,
-        .contents = contents,
-        .gracedb_upload = o.gracedb_upload,
+        .graceid = string_or_none(graceid), .submitter = string_or_none(submitter), .group = group,
+        .pipeline = pipeline, .search = o.search, .offline = o.offline, .labels = o.labels,
+        .filename = file_name, .contents = contents, .gracedb_upload = o.gracedb_upload,
         .skip_supervisor = o.skip_supervisor};
     const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
     const double now = std::chrono::duration<double>(since_epoch).count();
