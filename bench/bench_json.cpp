@@ -3,7 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
-#include "client/kafka/json_writer.hpp"
+#include "common/json_writer.hpp"
 
 namespace {
 nlohmann::json envelope() {
@@ -25,7 +25,7 @@ BENCHMARK(BM_NlohmannDump);
 
 static void BM_RapidJsonWalk(benchmark::State& state) {
     const auto o = envelope();
-    for (auto _ : state) benchmark::DoNotOptimize(gracedb::kafka::detail_client::to_json_text_view(o));
+    for (auto _ : state) benchmark::DoNotOptimize(gracedb::detail::to_json_text_view(o));
 }
 BENCHMARK(BM_RapidJsonWalk);
 

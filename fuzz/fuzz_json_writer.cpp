@@ -12,11 +12,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "client/kafka/json_writer.hpp"
+#include "common/json_writer.hpp"
 
 using nlohmann::json;
-using gracedb::kafka::detail_client::to_json_text;
-using gracedb::kafka::detail_client::to_json_text_view;
+using gracedb::detail::to_json_text;
+using gracedb::detail::to_json_text_view;
 
 namespace {
 

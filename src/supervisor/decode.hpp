@@ -1,5 +1,5 @@
-// Private to the supervisor: what one Kafka message means, as pure functions (no Kafka, no HTTP), so that a
-// fuzzer and unit tests can call them with any byte string.
+// Private to the supervisor: what one Kafka message means to it, as pure functions (no Kafka, no HTTP), over
+// the event-message module (client/event: the envelope, its rules, what an HTTP answer means).
 //   decode_message: the value of a message -> an upload to do, a message to skip, or a dead letter (reason).
 //   attempt_upload: runs an upload through a caller-given REST call and classifies what came back.
 // Neither throws, whatever the input.
@@ -13,12 +13,14 @@
 #include <string>
 #include <string_view>
 
+#include "client/event/rules.hpp"
+
 namespace gracedb::supervisor_detail {
 
 /// Limits on the fields of an event message (larger is a dead letter, not a reason to allocate without end).
-inline constexpr std::size_t kMaxGraceidLength = 64;
-inline constexpr std::size_t kMaxNameLength = 256;  // group, pipeline, search, file name, a label
-inline constexpr std::size_t kMaxLabels = 128;
+using event_detail::kMaxGraceidLength;
+using event_detail::kMaxLabels;
+using event_detail::kMaxNameLength;
 
 /// Everything upload_reserved_event needs.
 struct Upload {
@@ -53,7 +55,8 @@ Decoded decode_message(std::string_view value) noexcept;
 ///                     before GraceDB gained the name cannot decide
 ///   not_found         404: the graceid was never reserved, OR something in front of GraceDB answers 404; the
 ///                     supervisor decides (dead only after a bounded time of 404s while other uploads succeed)
-///   transient         the server is busy or unreachable: 408, 429, 5xx, no answer (connection, timeout)
+///   transient         the server is busy or unreachable: 408, 429, 5xx, no answer (connection, timeout); the
+///                     statuses are event_detail::retryable_status, the publisher's rule too
 ///   refused           the server, or something in front of it, refuses the supervisor: 401, 403 (a bad token
 ///                     is anonymous there), 3xx (a proxy redirecting to a login or maintenance page), any other
 ///                     4xx, a 400 not in GraceDB's shape (e.g. its User-Agent check), TLS and credential
@@ -88,8 +91,6 @@ AttemptResult::Kind classify_answer(long status, std::string_view body) noexcept
 std::optional<std::string> binding_problem(const Upload& upload, std::string_view topic,
                                            const std::optional<std::string>& key, std::string_view instance);
 
-/// Strict base64 after removing ASCII whitespace (line breaks every 76 characters and a final one, as
-/// Python's base64.encodebytes writes). nullopt when not valid.
-std::optional<std::string> decode_base64_lenient(std::string_view text);
+using event_detail::decode_base64_lenient;
 
 }  // namespace gracedb::supervisor_detail

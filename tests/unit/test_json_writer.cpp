@@ -4,9 +4,9 @@
 #include <limits>
 #include <random>
 
-#include "client/kafka/json_writer.hpp"
+#include "common/json_writer.hpp"
 
-using gracedb::kafka::detail_client::to_json_text;
+using gracedb::detail::to_json_text;
 using nlohmann::json;
 
 TEST(JsonWriter, SameTextAsDump) {

@@ -46,7 +46,7 @@ struct GRACEDB_EXPORT GraceDbOptions {
     bool verify_tls = true;                      ///< false: loudly insecure
     /// The whole time one request may take (libcurl's timeout; connecting: at most 10 s of it).
     std::chrono::milliseconds timeout = std::chrono::seconds{30};
-    /// Retries of requests that are safe to repeat (transient failures, 408/502/503/504), and of any request
+    /// Retries of requests that are safe to repeat (transient failures, 408 and 5xx), and of any request
     /// the server throttled (429, after its Retry-After: a throttled request was not processed).
     int max_retries = 3;
     std::chrono::milliseconds retry_backoff = std::chrono::milliseconds{500};  ///< doubles each retry

@@ -21,7 +21,7 @@ public:
 /// The server answered with a final 4xx/5xx (Python: requests.HTTPError). Carries the status and the body.
 class GRACEDB_EXPORT HTTPError : public GraceDbError {
 public:
-    /// code() http_status; retriable() for 408, 429, 502, 503 and 504. `what` is the message.
+    /// code() http_status; retriable() for 408, 429 and 5xx (as the supervisor). `what` is the message.
     HTTPError(long status, std::string body, const std::string& what);
     ~HTTPError() override;
     /// The HTTP status (400, 404, 503, ...).

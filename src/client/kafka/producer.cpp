@@ -5,10 +5,10 @@
 
 #include <unistd.h>
 
+#include "common/json_writer.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "client/kafka/error_map.hpp"
-#include "client/kafka/json_writer.hpp"
 #include "client/kafka/producer_impl.hpp"
 
 namespace gracedb::kafka {
@@ -112,7 +112,7 @@ void Producer::produce_json(const nlohmann::json& value, ProduceOptions options)
     auto& im = impl();
     Impl::Use use{im};
     im.serve_and_raise();  // before serialising: a callback may itself produce JSON on this thread
-    const std::string_view text = detail_client::to_json_text_view(value);  // copied by librdkafka
+    const std::string_view text = detail::to_json_text_view(value);  // copied by librdkafka
     im.produce_raw(text.data(), text.size(), options, {}, true);
 }
 

@@ -1,13 +1,13 @@
 #include <gracedb/rest/client.hpp>
 
+#include "client/event/http_answer.hpp"
 #include "client/rest/impl.hpp"
 
 namespace gracedb {
 
 GraceDbError::~GraceDbError() = default;
 HTTPError::HTTPError(long status, std::string body, const std::string& what)
-    : GraceDbError(what, Errc::http_status, {}, false,
-                   status == 408 || status == 429 || status == 502 || status == 503 || status == 504),
+    : GraceDbError(what, Errc::http_status, {}, false, event_detail::retryable_status(status)),
       status_{status},
       body_{std::move(body)} {}
 HTTPError::HTTPError(long status, std::string body, const std::string& what, Errc code, bool retriable)

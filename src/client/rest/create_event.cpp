@@ -9,11 +9,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/base64.hpp"
-#include "common/log.hpp"
-#include "common/text.hpp"
+#include "client/event/event_message.hpp"
+#include "client/event/http_answer.hpp"
+#include "client/event/rules.hpp"
 #include "client/kafka/error_map.hpp"
-#include "client/kafka/json_writer.hpp"
+#include "common/log.hpp"
 #include "client/rest/impl.hpp"
 #include "client/rest/outbox.hpp"
 
@@ -118,8 +118,19 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
     check_instance(producer, service_url(), impl_->shown_url);
     // The topic the supervisor accepts this event from (it binds group and pipeline to the topic): a producer's
     // default topic is used only when it is that topic, or when no supervisor is to upload the message.
-    const std::string bound = group == "Test" ? std::string{"test"} : detail::lower(pipeline);
+    const std::string bound = event_detail::bound_topic(group, pipeline);
     const bool supervised = o.gracedb_upload && !o.skip_supervisor;
+    const std::string file_name = std::filesystem::path{filename}.filename().string();
+    // The fields as the supervisor reads them: one it would dead-letter is refused before anything is
+    // reserved.
+    if (supervised)
+        if (auto problem = event_detail::fields_problem(group, pipeline, o.search, o.labels, file_name))
+            throw std::invalid_argument("create_event: " + *problem +
+                                        ": GraceDB's supervisor would refuse this event message. Nothing was "
+                                        "reserved. Use a name of 1 to " +
+                                        std::to_string(event_detail::kMaxNameLength) +
+                                        " bytes of UTF-8 without control characters, at most " +
+                                        std::to_string(event_detail::kMaxLabels) + " labels");
     if (supervised && producer.default_topic() && producer.topic_for(*producer.default_topic()) != producer.topic_for(bound))
         throw std::invalid_argument(
             "create_event: the Kafka producer's default topic is " + producer.topic_for(*producer.default_topic()) +
@@ -163,6 +174,13 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
             auto reservation = reserve_graceid(group, pipeline, o.search).json();
             graceid = reservation.at("graceid");
             submitter = reservation.value("submitter", nlohmann::json(nullptr));
+            const auto problem = graceid.is_string()
+                                     ? event_detail::graceid_problem(graceid.get<std::string>())
+                                     : std::optional<std::string>{"graceid is not a string"};
+            if (problem) {
+                graceid = nullptr;
+                throw GraceDbError("GraceDB's reservation answer is not usable (" + *problem + ")");
+            }
         } catch (const std::exception& e) {
             if (journal && o.http_fallback) {
                 // A plain creation is not idempotent: journaled as "creating" first (a crash during it leaves
@@ -177,7 +195,8 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
                 } catch (const HTTPError& h) {
                     // 4xx: GraceDB refused it, nothing was created. 5xx (a gateway's 502/504 too): the POST may
                     // have been applied behind it, so it stays "creating" (may exist; never repeated).
-                    note_step(h.status() >= 500 ? "creating" : "failed", std::nullopt, h.what());
+                    const bool applied = event_detail::may_have_been_applied(h.status());
+                    note_step(applied ? "creating" : "failed", std::nullopt, h.what());
                     throw;
                 } catch (const std::exception& c) {
                     note_step("creating", std::nullopt, c.what());
@@ -215,19 +234,17 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
     }
 
     // Step 2: publish the event message, keyed by graceid, and wait for its own delivery report.
-    nlohmann::json message = {
-        {"type", "event"},
-        {"_producer_timestamp", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
-        {"graceid", graceid},
-        {"pipeline", pipeline},
-        {"submitter", submitter},
-        {"eventFile", {std::filesystem::path{filename}.filename().string(), detail::base64_encode(contents)}},
-        {"group", group},
-        {"search", o.search ? nlohmann::json(*o.search) : nlohmann::json(nullptr)},
-        {"offline", o.offline},
-        {"labels", o.labels},
-        {"gracedb_upload", o.gracedb_upload},
-        {"skip_supervisor", o.skip_supervisor}};
+    auto string_or_none = [](const nlohmann::json& v) {
+        return v.is_string() ? std::optional<std::string>{v.get<std::string>()} : std::nullopt;
+    };
+    // The envelope's fields: the outbox journals the same event with the file's path, the message its name.
+    const event_detail::EventMessage message{
+        .graceid = string_or_none(graceid), .submitter = string_or_none(submitter), .group = group,
+        .pipeline = pipeline, .search = o.search, .offline = o.offline, .labels = o.labels,
+        .filename = file_name, .contents = contents, .gracedb_upload = o.gracedb_upload,
+        .skip_supervisor = o.skip_supervisor};
+    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+    const double now = std::chrono::duration<double>(since_epoch).count();
     kafka::ProduceOptions po{.topic = topic_pipeline};
     if (graceid.is_string()) po.key = graceid.get<std::string>();
     // The one own-report wait: sends at once whatever linger.ms, waits for this message's report only, and
@@ -237,7 +254,7 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
     kafka::DeliveryReport report;
     std::exception_ptr error;  // thrown by produce_and_wait: only before the message was queued
     try {
-        const std::string text = kafka::detail_client::to_json_text(message);
+        const std::string text = event_detail::write_envelope(message, now);
         const auto t_publish = Clock::now();
         note_step("published", std::nullopt, "");
         report = producer.produce_and_wait(text, std::move(po), producer.flush_timeout());

@@ -2,6 +2,7 @@
 // and its vocabularies, and where the token may go.
 #include <cstdlib>
 
+#include "client/event/http_answer.hpp"
 #include "common/text.hpp"
 #include "client/rest/impl.hpp"
 
@@ -95,7 +96,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* out) no
     }
 }
 
-bool retryable_status(long s) { return s == 408 || s == 502 || s == 503 || s == 504; }
+bool retryable_status(long s) { return event_detail::retryable_status(s); }  // 408, 429, 5xx
 
 constexpr auto kMaxRetryAfter = std::chrono::seconds{60};
 

@@ -1,4 +1,5 @@
-#include "client/kafka/json_writer.hpp"
+// The JSON writer (see json_writer.hpp): RapidJSON's Writer over an nlohmann::json tree.
+#include "common/json_writer.hpp"
 
 // Not RAPIDJSON_SSE2: Debian's RapidJSON 1.1.0 SIMD scan misses control characters 0x1A-0x1F (it compares
 // with 0x19), found by tests/unit/test_json_writer.cpp. Clean strings take our own fast path below instead.
@@ -10,7 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace gracedb::kafka::detail_client {
+namespace gracedb::detail {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -148,4 +149,4 @@ std::string_view to_json_text_view(const nlohmann::json& value) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
-}  // namespace gracedb::kafka::detail_client
+}  // namespace gracedb::detail
