@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "itest.hpp"
+#include "log_capture.hpp"
 
 using namespace gracedb;
 using namespace gracedb::kafka;
@@ -20,34 +21,6 @@ using namespace gracedb::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Captures every log line at debug level for the test's lifetime.
-class Capture {
-public:
-    Capture() {
-        set_log_level(LogLevel::debug);
-        set_log_handler([this](LogLevel, std::string_view m) {
-            std::lock_guard lock{mutex_};
-            text_.append(m).append("\n");
-        });
-    }
-    ~Capture() {
-        set_log_handler(nullptr);
-        set_log_level(LogLevel::warning);
-    }
-    void add(const std::string& s) {
-        std::lock_guard lock{mutex_};
-        text_ += s + "\n";
-    }
-    std::string text() {
-        std::lock_guard lock{mutex_};
-        return text_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::string text_;
-};
 
 // The parts of a token that must never show: the whole, the payload (the claims as base64url: they say
 // more than the log's sub/scope/exp summary and, with the header, rebuild the signed text), the signature.
@@ -76,7 +49,7 @@ ProducerOptions verbose_producer(std::chrono::milliseconds reload_buffer = 300s)
 }  // namespace
 
 TEST(SecretHygiene, DiscoveryPingRefreshAndTheConsumerAtDebugAll) {
-    Capture log;
+    LogCapture log;
     TokenEnv env;
     const auto first = env.write_token({}, 12s);  // re-read at 80% of its life (the buffer is longer)
     std::string second;
@@ -110,7 +83,7 @@ TEST(SecretHygiene, DiscoveryPingRefreshAndTheConsumerAtDebugAll) {
 
 TEST(SecretHygiene, RefusedAndExpiredTokensInErrorsAndLogs) {
     const Rig& rig = Rig::get();
-    Capture log;
+    LogCapture log;
     TokenEnv env;
     std::vector<std::string> tokens;
 

@@ -18,6 +18,7 @@
 
 #include "client/auth/token_provider.hpp"
 #include "fakejwt.hpp"
+#include "log_capture.hpp"
 #include "client/kafka/client.hpp"
 #include "testrig.hpp"
 
@@ -42,25 +43,17 @@ protected:
         fs::remove_all(dir_);
         fs::create_directories(dir_);
         ::setenv("XDG_RUNTIME_DIR", dir_.c_str(), 1);
-        set_log_level(LogLevel::debug);
-        set_log_handler([this](LogLevel, std::string_view m) {
-            std::lock_guard lock{log_mutex_};
-            log_ += std::string{m} + "\n";
-        });
+        capture_.emplace(LogLevel::debug);
     }
     void TearDown() override {
-        set_log_handler(nullptr);
-        set_log_level(LogLevel::warning);
+        capture_.reset();
         for (const char* v : {"BEARER_TOKEN", "BEARER_TOKEN_FILE", "XDG_RUNTIME_DIR"}) ::unsetenv(v);
         for (const auto& [k, v] : saved_) ::setenv(k.c_str(), v.c_str(), 1);
         fs::remove_all(dir_);
     }
     fs::path xdg_file() const { return dir_ / ("bt_u" + std::to_string(::geteuid())); }
     void write(const fs::path& p, const std::string& text) { write_secret_file(p, text); }
-    std::string log() {
-        std::lock_guard lock{log_mutex_};
-        return log_;
-    }
+    std::string log() const { return capture_->text(); }
     // Neither the token nor its signature part appears in `text`.
     static void expect_no_token(const std::string& text, const std::string& token) {
         EXPECT_EQ(text.find(token), std::string::npos) << "the token leaked into: " << text;
@@ -71,8 +64,7 @@ protected:
 
     fs::path dir_;
     std::vector<std::pair<std::string, std::string>> saved_;
-    std::mutex log_mutex_;
-    std::string log_;
+    std::optional<LogCapture> capture_;
 };
 
 const TokenRequirements kafka_produce{"kafka.example.org", "kafka.produce"};
