@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "itest.hpp"
+#include "log_capture.hpp"
+#include "token_secrecy.hpp"
 
 using namespace gracedb;
 using namespace gracedb::kafka;
@@ -20,49 +22,6 @@ using namespace gracedb::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Captures every log line at debug level for the test's lifetime.
-class Capture {
-public:
-    Capture() {
-        set_log_level(LogLevel::debug);
-        set_log_handler([this](LogLevel, std::string_view m) {
-            std::lock_guard lock{mutex_};
-            text_.append(m).append("\n");
-        });
-    }
-    ~Capture() {
-        set_log_handler(nullptr);
-        set_log_level(LogLevel::warning);
-    }
-    void add(const std::string& s) {
-        std::lock_guard lock{mutex_};
-        text_ += s + "\n";
-    }
-    std::string text() {
-        std::lock_guard lock{mutex_};
-        return text_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::string text_;
-};
-
-// The parts of a token that must never show: the whole, the payload (the claims as base64url: they say
-// more than the log's sub/scope/exp summary and, with the header, rebuild the signed text), the signature.
-void expect_absent(const std::string& text, const std::string& token, const std::string& where) {
-    const auto first = token.find('.'), last = token.rfind('.');
-    ASSERT_TRUE(first != std::string::npos && last > first) << "not a JWT";
-    const auto payload = token.substr(first + 1, last - first - 1);
-    const auto signature = token.substr(last + 1);
-    EXPECT_EQ(text.find(token), std::string::npos) << "the token appears in " << where;
-    EXPECT_EQ(text.find(payload), std::string::npos) << "the token's payload appears in " << where;
-    EXPECT_EQ(text.find(signature), std::string::npos) << "the token's signature appears in " << where;
-    // Also any 32-character piece of the signature (a truncated line still leaks it).
-    for (std::size_t i = 0; i + 32 <= signature.size(); i += 32)
-        EXPECT_EQ(text.find(signature.substr(i, 32)), std::string::npos) << "a piece of the signature in " << where;
-}
 
 const std::map<std::string, std::string> debug_all = {{"debug", "all"}, {"message.timeout.ms", "15000"},
                                                        {"reconnect.backoff.max.ms", "1000"}};
@@ -76,7 +35,7 @@ ProducerOptions verbose_producer(std::chrono::milliseconds reload_buffer = 300s)
 }  // namespace
 
 TEST(SecretHygiene, DiscoveryPingRefreshAndTheConsumerAtDebugAll) {
-    Capture log;
+    LogCapture log;
     TokenEnv env;
     const auto first = env.write_token({}, 12s);  // re-read at 80% of its life (the buffer is longer)
     std::string second;
@@ -104,13 +63,13 @@ TEST(SecretHygiene, DiscoveryPingRefreshAndTheConsumerAtDebugAll) {
     const auto text = log.text();
     EXPECT_GT(text.size(), 10000u) << "debug=all should have said a lot; was the log captured?";
     EXPECT_NE(text.find("fingerprint"), std::string::npos) << "the token is named by its fingerprint";
-    expect_absent(text, first, "the log");
-    expect_absent(text, second, "the log");
+    expect_no_token(text, first, "the log");
+    expect_no_token(text, second, "the log");
 }
 
 TEST(SecretHygiene, RefusedAndExpiredTokensInErrorsAndLogs) {
     const Rig& rig = Rig::get();
-    Capture log;
+    LogCapture log;
     TokenEnv env;
     std::vector<std::string> tokens;
 
@@ -177,7 +136,7 @@ TEST(SecretHygiene, RefusedAndExpiredTokensInErrorsAndLogs) {
 
     const auto text = log.text();
     EXPECT_NE(text.find("exception: "), std::string::npos);
-    for (const auto& t : tokens) expect_absent(text, t, "the log or an exception");
+    for (const auto& t : tokens) expect_no_token(text, t, "the log or an exception");
 }
 
 TEST(SecretHygiene, TheToolsTokenAndPingCommandsAtDebugAll) {
@@ -191,13 +150,13 @@ TEST(SecretHygiene, TheToolsTokenAndPingCommandsAtDebugAll) {
     const auto out_ping = run_command(tool + " --log-level debug ping" + common + " -X debug=all 2>&1");
     EXPECT_NE(out_ping.find("ping delivered"), std::string::npos) << out_ping;
     EXPECT_GT(out_ping.size(), 10000u) << "debug=all should have said a lot";
-    expect_absent(out_token, token, "`gracedb-kafka token`");
-    expect_absent(out_ping, token, "`gracedb-kafka ping -X debug=all`");
+    expect_no_token(out_token, token, "`gracedb-kafka token`");
+    expect_no_token(out_ping, token, "`gracedb-kafka ping -X debug=all`");
 
     TokenSpec other_audience;  // and an error path of the tool
     other_audience.aud = {"https://kafka.elsewhere.example"};
     const auto refused = env.write_token(other_audience);
     const auto out_refused = run_command(tool + " --log-level debug ping" + common +
                                          " --timeout 10 -X debug=all 2>&1; true");
-    expect_absent(out_refused, refused, "`gracedb-kafka ping` refused");
+    expect_no_token(out_refused, refused, "`gracedb-kafka ping` refused");
 }

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <string>
 
+#include "standin_tokens.hpp"
 #include "testrig.hpp"
 
 using namespace gracedb;
@@ -24,15 +25,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir);
     const auto key = make_signing_key();
     const auto other_key = make_signing_key();
-    auto spec = [](const std::string& sub) {
-        TokenSpec s;
-        s.sub = sub;
-        s.aud = {"https://localhost"};
-        s.kid = "k1";
-        s.iat = now_seconds();
-        s.exp = now_seconds() + 3600;
-        return s;
-    };
+    auto spec = [](const std::string& sub) { return standin_token_spec(sub, std::chrono::seconds{3600}); };
     write_secret_file(dir / "good", mint_token(key, spec("Pipeline")));
     write_secret_file(dir / "good2", mint_token(key, spec("other")));
     auto expired = spec("pipeline");
@@ -44,7 +37,7 @@ int main(int argc, char** argv) {
     write_secret_file(dir / "wrong_audience", mint_token(key, wrong));
     write_secret_file(dir / "bad_signature", mint_token(other_key, spec("pipeline")));
 
-    StandInOptions o{.jwks = jwks_for(key, "k1"), .audience = "https://localhost"};
+    StandInOptions o = checking_standin(key);
     if (argc > 2) o.creations_per_second = std::stoi(argv[2]);
     StandIn standin{o};
     std::cout << standin.service_url() << std::endl;

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <string>
 
+#include "standin_tokens.hpp"
+
 using namespace gracedb;
 using namespace gracedb::testing;
 using json = nlohmann::json;
@@ -168,8 +170,7 @@ TEST(Followups, AGraceidReservedButNotUploadedAnswersEventNotFound) {
 }
 
 TEST(Followups, AnonymousWritesAreForbiddenWhenTheStandInChecksTokens) {
-    const auto key = make_signing_key();
-    StandIn standin{{.jwks = jwks_for(key, "k1"), .audience = "https://localhost"}};
+    StandIn standin{checking_standin(make_signing_key())};
     GraceDb client{standin.service_url(), {.force_noauth = true}};
     for (const auto& call : std::vector<std::function<void()>>{
              [&] { client.write_log("G100001", "x"); }, [&] { client.write_label("G100001", "EM_READY"); },
@@ -277,8 +278,7 @@ TEST(StandInFollowupsRaw, LabelEndpointsAnswerAsEventLabel) {
 }
 
 TEST(StandInFollowupsRaw, AMissingEventIsNotFoundAndAnAnonymousWriteForbiddenFirst) {
-    const auto key = make_signing_key();
-    StandIn standin{{.jwks = jwks_for(key, "k1"), .audience = "https://localhost"}};
+    StandIn standin{checking_standin(make_signing_key())};
     httplib::Client http{"127.0.0.1", standin.port()};
     // IsAuthenticated is checked before the event is looked up: anonymous callers see 403, not 404.
     auto r = http.Put("/api/events/G999999/labels/EM_READY", agent(), "", "text/plain");

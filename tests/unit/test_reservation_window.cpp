@@ -9,6 +9,7 @@
 #include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
 
+#include "log_capture.hpp"
 #include "mock_world.hpp"
 
 #include <algorithm>
@@ -26,38 +27,6 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 namespace {
-
-// Waits for a message of the library's log (at info) that contains a text; restores the default on exit.
-class LogWatch {
-public:
-    LogWatch() {
-        set_log_level(LogLevel::info);
-        set_log_handler([this](LogLevel, std::string_view m) {
-            std::lock_guard lock{mutex_};
-            lines_.emplace_back(m);
-            cv_.notify_all();
-        });
-    }
-    ~LogWatch() {
-        set_log_handler({});
-        set_log_level(LogLevel::warning);
-    }
-    LogWatch(const LogWatch&) = delete;
-    LogWatch& operator=(const LogWatch&) = delete;
-    bool wait_for(const std::string& a, const std::string& b, std::chrono::seconds timeout) {
-        std::unique_lock lock{mutex_};
-        return cv_.wait_for(lock, timeout, [&] {
-            return std::any_of(lines_.begin(), lines_.end(), [&](const std::string& l) {
-                return l.find(a) != std::string::npos && l.find(b) != std::string::npos;
-            });
-        });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<std::string> lines_;
-};
 
 const std::string kPastro = "{\"BNS\": 0.9, \"NSBH\": 0.05, \"BBH\": 0.03, \"Terrestrial\": 0.02}";
 
@@ -108,7 +77,7 @@ private:
 // succeed, and the event carries the log, its file byte-exact, and the label, once each.
 TEST(ReservationWindow, AFollowUpSentBeforeTheUploadSucceedsOnceTheSupervisorUploads) {
     MockWorld w{1};
-    LogWatch watch;
+    gracedb::testing::LogCapture watch{LogLevel::info};
     GraceDb client{w.standin->service_url(), {.force_noauth = true}};
     auto producer = w.producer();
     const auto id = publish(w, client, producer);
@@ -118,7 +87,7 @@ TEST(ReservationWindow, AFollowUpSentBeforeTheUploadSucceedsOnceTheSupervisorUpl
         auto label = client.write_label(id, "PASTRO_READY");
         return std::make_pair(log, label);
     });
-    ASSERT_TRUE(watch.wait_for(id, "not in GraceDB yet", 30s)) << "write_log met the missing event and waits";
+    ASSERT_TRUE(watch.wait_for({id, "not in GraceDB yet"}, 30s)) << "write_log met the missing event and waits";
     EXPECT_FALSE(w.standin->event(id)) << "no supervisor has run: the event cannot exist yet";
 
     RunningSupervisor supervisor{sandbox_like(w, "g-window-" + w.instance)};

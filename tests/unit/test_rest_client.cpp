@@ -13,6 +13,8 @@
 
 #include "itest.hpp"
 #include "local_server.hpp"
+#include "standin_tokens.hpp"
+#include "throws.hpp"
 
 using namespace gracedb;
 using namespace gracedb::testing;
@@ -26,30 +28,11 @@ const std::string& signing_key() {
 }
 
 // A stand-in that verifies tokens of our test key for audience https://localhost.
-StandInOptions checking_options() {
-    return {.jwks = jwks_for(signing_key(), "k1"), .audience = "https://localhost"};
-}
+StandInOptions checking_options() { return checking_standin(signing_key()); }
 
 // Writes a valid GraceDB token where discovery (TokenEnv) finds it.
 void write_gracedb_token(const TokenEnv& env, const std::string& sub = "pipeline") {
-    TokenSpec spec;
-    spec.sub = sub;
-    spec.aud = {"https://localhost"};
-    spec.kid = "k1";
-    spec.iat = now_seconds();
-    spec.exp = now_seconds() + 600;
-    write_secret_file(env.token_file(), mint_token(signing_key(), spec) + "\n");
-}
-
-template <class F>
-std::string invalid_argument_message(F&& f) {
-    try {
-        f();
-    } catch (const std::invalid_argument& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected std::invalid_argument";
-    return {};
+    write_secret_file(env.token_file(), mint_token(signing_key(), standin_token_spec(sub)) + "\n");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/log.hpp>
 #include <gracedb/scitoken.hpp>
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 
 #include "client/auth/token_provider.hpp"
 #include "fakejwt.hpp"
+#include "log_capture.hpp"
+#include "token_secrecy.hpp"
 #include "client/kafka/client.hpp"
 #include "testrig.hpp"
 
@@ -42,37 +45,25 @@ protected:
         fs::remove_all(dir_);
         fs::create_directories(dir_);
         ::setenv("XDG_RUNTIME_DIR", dir_.c_str(), 1);
-        set_log_level(LogLevel::debug);
-        set_log_handler([this](LogLevel, std::string_view m) {
-            std::lock_guard lock{log_mutex_};
-            log_ += std::string{m} + "\n";
-        });
+        capture_.emplace(LogLevel::debug);
     }
     void TearDown() override {
-        set_log_handler(nullptr);
-        set_log_level(LogLevel::warning);
+        capture_.reset();
         for (const char* v : {"BEARER_TOKEN", "BEARER_TOKEN_FILE", "XDG_RUNTIME_DIR"}) ::unsetenv(v);
         for (const auto& [k, v] : saved_) ::setenv(k.c_str(), v.c_str(), 1);
         fs::remove_all(dir_);
     }
     fs::path xdg_file() const { return dir_ / ("bt_u" + std::to_string(::geteuid())); }
     void write(const fs::path& p, const std::string& text) { write_secret_file(p, text); }
-    std::string log() {
-        std::lock_guard lock{log_mutex_};
-        return log_;
-    }
-    // Neither the token nor its signature part appears in `text`.
+    std::string log() const { return capture_->text(); }
+    // Neither the token nor a part of it appears in `text` (the log, an error's message).
     static void expect_no_token(const std::string& text, const std::string& token) {
-        EXPECT_EQ(text.find(token), std::string::npos) << "the token leaked into: " << text;
-        EXPECT_EQ(text.find(token.substr(token.rfind('.') + 1)), std::string::npos) << "its signature leaked";
-        EXPECT_EQ(text.find(token.substr(0, token.find('.', token.find('.') + 1))), std::string::npos)
-            << "its header and payload leaked";
+        gracedb::testing::expect_no_token(text, token, "this text:\n" + text);
     }
 
     fs::path dir_;
     std::vector<std::pair<std::string, std::string>> saved_;
-    std::mutex log_mutex_;
-    std::string log_;
+    std::optional<LogCapture> capture_;
 };
 
 const TokenRequirements kafka_produce{"kafka.example.org", "kafka.produce"};
@@ -467,4 +458,27 @@ TEST(Redaction, TokensAreRemovedFromText) {
     const auto t = fake_jwt(claims_for("a", "b", 10));
     const auto out = kafka::detail_client::redact_tokens("before " + t + " after eyJnot-a-token");
     EXPECT_EQ(out, "before [token redacted] after eyJnot-a-token");
+}
+
+// The shared check of the secret-hygiene tests (tests/support/token_secrecy.hpp) finds each part of a token
+// that may leak: the whole, the payload alone, the signature, and a 32-character piece of the signature.
+TEST(TokenSecrecyCheck, FindsTheTokenItsPayloadItsSignatureAndAPieceOfIt) {
+    const auto t = fake_jwt(claims_for("a", "b", 10));
+    const auto first = t.find('.'), last = t.rfind('.');
+    const auto payload = t.substr(first + 1, last - first - 1);
+    const auto signature = t.substr(last + 1);
+    auto failures = [&](const std::string& text) {
+        ::testing::TestPartResultArray results;
+        {
+            ::testing::ScopedFakeTestPartResultReporter reporter{
+                ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &results};
+            gracedb::testing::expect_no_token(text, t, "the text");
+        }
+        return results.size();
+    };
+    EXPECT_EQ(failures("sub \"pipeline\", scope \"b\""), 0) << "a summary of the claims is fine";
+    EXPECT_GT(failures("log: " + t), 0) << "the whole token";
+    EXPECT_GT(failures("claims " + payload + " end"), 0) << "the payload alone";
+    EXPECT_GT(failures("sig " + signature), 0) << "the signature alone";
+    EXPECT_GT(failures("cut " + signature.substr(0, 32)), 0) << "a truncated signature";
 }

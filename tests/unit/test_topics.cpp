@@ -3,21 +3,11 @@
 
 #include <string>
 
+#include "throws.hpp"
+
 using namespace gracedb::kafka;
 
-namespace {
-// The message of the std::invalid_argument that `f` throws; fails the test if it throws nothing.
-template <class F>
-std::string invalid_argument_message(F&& f) {
-    try {
-        f();
-    } catch (const std::invalid_argument& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected std::invalid_argument";
-    return {};
-}
-}  // namespace
+using gracedb::testing::invalid_argument_message;
 
 TEST(DeriveInstanceName, ExamplesOfTheSpecification) {
     EXPECT_EQ(derive_instance_name("https://gracedb-dev.ligo.org/api/"), "gracedb-dev");

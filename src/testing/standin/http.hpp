@@ -41,4 +41,13 @@ inline std::optional<std::string> field(const httplib::Request& req, const std::
     return v.front();
 }
 
+// The eventFile part of a multipart request (a part with a file name, as Django's FILES).
+inline const httplib::MultipartFormData* event_file_part(const httplib::Request& req) {
+    if (!req.is_multipart_form_data()) return nullptr;
+    auto [b, e] = req.files.equal_range("eventFile");
+    for (auto it = b; it != e; ++it)
+        if (!it->second.filename.empty()) return &it->second;
+    return nullptr;
+}
+
 }  // namespace gracedb::standin
