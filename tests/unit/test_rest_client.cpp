@@ -115,6 +115,39 @@ TEST(RestClient, ATimedOutCreationSaysTheEventMayExistAndHowToCheck) {
     }
 }
 
+// A plain creation (a POST, not idempotent) answered 5xx may have been applied behind the error (a gateway's
+// 502/504 after the server created the event; a 500 after the commit): the caller who retries every
+// retriable() error would make a second event. 429 and 408 were not processed: those stay retriable.
+TEST(RestClient, ACreationAnswered5xxIsNotRetriableAndSaysTheEventMayExist) {
+    StandIn standin;
+    GraceDb client{standin.service_url(), {.force_noauth = true, .max_retries = 0}};
+    for (int status : {500, 502, 503, 504}) {
+        standin.fail_next("/events/", status);
+        try {
+            client.create_event("CBC", "gstlal", "x.xml", {.filecontents = "x"});
+            FAIL() << "expected HTTP " << status;
+        } catch (const HTTPError& e) {
+            EXPECT_EQ(e.status(), status);
+            EXPECT_FALSE(e.retriable()) << "HTTP " << status << " to a creation: retrying could create it twice";
+            EXPECT_NE(std::string{e.what()}.find("may have been processed"), std::string::npos) << e.what();
+        }
+    }
+    standin.fail_next("/events/", 429);
+    try {
+        client.create_event("CBC", "gstlal", "x.xml", {.filecontents = "x"});
+        FAIL() << "expected HTTP 429";
+    } catch (const HTTPError& e) {
+        EXPECT_TRUE(e.retriable()) << "a throttled request was not processed: " << e.what();
+    }
+    standin.fail_next("/api/", 500);  // a GET: safe to send again
+    try {
+        GraceDb{standin.service_url(), {.force_noauth = true, .max_retries = 0}}.api_root();
+        FAIL() << "expected HTTP 500";
+    } catch (const HTTPError& e) {
+        EXPECT_TRUE(e.retriable()) << e.what();
+    }
+}
+
 // A response body used to be read without bound (a server answering without end filled memory until the
 // timeout). Past max_response_bytes the transfer stops with a clear error.
 TEST(RestClient, AnAnswerPastMaxResponseBytesIsAClearErrorAndIsNotReadFurther) {

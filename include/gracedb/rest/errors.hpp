@@ -22,16 +22,16 @@ public:
 class GRACEDB_EXPORT HTTPError : public GraceDbError {
 public:
     /// code() http_status; retriable() for 408, 429 and 5xx (as the supervisor). `what` is the message.
+    /// The library's own requests say more: a request that is not idempotent (a plain creation) answered 5xx
+    /// may have been applied, so it is reported not retriable, with "may have been processed" in what().
     HTTPError(long status, std::string body, const std::string& what);
+    /// With its own code and retriability (a subclass, or a status whose request may have been applied).
+    HTTPError(long status, std::string body, const std::string& what, Errc code, bool retriable);
     ~HTTPError() override;
     /// The HTTP status (400, 404, 503, ...).
     long status() const noexcept { return status_; }
     /// The response body (GraceDB's JSON error, as text).
     const std::string& body() const noexcept { return body_; }
-
-protected:
-    /// For subclasses that say more than the status (their own code and retriability).
-    HTTPError(long status, std::string body, const std::string& what, Errc code, bool retriable);
 
 private:
     long status_;

@@ -222,9 +222,18 @@ Response GraceDb::Impl::request(const char* method, const std::string& target, c
                                         r.body.substr(0, 500));
                 wait = *x.retry_after;
             }
-            if (!retry)
+            if (!retry) {
+                // A request that is not idempotent (a plain creation) and may have been applied behind the
+                // error must not be sent again blindly: not retriable(), and the message says so.
+                const bool maybe_applied = !safe && event_detail::may_have_been_applied(r.status);
                 throw HTTPError(r.status, r.body,
-                                shown + " answered HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 500));
+                                shown + " answered HTTP " + std::to_string(r.status) +
+                                    (maybe_applied ? " (the request may have been processed: check before "
+                                                     "sending it again)"
+                                                   : "") +
+                                    ": " + r.body.substr(0, 500),
+                                Errc::http_status, !maybe_applied && retryable_status(r.status));
+            }
             detail::log_warning(shown + ": HTTP " + std::to_string(r.status) + ", retrying in " +
                                 std::to_string(wait.count()) + " ms");
         } catch (const TransportError& e) {
