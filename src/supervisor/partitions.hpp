@@ -4,8 +4,8 @@
 //
 // Pausing survives rebalances: librdkafka keeps an application's pause on a partition that is revoked and
 // assigned back, so a newly assigned partition is paused when that is wanted now, and resumed when this
-// supervisor had paused it before its revocation (a partition forgotten as "paused" while librdkafka still held
-// it paused stopped the supervisor). One never paused is left alone: a resume restarts its fetch.
+// supervisor had paused it before its revocation (a partition forgotten as "paused" while librdkafka still
+// held it paused stopped the supervisor). One never paused is left alone: a resume restarts its fetch.
 #pragma once
 
 #include <gracedb/kafka/consumer.hpp>

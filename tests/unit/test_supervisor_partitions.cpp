@@ -1,6 +1,6 @@
 // The supervisor's partitions (src/supervisor/partitions.hpp) on librdkafka's mock cluster: a partition newly
-// assigned is resumed only if this supervisor paused it (a resume of a partition never paused makes librdkafka
-// 2.0.2 fetch it again from its committed offset: every message delivered twice).
+// assigned is resumed only if this supervisor paused it (a resume of a partition never paused makes
+// librdkafka 2.0.2 start its fetch again: messages delivered twice).
 #include <gracedb/kafka.hpp>
 #include <gracedb/log.hpp>
 #include <gracedb/testing/mock_cluster.hpp>
@@ -42,13 +42,15 @@ void produce(const MockCluster& cluster, int first, int last) {
                        .instance_name = "mock",
                        .use_ssl = false,
                        .kafka_config = plaintext()}};
-    for (int i = first; i <= last; ++i) p.produce(std::string_view{"m" + std::to_string(i)}, {.topic = "parts"});
+    for (int i = first; i <= last; ++i)
+        p.produce(std::string_view{"m" + std::to_string(i)}, {.topic = "parts"});
     ASSERT_EQ(p.flush(kDeadline), 0) << "messages not delivered to the mock cluster";
 }
 
 // Polls as the supervisor does (a poll, then sync()) until offset `last` is delivered; returns the offsets
 // delivered, in order.
-std::vector<std::int64_t> poll_until(kafka::Consumer& c, supervisor_detail::Partitions& parts, std::int64_t last) {
+std::vector<std::int64_t> poll_until(kafka::Consumer& c, supervisor_detail::Partitions& parts,
+                                     std::int64_t last) {
     std::vector<std::int64_t> offsets;
     const auto deadline = Clock::now() + kDeadline;
     while (Clock::now() < deadline) {
@@ -66,7 +68,8 @@ std::vector<std::int64_t> poll_until(kafka::Consumer& c, supervisor_detail::Part
 
 // Never paused: the assignment is left as librdkafka made it. librdkafka says each application resume in its
 // debug log ("Application resuming N partition(s)"), which is what is counted; the consequence a supervisor
-// meets (a fetch started again: an offset delivered twice, seen in 2 runs of 5 on the old code) is checked too.
+// meets (a fetch started again: an offset delivered twice, seen in 2 runs of 5 on the old code) is checked
+// too.
 // The sentinel is produced only after the last of the first batch came, so a fetch started again by the first
 // sync() would be over by the time the sentinel is delivered.
 TEST(SupervisorPartitions, APartitionNeverPausedIsNotResumedSoNothingIsFetchedTwice) {
