@@ -1,7 +1,6 @@
-// Private to the supervisor: Supervisor::Impl, its parts and the polling thread's state. The loop and the
-// construction are in supervisor.cpp, admission in admission.cpp, what an attempt's outcome leads to in
-// outcomes.cpp, the final drain in drain.cpp. Everything runs on the thread of run()/step() (or of the
-// destructor, for the final drain).
+// Private to the supervisor: Supervisor::Impl, its parts and the polling thread's state (everything runs on
+// the thread of run()/step(), or of the destructor for the final drain). Its functions: the loop in
+// supervisor.cpp, admission.cpp, outcomes.cpp (what an attempt's outcome leads to), drain.cpp.
 #pragma once
 
 #include <gracedb/kafka/consumer.hpp>

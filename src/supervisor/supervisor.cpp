@@ -1,7 +1,6 @@
-// The supervisor's polling thread: a short loop over its parts (impl.hpp). Messages are admitted
-// (admission.cpp), uploads run on the worker pool (pool.hpp), what their outcome leads to is in outcomes.cpp,
-// retries wait in retries.hpp, what is held per partition lives in partitions.hpp, flow control in
-// flow_control.hpp, commits in commits.hpp, dead letters in dead_letters.hpp, figures in stats_book.hpp.
+// The supervisor's polling thread: a short loop over its parts (impl.hpp): admission, uploads (pool), their
+// outcomes, retries, partitions and flow control, commits, dead letters, figures (stats_book); and its
+// construction from the options (setup.hpp).
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/topics.hpp>
 #include <gracedb/log.hpp>
