@@ -110,13 +110,13 @@ std::vector<DeadLetters::Outcome> DeadLetters::serve() {
             log(LogLevel::warning, std::string{"supervisor: dead-letter producer: "} + e.what());
         }
     }
-    if ((rebuild_due_ || !producer_) && Clock::now() >= next_rebuild_) rebuild("a fatal error");
+    if ((rebuild_due_ || !producer_) && next_rebuild_.expired()) rebuild("a fatal error");
     return std::exchange(outcomes_, {});
 }
 
 void DeadLetters::rebuild(const std::string& why) {
     rebuild_due_ = false;
-    next_rebuild_ = Clock::now() + 1s;
+    next_rebuild_ = detail::Deadline::after(1s);
     log(LogLevel::error, "supervisor: the dead-letter producer met a fatal error (" + why +
                              "); building a new one, the copies it held are sent again");
     try {

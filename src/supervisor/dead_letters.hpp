@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/deadline.hpp"
 #include "supervisor/job.hpp"
 
 namespace gracedb::supervisor_detail {
@@ -63,8 +64,8 @@ private:
     std::map<std::uint64_t, JobPtr> in_flight_;
     std::vector<Outcome> outcomes_;
     std::uint64_t rebuilds_ = 0;
-    bool rebuild_due_ = false;
-    Clock::time_point next_rebuild_{};  // a failed rebuild is tried again at most every second  // a fatal error was seen: rebuilt in serve(), never inside a callback
+    bool rebuild_due_ = false;  // a fatal error was seen: rebuilt in serve(), never inside a callback
+    detail::Deadline next_rebuild_ = detail::Deadline::at({});  // a failed rebuild is tried again every second
 };
 
 }  // namespace gracedb::supervisor_detail

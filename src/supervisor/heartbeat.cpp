@@ -88,14 +88,13 @@ Heartbeat::~Heartbeat() {
 }
 
 void Heartbeat::warn(const std::string& what) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_warning_) return;
-    next_warning_ = now + 60s;
+    if (!next_warning_.expired()) return;
+    next_warning_ = detail::Deadline::after(60s);
     log(LogLevel::warning, "supervisor: heartbeat to " + topic_ + ": " + what + " (uploads go on)");
 }
 
 void Heartbeat::publish(const SupervisorStats& stats) {
-    next_ = std::chrono::steady_clock::now() + interval_;
+    next_ = detail::Deadline::at(detail::Deadline::Clock::now() + interval_);
     try {
         if (!producer_) producer_ = std::make_unique<kafka::Producer>(options_);
         producer_->poll(0ms);  // the reports of earlier heartbeats

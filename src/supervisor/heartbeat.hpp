@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 
+#include "common/deadline.hpp"
+
 namespace gracedb::supervisor_detail {
 
 struct HeartbeatIdentity {
@@ -44,7 +46,7 @@ public:
               HeartbeatIdentity who);
     ~Heartbeat();
     /// True when the next heartbeat is due (cheap: call it every step).
-    bool due() const { return std::chrono::steady_clock::now() >= next_; }
+    bool due() const { return next_.expired(); }
     /// Publishes one heartbeat (asynchronous) and serves the delivery reports of earlier ones.
     void publish(const SupervisorStats& stats);
     const std::string& topic() const { return topic_; }
@@ -58,8 +60,8 @@ private:
     std::chrono::milliseconds interval_;
     HeartbeatIdentity who_;
     std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
-    std::chrono::steady_clock::time_point next_ = std::chrono::steady_clock::now();
-    std::chrono::steady_clock::time_point next_warning_{};
+    detail::Deadline next_ = detail::Deadline::at({});
+    detail::Deadline next_warning_ = detail::Deadline::at({});
 };
 
 /// The supervisor's heartbeat: to "<prefix>.<instance>" with the brokers and credentials of `connection`

@@ -27,17 +27,20 @@ std::vector<TopicPartition> Partitions::sync() {
     }
     for (const auto& tp : owned_)
         if (!now.count(tp)) {
-            paused_.erase(tp);
+            // librdkafka keeps the pause of a revoked partition: remembered until it is assigned back.
+            if (paused_.erase(tp)) paused_away_.insert(tp);
             if (!trackers_.count(tp)) revoked.push_back(tp);
         }
     std::vector<TopicPartition> added;
     for (const auto& tp : now)
         if (!owned_.count(tp)) added.push_back(tp);
     owned_ = std::move(now);
-    // librdkafka keeps a pause across revocation and re-assignment: say again what is wanted for each new one.
+    // librdkafka keeps a pause across revocation and re-assignment: a new partition is paused if that is
+    // wanted, and resumed only if this supervisor paused it before (a resume of a partition never paused
+    // restarts its fetch, which delivers again what was already fetched: see admit()).
     for (const auto& tp : added) {
         if (want_paused_) pause(tp);
-        else resume(tp);
+        else if (paused_away_.count(tp)) resume(tp);
     }
     return revoked;
 }
@@ -90,6 +93,7 @@ void Partitions::pause(const TopicPartition& tp) {
     try {
         consumer_.pause(tp);
         paused_.insert(tp);
+        paused_away_.erase(tp);
     } catch (const kafka::KafkaError& e) {
         on_error_(e, "pause");
     }
@@ -99,6 +103,7 @@ void Partitions::resume(const TopicPartition& tp) {
     try {
         consumer_.resume(tp);
         paused_.erase(tp);
+        paused_away_.erase(tp);
     } catch (const kafka::KafkaError& e) {
         on_error_(e, "resume");
     }

@@ -3,8 +3,9 @@
 // be committed. Everything here runs on the polling thread.
 //
 // Pausing survives rebalances: librdkafka keeps an application's pause on a partition that is revoked and
-// assigned back, so every newly assigned partition is explicitly paused or resumed to match what is wanted
-// now (a partition forgotten as "paused" while librdkafka still held it paused stopped the supervisor).
+// assigned back, so a newly assigned partition is paused when that is wanted now, and resumed when this
+// supervisor had paused it before its revocation (a partition forgotten as "paused" while librdkafka still
+// held it paused stopped the supervisor). One never paused is left alone: a resume restarts its fetch.
 #pragma once
 
 #include <gracedb/kafka/consumer.hpp>
@@ -63,7 +64,8 @@ private:
     std::function<void(const kafka::KafkaError&, const char*)> on_error_;
     std::map<kafka::TopicPartition, PartitionTracker> trackers_;
     std::set<kafka::TopicPartition> owned_;
-    std::set<kafka::TopicPartition> paused_;  // partitions this supervisor paused
+    std::set<kafka::TopicPartition> paused_;       // owned partitions this supervisor paused
+    std::set<kafka::TopicPartition> paused_away_;  // revoked while paused by it (librdkafka keeps the pause)
     bool want_paused_ = false;
     std::uint64_t next_epoch_ = 1;
 };
