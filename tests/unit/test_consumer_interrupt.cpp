@@ -1,6 +1,6 @@
-// ConsumerOptions::interrupt on librdkafka's mock cluster: the hook runs between the slices of every blocking
-// wait of the consumer (poll, the stream, wait_for_assignment, close), its exception ends the wait, and nothing
-// is lost: a message not yet returned comes with the next call, an interrupted close can be finished.
+// ConsumerOptions::interrupt on librdkafka's mock cluster: the hook runs between the slices of every
+// blocking wait of the consumer (poll, the stream, wait_for_assignment, close), its exception ends the wait,
+// and nothing is lost: a message not yet returned comes with the next call, an interrupted close finishes.
 #include <gracedb/kafka.hpp>
 #include <gtest/gtest.h>
 
@@ -177,13 +177,16 @@ struct CloseSetup {
     }
     void refuse_commits(int n) const {
         for (int i = 0; i < n; ++i)
-            rd_kafka_mock_push_request_errors(mc, 8 /* OffsetCommit */, 1, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+            rd_kafka_mock_push_request_errors(mc, 8 /* OffsetCommit */, 1,
+                                              RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
     }
     std::int64_t committed(const std::string& group) const {
-        gracedb::testing::RawClient c{RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap()}, {"group.id", group},
+        gracedb::testing::RawClient c{RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap()},
+                                                          {"group.id", group},
                                                           {"enable.auto.commit", "false"}}};
-        std::unique_ptr<rd_kafka_topic_partition_list_t, decltype(&rd_kafka_topic_partition_list_destroy)> list{
-            rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy};
+        using List = std::unique_ptr<rd_kafka_topic_partition_list_t,
+                                     decltype(&rd_kafka_topic_partition_list_destroy)>;
+        List list{rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy};
         rd_kafka_topic_partition_list_add(list.get(), "mock.iclose", 0);
         if (rd_kafka_committed(c.get(), list.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) return -2;
         return list->elems[0].offset;
