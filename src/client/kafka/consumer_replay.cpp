@@ -1,3 +1,5 @@
+// The consumer's replay window (since_gps / until_gps): where each partition starts and ends; see
+// consumer_replay.hpp.
 #include "client/kafka/consumer_replay.hpp"
 
 #include <gracedb/kafka/errors.hpp>
@@ -155,8 +157,8 @@ bool Replay::finds_times(rd_kafka_t* rk, const char* topic, std::int32_t partiti
     if (rd_kafka_offsets_for_times(rk, one.get(), kLookupTimeoutMs) || one->elems[0].err) return true;
     if (one->elems[0].offset >= 0) return true;
     gracedb::detail::log_info(std::string{"Kafka consumer: the broker cannot look up offsets by time: "} +
-                              topic + "[" + std::to_string(partition) +
-                              "] is read from its beginning, the messages stamped before since_gps skipped");
+                              TopicPartition{topic, partition}.to_string() +
+                              " is read from its beginning, the messages stamped before since_gps skipped");
     return false;
 }
 
@@ -189,9 +191,8 @@ bool Replay::admit(rd_kafka_t* rk, const Message& msg) {
 
 void Replay::idle(rd_kafka_t* rk) {
     if (!until_ms_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_idle_check_ || now_ms() < *until_ms_) return;
-    next_idle_check_ = now + 1s;
+    if (!next_idle_check_.expired() || now_ms() < *until_ms_) return;
+    next_idle_check_ = detail::Deadline::after(1s);
     std::lock_guard lock{mutex_};
     for (auto& [tp, p] : parts_) {
         if (p.done) continue;

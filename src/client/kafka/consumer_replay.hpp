@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "common/deadline.hpp"
 #include "common/rdkafka.hpp"
 
 namespace gracedb::kafka::detail_replay {
@@ -60,7 +61,7 @@ private:
     std::optional<std::int64_t> since_ms_, until_ms_;  // Unix milliseconds (Kafka timestamps)
     mutable std::mutex mutex_;
     std::map<TopicPartition, Part> parts_;
-    std::chrono::steady_clock::time_point next_idle_check_{};
+    detail::Deadline next_idle_check_ = detail::Deadline::at({});  // idle() looks again once this passed
     std::exception_ptr error_;
 };
 
