@@ -151,12 +151,7 @@ void Producer::Impl::close(std::chrono::milliseconds timeout, bool interruptible
     });
     if (rd_kafka_outq_len(rk.get()) > 0) flush_until_deadline(no_stop);
     // 3. Purge only what is still there at the deadline, and serve the purged messages' reports.
-    if (rd_kafka_outq_len(rk.get()) > 0) {
-        rd_kafka_purge(rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
-        const auto serve = detail::Deadline::after(200ms);
-        do rd_kafka_poll(rk.get(), 10);
-        while (rd_kafka_outq_len(rk.get()) > 0 && !serve.expired());
-    }
+    purge_and_serve(rk.get(), 200ms);
     const int lost_track = rd_kafka_outq_len(rk.get());
     // 4. What is pending: an on_delivery's exception, else a fatal or authentication error.
     std::exception_ptr pending;
@@ -180,6 +175,14 @@ void Producer::Impl::close(std::chrono::milliseconds timeout, bool interruptible
                                .error_code = Errc::purged});
     }
     raise_undelivered(pending);
+}
+
+void Producer::Impl::purge_and_serve(rd_kafka_t* handle, std::chrono::milliseconds serve) {
+    if (rd_kafka_outq_len(handle) == 0) return;
+    rd_kafka_purge(handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+    const auto until = detail::Deadline::after(serve);
+    do rd_kafka_poll(handle, 10);
+    while (rd_kafka_outq_len(handle) > 0 && !until.expired());
 }
 
 void Producer::Impl::release() noexcept {

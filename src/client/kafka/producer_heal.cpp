@@ -125,16 +125,9 @@ bool Producer::Impl::heal() {
     int unreported = 0;
     {
         HandleUse mark{*this, Healer{}};
-        const auto deadline = ProducerClock::now() + options.flush_timeout;
-        while (rd_kafka_outq_len(old.get()) > 0 && ProducerClock::now() < deadline)
-            rd_kafka_poll(old.get(), 10);
-        if (rd_kafka_outq_len(old.get()) > 0) {
-            rd_kafka_purge(old.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
-                                          RD_KAFKA_PURGE_F_NON_BLOCKING);
-            const auto serve_until = ProducerClock::now() + 500ms;
-            do rd_kafka_poll(old.get(), 10);
-            while (rd_kafka_outq_len(old.get()) > 0 && ProducerClock::now() < serve_until);
-        }
+        const auto deadline = detail::Deadline::after(options.flush_timeout);
+        while (rd_kafka_outq_len(old.get()) > 0 && !deadline.expired()) rd_kafka_poll(old.get(), 10);
+        purge_and_serve(old.get(), 500ms);
         unreported = rd_kafka_outq_len(old.get());
     }
     for (NamedTopic* t = old_topics; t;) {

@@ -19,8 +19,6 @@
 
 namespace gracedb::kafka {
 
-using ProducerClock = std::chrono::steady_clock;
-
 // What produce_and_wait waits on; shared with the message's opaque so that a report arriving after the waiter
 // gave up is safe. Written once by the thread that serves the report (release), read after `done` (acquire).
 struct SyncSlot {
@@ -196,6 +194,8 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     /// `interruptible`: Producer::close() (calls the interrupt hook); false: the destructor (never calls it).
     void close(std::chrono::milliseconds timeout, bool interruptible);
     void release() noexcept;
+    /// Purges what `handle` still holds and serves the purged messages' reports, for at most `serve`.
+    static void purge_and_serve(rd_kafka_t* handle, std::chrono::milliseconds serve);
 };
 
 }  // namespace gracedb::kafka

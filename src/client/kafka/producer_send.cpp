@@ -204,14 +204,14 @@ bool Producer::Impl::produce_once(const void* data, std::size_t len, ProduceOpti
     detail::KafkaErrorObject error{rd_kafka_produceva(rk.get(), vu, n)};
     if (error && rd_kafka_error_code(error.get()) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         // The local queue is full: serve reports until there is room, at most flush_timeout.
-        const auto deadline = ProducerClock::now() + options.flush_timeout;
+        const auto deadline = detail::Deadline::after(options.flush_timeout);
         std::string own_copy;
         if (borrowed) {
             own_copy.assign(static_cast<const char*>(data), len);
             vu[1].u.mem.ptr = own_copy.data();  // vu[1] is the value
         }
         while (error && rd_kafka_error_code(error.get()) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-               ProducerClock::now() < deadline && !closing()) {
+               !deadline.expired() && !closing()) {
             rd_kafka_poll(rk.get(), 50);
             error.reset(rd_kafka_produceva(rk.get(), vu, n));
         }
