@@ -179,7 +179,8 @@ void Producer::Impl::close(std::chrono::milliseconds timeout, bool interruptible
 
 void Producer::Impl::purge_and_serve(rd_kafka_t* handle, std::chrono::milliseconds serve) {
     if (rd_kafka_outq_len(handle) == 0) return;
-    rd_kafka_purge(handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+    rd_kafka_purge(handle,
+                   RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
     const auto until = detail::Deadline::after(serve);
     do rd_kafka_poll(handle, 10);
     while (rd_kafka_outq_len(handle) > 0 && !until.expired());
