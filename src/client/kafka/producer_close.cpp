@@ -186,15 +186,17 @@ void Producer::Impl::purge_and_serve(rd_kafka_t* handle, std::chrono::millisecon
     while (rd_kafka_outq_len(handle) > 0 && !until.expired());
 }
 
+void Producer::Impl::destroy(TopicHandles& handles) noexcept {
+    for (auto& [pipeline, rkt] : handles) rd_kafka_topic_destroy(rkt);
+    handles.clear();
+}
+
 void Producer::Impl::release() noexcept {
     if (released.exchange(true)) return;
     {
         // No call is using the handles any more (close() waited for them, or the destructor runs).
         std::lock_guard lock{topics_mutex};
-        for (NamedTopic* t = topics.exchange(nullptr); t;) {
-            rd_kafka_topic_destroy(t->rkt);
-            delete std::exchange(t, t->next);
-        }
+        destroy(topics);
     }
     if (main_queue) {
         rd_kafka_queue_cb_event_enable(main_queue, nullptr, nullptr);

@@ -79,20 +79,18 @@ rd_kafka_topic_t* Producer::Impl::topic_handle(const std::optional<std::string>&
             "produce() needs a topic: pass ProduceOptions{.topic = \"<pipeline>\"} or construct the producer "
             "with a default topic");
     }
-    // Without a lock: nodes are published complete (release) and never change or go away before release().
-    for (const NamedTopic* t = topics.load(std::memory_order_acquire); t; t = t->next)
-        if (t->pipeline == *pipeline) return t->rkt;
+    // One uncontended lock and a hash per message. The lock-free list this replaced saved ~85 instructions
+    // per produce() (callgrind: 57 vs 141 here, of ~1,800 on the calling thread; ~1% of the process's ~7,000
+    // with the mock cluster); throughput could not tell them apart (bench_producer, issue 20).
     std::lock_guard lock{topics_mutex};
-    for (const NamedTopic* t = topics.load(std::memory_order_relaxed); t; t = t->next)
-        if (t->pipeline == *pipeline) return t->rkt;  // another thread added it meanwhile
+    if (auto it = topics.find(*pipeline); it != topics.end()) return it->second;
     const auto full = make_topic_name(instance, *pipeline);  // throws std::invalid_argument for illegal names
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), full.c_str(), nullptr);
     if (!rkt)
         detail_errors::throw_kafka_error(rd_kafka_last_error(), "cannot use topic \"" + full + "\": " +
                                                                     rd_kafka_err2str(rd_kafka_last_error()),
                                          Op::produce);
-    auto* node = new NamedTopic{*pipeline, rkt, topics.load(std::memory_order_relaxed)};
-    topics.store(node, std::memory_order_release);
+    topics.emplace(*pipeline, rkt);
     return rkt;
 }
 
