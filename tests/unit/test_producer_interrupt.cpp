@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -54,87 +55,79 @@ ProducerOptions options(Cluster& c, Hook& hook) {
 
 using Clock = std::chrono::steady_clock;
 
+// A down cluster (or one that goes down), a producer whose hook throws at its 3rd call, a message whose
+// deliveries are counted.
+class ProducerInterrupt : public ::testing::Test {
+protected:
+    Cluster cluster;
+    Hook hook;
+    std::atomic<int> delivered{0};
+    std::optional<Producer> p;
+
+    ProduceOptions counted() {
+        return {.topic = "t", .on_delivery = [this](const DeliveryReport& r) {
+                    if (!r.error) ++delivered;
+                }};
+    }
+    // A message queued on a cluster that was never reached.
+    void queue_one_on_a_down_cluster() {
+        cluster.down();
+        hook.arm(3);
+        p.emplace(options(cluster, hook));
+        p->produce("kept", counted());
+    }
+    // `call` ends within a second with the hook's exception, at the hook's 3rd call.
+    template <class Call>
+    void expect_interrupted(Call&& call, const char* what) {
+        const auto start = Clock::now();
+        EXPECT_THROW(call(), Interrupted) << what;
+        EXPECT_LT(Clock::now() - start, 1s) << "the hook's exception did not end " << what;
+        EXPECT_EQ(hook.calls.load(), 3) << what;
+        EXPECT_EQ(p->pending_messages(), 1u) << "the interrupted " << what << " dropped the message";
+        cluster.up();
+        hook.arm(0);
+    }
+};
+
 }  // namespace
 
 // A flush against a cluster that is down (never reached) waits, calling the hook between slices; the hook's
 // exception ends it at once; the message stays queued and is delivered (to its on_delivery) once the broker
 // is back. The old flush raised KafkaConnectionError at once and never called the hook.
-TEST(ProducerInterrupt, FlushAgainstADownClusterEndsWithTheHooksExceptionAndKeepsTheMessage) {
-    Cluster cluster;
-    cluster.down();
-    Hook hook;
-    hook.arm(3);
-    Producer p{options(cluster, hook)};
-    std::atomic<int> delivered{0};
-    p.produce("kept", {.topic = "t", .on_delivery = [&](const DeliveryReport& r) {
-                           if (!r.error) ++delivered;
-                       }});
-    const auto start = Clock::now();
-    EXPECT_THROW(p.flush(10s), Interrupted);
-    EXPECT_LT(Clock::now() - start, 1s) << "the hook's exception did not end the flush";
-    EXPECT_EQ(hook.calls.load(), 3);
-    EXPECT_EQ(p.pending_messages(), 1u) << "the interrupted flush dropped the message";
-    cluster.up();
-    hook.arm(0);
-    EXPECT_EQ(p.flush(20s), 0);
+TEST_F(ProducerInterrupt, FlushAgainstADownClusterEndsWithTheHooksExceptionAndKeepsTheMessage) {
+    queue_one_on_a_down_cluster();
+    expect_interrupted([&] { p->flush(10s); }, "flush");
+    EXPECT_EQ(p->flush(20s), 0);
     EXPECT_EQ(delivered.load(), 1);
 }
 
 // produce_and_wait on a cluster that went down after a first delivery: the hook's exception ends the wait
 // (raised, not turned into a report); the message is still pending, and its report reaches its on_delivery
 // once the broker is back.
-TEST(ProducerInterrupt, ProduceAndWaitEndsWithTheHooksExceptionAndTheMessageIsDeliveredLater) {
-    Cluster cluster;
-    Hook hook;
-    Producer p{options(cluster, hook)};
-    ASSERT_FALSE(p.produce_and_wait("first", {.topic = "t"}, 20s).error);
+TEST_F(ProducerInterrupt, ProduceAndWaitEndsWithTheHooksExceptionAndTheMessageIsDeliveredLater) {
+    p.emplace(options(cluster, hook));
+    ASSERT_FALSE(p->produce_and_wait("first", {.topic = "t"}, 20s).error);
     cluster.down();
     hook.arm(3);
-    std::atomic<int> delivered{0};
-    const auto start = Clock::now();
-    EXPECT_THROW(p.produce_and_wait("kept", {.topic = "t", .on_delivery = [&](const DeliveryReport& r) {
-                                                 if (!r.error) ++delivered;
-                                             }},
-                                    10s),
-                 Interrupted);
-    EXPECT_LT(Clock::now() - start, 1s) << "the hook's exception did not end the wait";
-    EXPECT_EQ(hook.calls.load(), 3);
-    EXPECT_EQ(p.pending_messages(), 1u) << "the interrupted wait dropped the message";
-    cluster.up();
-    hook.arm(0);
-    EXPECT_EQ(p.flush(20s), 0);
+    expect_interrupted([&] { p->produce_and_wait("kept", counted(), 10s); }, "produce_and_wait");
+    EXPECT_EQ(p->flush(20s), 0);
     EXPECT_EQ(delivered.load(), 1);
 }
 
 // close() with a hook: the hook's exception leaves the producer open with the message queued; a second
 // close() delivers it.
-TEST(ProducerInterrupt, AnInterruptedCloseLeavesTheProducerOpenAndCanBeCalledAgain) {
-    Cluster cluster;
-    cluster.down();
-    Hook hook;
-    hook.arm(3);
-    Producer p{options(cluster, hook)};
-    std::atomic<int> delivered{0};
-    p.produce("kept", {.topic = "t", .on_delivery = [&](const DeliveryReport& r) {
-                           if (!r.error) ++delivered;
-                       }});
-    const auto start = Clock::now();
-    EXPECT_THROW(p.close(10s), Interrupted);
-    EXPECT_LT(Clock::now() - start, 1s) << "the hook's exception did not end the close";
-    EXPECT_EQ(p.pending_messages(), 1u) << "the interrupted close dropped the message";
-    cluster.up();
-    hook.arm(0);
-    EXPECT_NO_THROW(p.close(20s));
+TEST_F(ProducerInterrupt, AnInterruptedCloseLeavesTheProducerOpenAndCanBeCalledAgain) {
+    queue_one_on_a_down_cluster();
+    expect_interrupted([&] { p->close(10s); }, "close");
+    EXPECT_NO_THROW(p->close(20s));
     EXPECT_EQ(delivered.load(), 1);
 }
 
 // Nothing queued: nothing to wait for, no hook call.
-TEST(ProducerInterrupt, NoHookCallsWhenNothingIsQueued) {
-    Cluster cluster;
-    Hook hook;
+TEST_F(ProducerInterrupt, NoHookCallsWhenNothingIsQueued) {
     hook.arm(1);
-    Producer p{options(cluster, hook)};
-    EXPECT_EQ(p.flush(5s), 0);
-    EXPECT_NO_THROW(p.close(5s));
+    p.emplace(options(cluster, hook));
+    EXPECT_EQ(p->flush(5s), 0);
+    EXPECT_NO_THROW(p->close(5s));
     EXPECT_EQ(hook.calls.load(), 0);
 }
