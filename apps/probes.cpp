@@ -1,6 +1,6 @@
 // gracedb-kafka check's probes: TCP, TLS (OpenSSL) and one HTTP request (libcurl), each bounded by a timeout.
-// The C handles are owned through the library's private deleters (detail/curl.hpp, detail/openssl.hpp); the
-// body callback and the token rule are the library's own (detail/curl_sink.hpp, detail/url.hpp).
+// The C handles are owned through the library's private deleters (common/curl.hpp, common/openssl.hpp); the
+// transfer and its bounded body are the library's own (common/curl_sink.hpp).
 #include "probes.hpp"
 
 #include <arpa/inet.h>
@@ -25,11 +25,11 @@
 
 #include "common/curl.hpp"
 #include "common/curl_sink.hpp"
+#include "common/deadline.hpp"
 #include "common/openssl.hpp"
 
 namespace gracedb::app {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // --- Kafka brokers: addresses, TCP, TLS ------------------------------------------------------------------
@@ -74,7 +74,7 @@ Fd connect_tcp(const Broker& b, milliseconds timeout, std::string& error) {
         return {};
     }
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list{found, &::freeaddrinfo};
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = detail::Deadline::after(timeout);
     for (auto* ai = found; ai; ai = ai->ai_next) {
         Fd s{::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)};
         if (s.fd < 0) {
@@ -84,8 +84,7 @@ Fd connect_tcp(const Broker& b, milliseconds timeout, std::string& error) {
         int rc = ::connect(s.fd, ai->ai_addr, ai->ai_addrlen);
         if (rc != 0 && errno == EINPROGRESS) {
             pollfd p{s.fd, POLLOUT, 0};
-            const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-            rc = ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0)));
+            rc = ::poll(&p, 1, deadline.rd_timeout_ms());
             if (rc == 0) {
                 error = "no answer within " + std::to_string(timeout.count()) + " ms (a firewall dropping packets?)";
                 continue;
@@ -115,17 +114,13 @@ namespace {
 std::string name_text(const X509_NAME* name) {
     detail::Bio bio{BIO_new(BIO_s_mem())};
     X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(n));
+    return detail::bio_text(bio.get());
 }
 
 std::string time_text(const ASN1_TIME* t) {
     detail::Bio bio{BIO_new(BIO_s_mem())};
     ASN1_TIME_print(bio.get(), t);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(n));
+    return detail::bio_text(bio.get());
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -230,7 +225,6 @@ HttpAnswer post_empty_form(const std::string& url, const std::string& token, con
     headers.reset(curl_slist_append(headers.release(), "Accept: application/json"));
     detail::BodySink body;  // bounded, and its callback never throws into libcurl
     const std::string agent = std::string{"gracedb-cpp/"} + gracedb::version + " (gracedb-kafka check)";
-    char errbuf[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, "");
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
@@ -238,21 +232,17 @@ HttpAnswer post_empty_form(const std::string& url, const std::string& token, con
     curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 0L);  // the token goes to this URL only
     curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &detail::write_body);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
     if (!ca.empty()) curl_easy_setopt(curl.get(), CURLOPT_CAINFO, ca.c_str());
-    const CURLcode rc = curl_easy_perform(curl.get());
-    body.rethrow_failure();
+    const auto done = detail::perform_transfer(curl.get(), body);
     if (body.too_large) {
         a.error = "the answer is larger than " + std::to_string(body.limit) + " bytes: not read further";
         return a;
     }
-    if (rc != CURLE_OK) {
-        a.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (done.code != CURLE_OK) {
+        a.error = done.error;
         return a;
     }
-    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &a.status);
+    a.status = done.status;
     a.body = std::move(body.body);
     return a;
 }

@@ -1,6 +1,9 @@
-// Private: a response body collected by libcurl's write callback, bounded, and a callback that never lets an
-// exception unwind through libcurl's C code. Used by the REST client and by `gracedb-kafka check`.
+// Private: a response body collected by libcurl's write callback, bounded, a callback that never lets an
+// exception unwind through libcurl's C code, and one transfer performed with them. Used by the REST client
+// and by `gracedb-kafka check`.
 #pragma once
+
+#include <curl/curl.h>
 
 #include <cstddef>
 #include <exception>
@@ -28,5 +31,18 @@ struct BodySink {
 /// CURLOPT_WRITEFUNCTION with a BodySink as its data. Never throws: a failure is kept in the sink and the
 /// transfer aborted (it returns 0, which libcurl turns into CURLE_WRITE_ERROR), as is a body past the limit.
 std::size_t write_body(char* data, std::size_t size, std::size_t n, void* sink) noexcept;
+
+/// How one transfer ended: libcurl's code; when not CURLE_OK its most specific message (the error buffer's
+/// text, else curl_easy_strerror); else the HTTP status.
+struct TransferResult {
+    CURLcode code = CURLE_OK;
+    std::string error;
+    long status = 0;
+};
+
+/// Performs the transfer `curl` is set up for (URL, method, headers, TLS), the body into `sink` (this sets
+/// CURLOPT_WRITEFUNCTION, WRITEDATA and ERRORBUFFER). Rethrows what the write callback caught; a body past
+/// the sink's limit leaves `sink.too_large` set (and the code CURLE_WRITE_ERROR).
+TransferResult perform_transfer(CURL* curl, BodySink& sink);
 
 }  // namespace gracedb::detail

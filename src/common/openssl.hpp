@@ -1,4 +1,5 @@
-// Private: ownership of OpenSSL objects. One stateless deleter and one unique_ptr alias per type.
+// Private: ownership of OpenSSL objects. One stateless deleter and one unique_ptr alias per type; the text a
+// memory BIO holds.
 #pragma once
 
 #include <openssl/bio.h>
@@ -9,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include <memory>
+#include <string>
 
 namespace gracedb::detail {
 
@@ -33,5 +35,12 @@ using Params = std::unique_ptr<OSSL_PARAM, OpenSslDeleter>;
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter>;
 using SslCtx = std::unique_ptr<SSL_CTX, OpenSslDeleter>;
 using Ssl = std::unique_ptr<SSL, OpenSslDeleter>;
+
+/// What a memory BIO (BIO_s_mem) holds, as a string.
+inline std::string bio_text(BIO* bio) {
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    return n > 0 && data ? std::string(data, static_cast<std::size_t>(n)) : std::string{};
+}
 
 }  // namespace gracedb::detail

@@ -110,10 +110,10 @@ bool Producer::Impl::heal() {
     detail::KafkaHandle old = std::move(rk);
     rd_kafka_queue_t* old_queue = std::exchange(main_queue, fresh_queue);
     rd_kafka_topic_t* old_default = std::exchange(default_rkt, fresh_default);
-    NamedTopic* old_topics = nullptr;
+    TopicHandles old_topics;
     {
         std::lock_guard lock{topics_mutex};
-        old_topics = topics.exchange(nullptr);
+        old_topics.swap(topics);
     }
     rk = std::move(fresh);
     rd_kafka_queue_cb_event_enable(main_queue, &Impl::on_main_queue_event, this);
@@ -125,22 +125,12 @@ bool Producer::Impl::heal() {
     int unreported = 0;
     {
         HandleUse mark{*this, Healer{}};
-        const auto deadline = ProducerClock::now() + options.flush_timeout;
-        while (rd_kafka_outq_len(old.get()) > 0 && ProducerClock::now() < deadline)
-            rd_kafka_poll(old.get(), 10);
-        if (rd_kafka_outq_len(old.get()) > 0) {
-            rd_kafka_purge(old.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
-                                          RD_KAFKA_PURGE_F_NON_BLOCKING);
-            const auto serve_until = ProducerClock::now() + 500ms;
-            do rd_kafka_poll(old.get(), 10);
-            while (rd_kafka_outq_len(old.get()) > 0 && ProducerClock::now() < serve_until);
-        }
+        const auto deadline = detail::Deadline::after(options.flush_timeout);
+        while (rd_kafka_outq_len(old.get()) > 0 && !deadline.expired()) rd_kafka_poll(old.get(), 10);
+        purge_and_serve(old.get(), 500ms);
         unreported = rd_kafka_outq_len(old.get());
     }
-    for (NamedTopic* t = old_topics; t;) {
-        rd_kafka_topic_destroy(t->rkt);
-        delete std::exchange(t, t->next);
-    }
+    destroy(old_topics);
     rd_kafka_queue_cb_event_enable(old_queue, nullptr, nullptr);
     rd_kafka_queue_destroy(old_queue);
     if (old_default) rd_kafka_topic_destroy(old_default);

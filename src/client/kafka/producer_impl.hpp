@@ -12,13 +12,13 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "client/kafka/client.hpp"
+#include "common/deadline.hpp"
 
 namespace gracedb::kafka {
-
-using ProducerClock = std::chrono::steady_clock;
 
 // What produce_and_wait waits on; shared with the message's opaque so that a report arriving after the waiter
 // gave up is safe. Written once by the thread that serves the report (release), read after `done` (acquire).
@@ -39,15 +39,12 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     std::size_t message_max_bytes = 1000000;
     detail::KafkaHandle rk;
     rd_kafka_topic_t* default_rkt = nullptr;  // the default topic's handle, made once (no lookup per message)
-    // Other pipelines' handles: a list that only grows (pushed at the front under topics_mutex) until
-    // release(), so that produce() finds a handle without a lock (a few pipelines per producer).
-    struct NamedTopic {
-        std::string pipeline;
-        rd_kafka_topic_t* rkt;
-        NamedTopic* next;
-    };
+    // Other pipelines' handles, made on first use, by pipeline (a few per producer). A plain map under a
+    // mutex: a lock-free list measured no faster end to end (see topic_handle()).
+    using TopicHandles = std::unordered_map<std::string, rd_kafka_topic_t*>;
     std::mutex topics_mutex;
-    std::atomic<NamedTopic*> topics{nullptr};
+    TopicHandles topics;  // guarded by topics_mutex
+    static void destroy(TopicHandles& handles) noexcept;
 
     // The main queue (delivery reports, errors, logs) tells us when it stops being empty: produce() polls
     // only then (rd_kafka_poll on an empty queue costs a lock and a clock read per message). Starts true:
@@ -143,6 +140,22 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
 
     static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
 
+    // ---- the interrupt hook (ProducerOptions::interrupt) ----
+    /// The longest a blocking call waits between two calls of the hook.
+    static constexpr std::chrono::milliseconds kInterruptSlice{100};
+    /// Calls the hook, if any, once `kInterruptSlice` has passed since the wait began or the hook's last
+    /// call; its exception propagates (the caller leaves what is queued as it is).
+    struct InterruptTicker {
+        const std::function<void()>& hook;
+        detail::Deadline next = detail::Deadline::after(kInterruptSlice);
+        void operator()() {
+            if (!hook || !next.expired()) return;
+            hook();
+            next = detail::Deadline::after(kInterruptSlice);
+        }
+    };
+    InterruptTicker interrupt_ticker() const { return InterruptTicker{options.interrupt}; }
+
     // ---- sending (producer_send.cpp) ----
     rd_kafka_topic_t* topic_handle(const std::optional<std::string>& pipeline);
     std::string topic_for_name(const std::optional<std::string>& pipeline) const;
@@ -160,7 +173,7 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     DeliveryReport produce_and_wait(std::string_view value, ProduceOptions options, std::chrono::milliseconds timeout);
     /// Waits for `slot` at most until `deadline`, sending at once what is queued (flush semantics: linger.ms
     /// is ignored while waiting), and failing fast on errors that will not go away by waiting.
-    void wait_for(const SyncSlot& slot, ProducerClock::time_point deadline, std::uint64_t mark);
+    void wait_for(const SyncSlot& slot, const detail::Deadline& deadline, std::uint64_t mark);
 
     /// Messages not yet done (queued, in flight, or with a report not served yet). rd_kafka_outq_len also counts
     /// the main queue's events (an error, a log line, a report op), which are not messages.
@@ -176,8 +189,11 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     /// KafkaMessageDeliveryError for the failed messages that had no on_delivery (none: returns).
     void raise_undelivered(std::exception_ptr also = nullptr);
     int flush_for(std::chrono::milliseconds timeout, bool forever);
-    void close(std::chrono::milliseconds timeout);
+    /// `interruptible`: Producer::close() (calls the interrupt hook); false: the destructor (never calls it).
+    void close(std::chrono::milliseconds timeout, bool interruptible);
     void release() noexcept;
+    /// Purges what `handle` still holds and serves the purged messages' reports, for at most `serve`.
+    static void purge_and_serve(rd_kafka_t* handle, std::chrono::milliseconds serve);
 };
 
 }  // namespace gracedb::kafka
