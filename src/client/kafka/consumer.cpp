@@ -9,10 +9,13 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <random>
 #include <cstdio>
 
+#include "common/deadline.hpp"
 #include "common/log.hpp"
 #include "client/kafka/client.hpp"
 #include "client/kafka/consumer_peer.hpp"
@@ -21,12 +24,10 @@
 #include "client/core/signals.hpp"
 
 namespace gracedb::kafka {
-using detail_client::to_ms;
 using detail_errors::Op;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // An ephemeral group id: readable (host, pid) and unique within the process (a counter) and across processes
@@ -45,6 +46,11 @@ std::string default_group_id() {
     if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "unknown");
     return "gracedb-" + std::string{host} + "-" + per_process + "-" +
            std::to_string(counter.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+// A blocking call's deadline: `timeout` from now (a negative one: no wait, as zero).
+detail::Deadline within(std::chrono::milliseconds timeout) {
+    return detail::Deadline::after(std::max(timeout, std::chrono::milliseconds::zero()));
 }
 
 Message convert(const rd_kafka_message_t* m) {
@@ -111,6 +117,14 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     // Thread: as `handed` (offset_commit_cb and the rebalance callback run inside this consumer's poll).
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> handed_before_loss;
     std::unique_ptr<detail_replay::Replay> replay;  // since_gps / until_gps (consumer_replay.hpp)
+    // close(): one closer at a time. A close the interrupt hook ended keeps its progress here for the next
+    // close() or the destructor: the calls inside drained, the commit at close made, the group being left.
+    std::timed_mutex close_mutex;
+    bool close_begun = false;
+    bool close_committed = false;
+    detail::KafkaQueue close_queue;  // rd_kafka_consumer_close_queue's, while the group is being left
+    bool close_refused = false;      // librdkafka refused to start leaving the group
+    bool close_done = false;
 
     explicit Impl(ConsumerOptions o) : options{std::move(o)} {
         instance = detail_client::resolve_instance(options.instance_name, options.service_url);
@@ -143,7 +157,15 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         if (!options.topics.empty()) subscribe_topics(options.topics);
     }
 
-    ~Impl() override { close_within(10s); }
+    ~Impl() override {
+        try {
+            close_within(10s, false);
+        } catch (...) {
+        }
+    }
+
+    static constexpr auto kSlice = 100ms;  // the longest wait between two calls of the interrupt hook
+    static int slice_ms(const detail::Deadline& d) { return static_cast<int>(d.slice(kSlice).count()); }
 
     static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                              void* opaque) {
@@ -330,9 +352,14 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         if (auto e = connection_failure_since(mark, true)) std::rethrow_exception(e);
     }
 
+    // Between two slices of a blocking wait: ConsumerOptions::interrupt, whose exception ends the wait.
+    void between_slices() const {
+        if (options.interrupt) options.interrupt();
+    }
+
     // One message from librdkafka, or nothing by the deadline. Errors are classified here. A message that
-    // was fetched is always returned: errors wait for the next call.
-    std::optional<Message> poll_until(Clock::time_point deadline) {
+    // was fetched is always returned: errors (and the interrupt hook's exception) wait for the next call.
+    std::optional<Message> poll_until(const detail::Deadline& deadline) {
         Use use{*this};
         if (replay) replay->raise();
         while (!buffered.empty()) {
@@ -340,10 +367,13 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
             buffered.pop_front();
             if (!replay || replay->admit(rk.get(), m)) return hand_over(std::move(m));
         }
-        do {
+        for (bool first = true;; first = false) {
+            if (!first) {
+                if (deadline.expired() || stop_flag.load() || StopSignals::received()) return std::nullopt;
+                between_slices();
+            }
             if (replay_finished()) return std::nullopt;
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-            detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::min(to_ms(left), 250))};
+            detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), slice_ms(deadline))};
             if (m && !m->err) {
                 auto msg = convert(m.get());
                 if (replay && !replay->admit(rk.get(), msg)) continue;  // past until_gps: not handed over
@@ -381,8 +411,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                                                               rd_kafka_err2name(err) + "): " + what,
                                                      Op::consume);
             }
-        } while (Clock::now() < deadline && !stop_flag.load() && !StopSignals::received());
-        return std::nullopt;
+        }
     }
 
     bool replay_finished() const {
@@ -400,11 +429,14 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
 
     // One asynchronous commit of `list`, waited for until `deadline`: its error (the first partition's when
     // the request as a whole succeeded), or __TIMED_OUT when no result came in time.
-    rd_kafka_resp_err_t commit_and_wait(const rd_kafka_topic_partition_list_t* list, Clock::time_point deadline) {
+    // `between` runs between the slices of the wait.
+    rd_kafka_resp_err_t commit_and_wait(const rd_kafka_topic_partition_list_t* list,
+                                        const detail::Deadline& deadline, const std::function<void()>& between) {
         detail::KafkaQueue queue{rd_kafka_queue_new(rk.get())};
         if (auto err = rd_kafka_commit_queue(rk.get(), list, queue.get(), nullptr, nullptr)) return err;
-        while (Clock::now() < deadline) {
-            detail::KafkaEvent ev{rd_kafka_queue_poll(queue.get(), 100)};
+        for (bool first = true; !deadline.expired(); first = false) {
+            if (!first) between();
+            detail::KafkaEvent ev{rd_kafka_queue_poll(queue.get(), slice_ms(deadline))};
             if (!ev || rd_kafka_event_type(ev.get()) != RD_KAFKA_EVENT_OFFSET_COMMIT) continue;
             if (auto err = rd_kafka_event_error(ev.get())) return err;
             if (const auto* res = rd_kafka_event_topic_partition_list(ev.get()))
@@ -437,8 +469,9 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     // retrying until `deadline`. librdkafka 2.0.2 makes one attempt at close (the commit of the revoked
     // partitions' stored offsets) and drops it when it fails (e.g. "Unknown member" after a coordinator
     // failover fenced the member, or a rebalance in progress): the group then resumes from older offsets and
-    // replays everything since. Returns false, after logging an error, when it could not commit.
-    bool commit_on_close(Clock::time_point deadline) {
+    // replays everything since. Returns false, after logging an error, when it could not commit. `between`
+    // runs between the slices of its waits (its exception ends the commit: a later close commits again).
+    bool commit_on_close(const detail::Deadline& deadline, const std::function<void()>& between) {
         if (!auto_commit) return true;
         detail::PartitionList list{rd_kafka_topic_partition_list_new(static_cast<int>(handed.size()) + 1)};
         for (const auto& [tp, offset] : handed)
@@ -448,14 +481,14 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         int attempts = 0;
         for (;;) {
             ++attempts;
-            err = commit_and_wait(list.get(), deadline);
+            err = commit_and_wait(list.get(), deadline, between);
             if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 if (attempts > 1)
                     gracedb::detail::log_info("Kafka consumer group " + group + ": offsets committed at close after " +
                                               std::to_string(attempts) + " attempts");
                 return true;
             }
-            if (!commit_retriable(err) || Clock::now() >= deadline) break;
+            if (!commit_retriable(err) || deadline.expired()) break;
             gracedb::detail::log_info("Kafka consumer group " + group + ": commit at close failed (" +
                                       rd_kafka_err2name(err) + "); retrying");
             // Serves the group meanwhile (a rejoin after "Unknown member" or "Illegal generation" runs the
@@ -466,10 +499,11 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
                 std::lock_guard lock{assignment_mutex};
                 return !assigned.empty();
             };
-            const auto pause_until = std::min(deadline, Clock::now() + 500ms);
-            while (Clock::now() < deadline && (Clock::now() < pause_until || (fenced && !has_assignment()))) {
-                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-                detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::max(1, std::min(to_ms(left), 100)))};
+            const auto pause = detail::Deadline::after(500ms);
+            for (bool first = true; !deadline.expired() && (!pause.expired() || (fenced && !has_assignment()));
+                 first = false) {
+                if (!first) between();
+                detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), std::max(1, slice_ms(deadline)))};
             }
             if (fenced && !has_assignment()) break;  // not back in the group by the deadline
             if (fenced) {
@@ -508,47 +542,83 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         return false;
     }
 
-    void close_within(std::chrono::milliseconds timeout) noexcept {
-        if (!gate.begin_close()) return;  // closed already (or by another thread, which has finished)
-        struct Ended {
-            detail_client::CallGate& gate;
-            ~Ended() { gate.end_close(); }
-        } ended{gate};
-        if (!rk) return;
-        const auto started = Clock::now();
-        try {
-            {
-                // A call inside (a poll in another thread) ends first: woken, it raises client_closed.
-                detail::KafkaQueue consumer_queue{rd_kafka_queue_get_consumer(rk.get())};
-                gate.wait_idle([&] {
-                    if (consumer_queue) rd_kafka_queue_yield(consumer_queue.get());
-                });
-            }  // released before the consumer closes (librdkafka's rule for this queue)
-            commit_on_close(Clock::now() + timeout * 3 / 4);
-            detail::KafkaQueue queue{rd_kafka_queue_new(rk.get())};
-            detail::KafkaErrorObject error{rd_kafka_consumer_close_queue(rk.get(), queue.get())};
-            const auto deadline = started + timeout;
-            bool done = !!error;
-            while (!done && Clock::now() < deadline) {
-                // Serves the rebalance (revoke) event of the close and waits for it to complete.
-                detail::KafkaEvent ev{rd_kafka_queue_poll(queue.get(), 100)};
-                if (ev && rd_kafka_event_type(ev.get()) == RD_KAFKA_EVENT_REBALANCE) {
-                    if (std::strcmp(rd_kafka_rebalance_protocol(rk.get()), "COOPERATIVE") == 0) {
-                        if (auto* e = rd_kafka_incremental_unassign(rk.get(), rd_kafka_event_topic_partition_list(ev.get())))
-                            rd_kafka_error_destroy(e);
-                    } else {
-                        rd_kafka_assign(rk.get(), nullptr);
-                    }
-                }
-                done = rd_kafka_consumer_closed(rk.get());
+    // The interrupt hook's exception, carried through close's own error handling.
+    struct Interrupted {
+        std::exception_ptr error;
+    };
+
+    // Closes within `timeout`. `interruptible` (close(), not the destructor): the interrupt hook runs between
+    // the slices of its waits, and its exception, raised here, leaves the close unfinished: its progress is
+    // kept, and the next close() (or the destructor) finishes it.
+    void close_within(std::chrono::milliseconds timeout, bool interruptible) {
+        const auto deadline = within(timeout);
+        const std::function<void()> between = [this, interruptible] {
+            if (!interruptible || !options.interrupt) return;
+            try {
+                options.interrupt();
+            } catch (...) {
+                throw Interrupted{std::current_exception()};
             }
-            if (!done)
-                gracedb::detail::log_warning("Kafka consumer: close did not complete within " +
-                                             std::to_string(timeout.count()) + " ms (broker unreachable?); abandoning the group");
-            queue.reset();
-            rd_kafka_destroy_flags(rk.release(), done ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        };
+        std::unique_lock lock{close_mutex, std::defer_lock};
+        while (!lock.try_lock_for(kSlice)) {
+            if (interruptible && options.interrupt) options.interrupt();  // another thread is closing
+        }
+        if (close_done) return;  // closed already (or by another thread, which has finished)
+        std::exception_ptr interrupted;
+        try {
+            leave_group(timeout, deadline, between);
+        } catch (const Interrupted& i) {
+            interrupted = i.error;
         } catch (...) {
         }
+        if (interrupted) std::rethrow_exception(interrupted);
+        close_done = true;
+        gate.end_close();
+    }
+
+    // close_within's steps; each one done is not done again by a close() that continues an interrupted one.
+    void leave_group(std::chrono::milliseconds timeout, const detail::Deadline& deadline,
+                     const std::function<void()>& between) {
+        if (!close_begun) {
+            gate.begin_close();  // the first: only close_within calls it, under close_mutex
+            // A call inside (a poll in another thread) ends first: woken, it raises client_closed.
+            detail::KafkaQueue consumer_queue{rk ? rd_kafka_queue_get_consumer(rk.get()) : nullptr};
+            gate.wait_idle([&] {
+                if (consumer_queue) rd_kafka_queue_yield(consumer_queue.get());
+            });
+            close_begun = true;
+        }  // the consumer queue is released before the consumer closes (librdkafka's rule for this queue)
+        if (!rk) return;
+        if (!close_committed) {
+            commit_on_close(within(timeout * 3 / 4), between);
+            close_committed = true;
+        }
+        if (!close_queue) {
+            close_queue.reset(rd_kafka_queue_new(rk.get()));
+            detail::KafkaErrorObject error{rd_kafka_consumer_close_queue(rk.get(), close_queue.get())};
+            close_refused = !!error;
+        }
+        bool done = close_refused;
+        for (bool first = true; !done && !deadline.expired(); first = false) {
+            if (!first) between();
+            // Serves the rebalance (revoke) event of the close and waits for it to complete.
+            detail::KafkaEvent ev{rd_kafka_queue_poll(close_queue.get(), slice_ms(deadline))};
+            if (ev && rd_kafka_event_type(ev.get()) == RD_KAFKA_EVENT_REBALANCE) {
+                if (std::strcmp(rd_kafka_rebalance_protocol(rk.get()), "COOPERATIVE") == 0) {
+                    if (auto* e = rd_kafka_incremental_unassign(rk.get(), rd_kafka_event_topic_partition_list(ev.get())))
+                        rd_kafka_error_destroy(e);
+                } else {
+                    rd_kafka_assign(rk.get(), nullptr);
+                }
+            }
+            done = rd_kafka_consumer_closed(rk.get());
+        }
+        if (!done)
+            gracedb::detail::log_warning("Kafka consumer: close did not complete within " +
+                                         std::to_string(timeout.count()) + " ms (broker unreachable?); abandoning the group");
+        close_queue.reset();
+        rd_kafka_destroy_flags(rk.release(), done ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
 };
 
@@ -571,7 +641,7 @@ void Consumer::subscribe_all() { impl().subscribe_topics({"^" + impl().instance 
 
 std::optional<Message> Consumer::poll(std::chrono::milliseconds timeout) {
     auto& im = impl();
-    return im.poll_until(Clock::now() + timeout);
+    return im.poll_until(within(timeout));
 }
 
 void Consumer::stop() noexcept {
@@ -618,14 +688,15 @@ void Consumer::resume(const std::string& topic, std::int32_t partition) {
 bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
     auto& im = impl();
     Impl::Use use{im};
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = within(timeout);
     auto has_assignment = [&] {
         std::lock_guard lock{im.assignment_mutex};
         return !im.assigned.empty();
     };
-    while (!has_assignment() && Clock::now() < deadline) {
+    for (bool first = true; !has_assignment() && !deadline.expired(); first = false) {
+        if (!first) im.between_slices();  // a message fetched meanwhile is in `buffered`, kept for poll()
         if (im.gate.closing()) Impl::throw_closed();  // close() began while this call waited
-        detail::KafkaMessage m{rd_kafka_consumer_poll(im.rk.get(), 100)};
+        detail::KafkaMessage m{rd_kafka_consumer_poll(im.rk.get(), Impl::slice_ms(deadline))};
         if (m && !m->err) {
             // Kept for poll(), which stores its offset when it returns it (a close before that leaves it
             // uncommitted); a pending error waits for a call with no message at hand.
@@ -642,7 +713,7 @@ bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
     rd_kafka_topic_partition_list_t* raw = nullptr;
     if (rd_kafka_assignment(im.rk.get(), &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return true;
     detail::PartitionList parts{raw};
-    const int left = std::max(1000, to_ms(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())));
+    const int left = std::max(1000, deadline.rd_timeout_ms());
     if (rd_kafka_committed(im.rk.get(), parts.get(), left) != RD_KAFKA_RESP_ERR_NO_ERROR) return true;
     detail::PartitionList seek{rd_kafka_topic_partition_list_new(parts->cnt)};
     for (int i = 0; i < parts->cnt; ++i) {
@@ -689,7 +760,7 @@ void Consumer::commit(const TopicPartition& tp, std::int64_t next_offset) {
     impl().commit_list(list.get());
 }
 
-void Consumer::close(std::chrono::milliseconds timeout) { impl().close_within(timeout); }
+void Consumer::close(std::chrono::milliseconds timeout) { impl().close_within(timeout, true); }
 
 rd_kafka_t* detail_consumer_peer::handle(Consumer& consumer) { return consumer.impl().rk.get(); }
 std::size_t detail_consumer_peer::buffered(const Consumer& consumer) { return consumer.impl().buffered.size(); }
@@ -738,7 +809,7 @@ Consumer::Stream::iterator Consumer::Stream::begin() {
 void Consumer::Stream::advance() {
     current_.reset();
     auto& im = consumer_->impl();
-    for (;;) {
+    for (bool first = true;; first = false) {
         if (count_ && yielded_ >= *count_) {
             end_reason_ = "count";
             return;
@@ -755,7 +826,8 @@ void Consumer::Stream::advance() {
             end_reason_ = "until";
             return;
         }
-        if (auto m = im.poll_until(Clock::now() + timeout_)) {
+        if (!first) im.between_slices();  // polls of no time or of less than a slice
+        if (auto m = im.poll_until(within(timeout_))) {
             current_ = std::move(m);
             ++yielded_;
             return;
