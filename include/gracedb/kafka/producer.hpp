@@ -93,8 +93,10 @@ struct GRACEDB_EXPORT ProducerOptions {
     std::map<std::string, std::string> kafka_config{};  ///< passed to librdkafka, wins over our defaults
     /// Called on the waiting thread between slices (at most 100 ms) of every blocking call of this producer
     /// (flush, produce_and_wait, ping and close; never the destructor): an exception it throws ends
-    /// the wait and propagates to the caller; nothing queued is dropped (flush again to go on). The Python
-    /// package sets it to run Python's signal handlers, so Ctrl-C interrupts a long flush. Empty: no calls.
+    /// the wait and propagates to the caller; nothing queued is dropped (flush again to go on). close() calls
+    /// it only while it flushes, before it begins closing: interrupted, the producer stays open (close again,
+    /// or let the destructor close it). The Python package sets it to run Python's signal handlers, so
+    /// Ctrl-C interrupts a long flush. Empty: no calls.
     std::function<void()> interrupt{};
 };
 
@@ -170,8 +172,9 @@ public:
     /// Waits until everything queued is delivered or failed, at most `timeout`; returns how many are still
     /// queued. Raises KafkaMessageDeliveryError for failed messages that had no on_delivery, an on_delivery's
     /// exception, and, as soon as librdkafka reports them (not at the timeout): KafkaAuthenticationError
-    /// (authentication_failed), KafkaConnectionError (tls_failed; connection_failed when no broker is
-    /// reachable). Messages still queued stay queued (nothing is dropped by an error of flush).
+    /// (authentication_failed), KafkaConnectionError (tls_failed); when the time is up with messages still
+    /// queued and no broker reachable, KafkaConnectionError (connection_failed: librdkafka reconnects until
+    /// then). Messages still queued stay queued (nothing is dropped by an error of flush).
     int flush(std::chrono::milliseconds timeout);
     /// flush() with no argument waits until the queue is empty.
     int flush();

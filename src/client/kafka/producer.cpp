@@ -86,7 +86,7 @@ Producer::Producer(ProducerOptions options) : impl_{std::make_unique<Impl>(std::
 Producer::~Producer() {
     if (!impl_) return;
     try {
-        close(impl_->options.flush_timeout);
+        impl_->close(impl_->options.flush_timeout, false);  // never calls the interrupt hook
     } catch (const std::exception& e) {
         detail::log_error(std::string{"Kafka producer destroyed: "} + e.what());
     } catch (...) {
@@ -214,7 +214,7 @@ PingResult Producer::ping(std::optional<std::string> topic, std::chrono::millise
 
 void Producer::close(std::chrono::milliseconds timeout) {
     if (!impl_) return;
-    impl_->close(timeout);
+    impl_->close(timeout, true);
 }
 
 const std::string& Producer::instance_name() const { return impl().instance; }

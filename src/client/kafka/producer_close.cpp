@@ -58,19 +58,19 @@ void Producer::Impl::raise_undelivered(std::exception_ptr also) {
 int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
     Use use{*this};
     const auto mark = connection_events();
-    const auto deadline = ProducerClock::now() + timeout;
+    const auto deadline =
+        forever ? detail::Deadline::never() : detail::Deadline::after(std::max(timeout, 0ms));
+    auto interrupt = interrupt_ticker();
     bool flushed = false;
     for (;;) {
         if (closing()) throw_closed();  // close() began while this call waited: what is left is close()'s
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ProducerClock::now());
-        if (!forever && left <= 0ms) break;
+        if (deadline.expired()) break;
         // In slices, to raise what librdkafka reports while we wait rather than at the deadline, and to end
         // soon after a close() from another thread (rd_kafka_flush cannot be woken; it polls in 10 ms steps).
-        const int slice = forever ? 10 : std::min(to_ms(left), 10);
         rd_kafka_resp_err_t rc;
         {
             HandleUse handles{*this};
-            rc = rd_kafka_flush(rk.get(), slice);
+            rc = rd_kafka_flush(rk.get(), to_ms(deadline.slice(10ms)));
         }
         const bool fatal = has_fatal();
         settle_pending();  // a fatal error: heals (reporting what the old handle held), then flushes the new
@@ -79,10 +79,14 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
             flushed = true;
             break;
         }
-        if (auto e = connection_failure_since(mark, ever_delivered())) {  // see Impl::wait_for
+        // The flush rule (also Python's): a TLS failure raises at once (waiting cannot cure it); no reachable
+        // broker only when the whole time is up (below): librdkafka reconnects by itself, and a broker back
+        // within the caller's timeout delivers what is queued.
+        if (auto e = connection_failure_since(mark, true)) {
             raise_undelivered();
             std::rethrow_exception(e);
         }
+        interrupt();  // its exception ends the wait; what is queued stays queued
     }
     settle_pending();  // a fatal error that could not be healed: the cause of what failed, first
     raise_undelivered();
@@ -100,25 +104,43 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
     return remaining;
 }
 
-void Producer::Impl::close(std::chrono::milliseconds timeout) {
+void Producer::Impl::close(std::chrono::milliseconds timeout, bool interruptible) {
+    const auto deadline = detail::Deadline::after(std::max(timeout, 0ms));
+    // Flushes up to the deadline, whatever error is pending, in slices with `between()` after each (true:
+    // stop); but not while the broker refuses our credentials or TLS fails: waiting cannot deliver anything.
+    auto flush_until_deadline = [&](auto&& between) {
+        while (!deadline.expired() && !refused()) {
+            {
+                HandleUse handles{*this};  // a heal running in a call that got in before close() ends first
+                const int slice = to_ms(deadline.slice(kInterruptSlice));
+                if (rd_kafka_flush(rk.get(), slice) == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+            }
+            if (between()) return;
+        }
+    };
+    // 0. With an interrupt hook (not from the destructor), the flush runs before close() begins: the hook's
+    //    exception then leaves the producer open, with everything still queued (close again, or let the
+    //    destructor close it). No hook: straight to 1.
+    if (interruptible && options.interrupt && gate.try_enter()) {
+        struct Leave {
+            CallGate& gate;
+            ~Leave() { gate.leave(); }
+        } leave{gate};
+        auto interrupt = interrupt_ticker();
+        flush_until_deadline([&] {
+            if (closing()) return true;  // another thread's close() began: it waits for this call to leave
+            interrupt();
+            return false;
+        });
+    }
     if (!gate.begin_close()) return;  // closed already (or by another thread, which has finished)
     struct Ended {
         CallGate& gate;
         ~Ended() { gate.end_close(); }
     } ended{gate};
-    const auto deadline = ProducerClock::now() + timeout;
-    auto left = [&] {
-        return to_ms(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ProducerClock::now()));
-    };
-    // 1. Flush first, whatever error is pending, up to the deadline (produce() calls racing us may still add);
-    //    but not while the broker refuses our credentials or TLS fails: waiting cannot deliver anything then.
-    auto flush_until_deadline = [&] {
-        while (left() > 0 && !refused()) {
-            HandleUse handles{*this};  // a heal running in a call that got in before close() ends first
-            if (rd_kafka_flush(rk.get(), std::min(left(), 100)) == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-        }
-    };
-    flush_until_deadline();
+    auto no_stop = [] { return false; };
+    // 1. Flush first, up to the deadline (produce() calls racing us may still add).
+    flush_until_deadline(no_stop);
     // 2. Calls that got in before close() began end at once: waits and full queues look at closing(), and
     //    a poll() waiting inside librdkafka is woken. None uses the handles after this.
     //    No heal runs after this (heals run inside calls); one running now ends first (it uses the handles).
@@ -127,13 +149,13 @@ void Producer::Impl::close(std::chrono::milliseconds timeout) {
         rd_kafka_queue_yield(main_queue);
         handle_gate.leave();
     });
-    if (rd_kafka_outq_len(rk.get()) > 0) flush_until_deadline();
+    if (rd_kafka_outq_len(rk.get()) > 0) flush_until_deadline(no_stop);
     // 3. Purge only what is still there at the deadline, and serve the purged messages' reports.
     if (rd_kafka_outq_len(rk.get()) > 0) {
         rd_kafka_purge(rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
-        const auto serve_until = ProducerClock::now() + 200ms;
+        const auto serve = detail::Deadline::after(200ms);
         do rd_kafka_poll(rk.get(), 10);
-        while (rd_kafka_outq_len(rk.get()) > 0 && ProducerClock::now() < serve_until);
+        while (rd_kafka_outq_len(rk.get()) > 0 && !serve.expired());
     }
     const int lost_track = rd_kafka_outq_len(rk.get());
     // 4. What is pending: an on_delivery's exception, else a fatal or authentication error.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "client/kafka/client.hpp"
+#include "common/deadline.hpp"
 
 namespace gracedb::kafka {
 
@@ -143,6 +144,22 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
 
     static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
 
+    // ---- the interrupt hook (ProducerOptions::interrupt) ----
+    /// The longest a blocking call waits between two calls of the hook.
+    static constexpr std::chrono::milliseconds kInterruptSlice{100};
+    /// Calls the hook, if any, once `kInterruptSlice` has passed since the wait began or the hook's last
+    /// call; its exception propagates (the caller leaves what is queued as it is).
+    struct InterruptTicker {
+        const std::function<void()>& hook;
+        detail::Deadline next = detail::Deadline::after(kInterruptSlice);
+        void operator()() {
+            if (!hook || !next.expired()) return;
+            hook();
+            next = detail::Deadline::after(kInterruptSlice);
+        }
+    };
+    InterruptTicker interrupt_ticker() const { return InterruptTicker{options.interrupt}; }
+
     // ---- sending (producer_send.cpp) ----
     rd_kafka_topic_t* topic_handle(const std::optional<std::string>& pipeline);
     std::string topic_for_name(const std::optional<std::string>& pipeline) const;
@@ -160,7 +177,7 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     DeliveryReport produce_and_wait(std::string_view value, ProduceOptions options, std::chrono::milliseconds timeout);
     /// Waits for `slot` at most until `deadline`, sending at once what is queued (flush semantics: linger.ms
     /// is ignored while waiting), and failing fast on errors that will not go away by waiting.
-    void wait_for(const SyncSlot& slot, ProducerClock::time_point deadline, std::uint64_t mark);
+    void wait_for(const SyncSlot& slot, const detail::Deadline& deadline, std::uint64_t mark);
 
     /// Messages not yet done (queued, in flight, or with a report not served yet). rd_kafka_outq_len also counts
     /// the main queue's events (an error, a log line, a report op), which are not messages.
@@ -176,7 +193,8 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     /// KafkaMessageDeliveryError for the failed messages that had no on_delivery (none: returns).
     void raise_undelivered(std::exception_ptr also = nullptr);
     int flush_for(std::chrono::milliseconds timeout, bool forever);
-    void close(std::chrono::milliseconds timeout);
+    /// `interruptible`: Producer::close() (calls the interrupt hook); false: the destructor (never calls it).
+    void close(std::chrono::milliseconds timeout, bool interruptible);
     void release() noexcept;
 };
 

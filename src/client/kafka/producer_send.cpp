@@ -241,15 +241,14 @@ bool Producer::Impl::produce_once(const void* data, std::size_t len, ProduceOpti
     return true;
 }
 
-void Producer::Impl::wait_for(const SyncSlot& slot, ProducerClock::time_point deadline, std::uint64_t mark) {
+void Producer::Impl::wait_for(const SyncSlot& slot, const detail::Deadline& deadline, std::uint64_t mark) {
     while (!slot.done.load(std::memory_order_acquire)) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ProducerClock::now());
-        if (left <= 0ms || closing()) return;
+        if (deadline.expired() || closing()) return;
         // rd_kafka_flush sends what is queued at once (linger.ms does not apply while it runs) and returns as
         // soon as nothing is left; with other threads' messages in flight it returns after the slice.
         {
             HandleUse handles{*this};
-            rd_kafka_flush(rk.get(), std::min(to_ms(left), 5));
+            rd_kafka_flush(rk.get(), to_ms(deadline.slice(5ms)));
         }
         if (slot.done.load(std::memory_order_acquire)) return;
         // A fatal error heals (reporting the slot's message); an authentication refusal raises.
@@ -265,7 +264,7 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
                                                 std::chrono::milliseconds timeout) {
     Use use{*this};
     auto slot = std::make_shared<SyncSlot>();
-    const auto deadline = ProducerClock::now() + timeout;
+    const auto deadline = detail::Deadline::after(std::max(timeout, 0ms));
     const auto mark = connection_events();
     // Own message only: other messages' failures and callback exceptions stay for the next call.
     settle_pending();  // fatal: heals first; an authentication refusal: no message can be sent
@@ -283,13 +282,19 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
         r.persistence = Persistence::possibly_persisted;
         return r;
     };
-    try {
-        wait_for(*slot, deadline, mark);
-    } catch (const std::exception& e) {  // once queued, the message's fate is told by a report, never a throw
-        if (slot->done.load(std::memory_order_acquire)) return slot->report;
-        const auto* error = dynamic_cast<const gracedb::Error*>(&e);
-        return failed(error ? error->code() : Errc::unknown, error ? error->rdkafka_error() : std::string{},
-                      e.what());
+    // In slices of at most kInterruptSlice, with the interrupt hook between them: its exception ends the wait
+    // and propagates (the message stays queued; its report still reaches its on_delivery).
+    for (;;) {
+        try {
+            wait_for(*slot, detail::Deadline::after(deadline.slice(kInterruptSlice)), mark);
+        } catch (const std::exception& e) {  // once queued, a report tells the message's fate, not a throw
+            if (slot->done.load(std::memory_order_acquire)) return slot->report;
+            const auto* error = dynamic_cast<const gracedb::Error*>(&e);
+            return failed(error ? error->code() : Errc::unknown,
+                          error ? error->rdkafka_error() : std::string{}, e.what());
+        }
+        if (slot->done.load(std::memory_order_acquire) || closing() || deadline.expired()) break;
+        if (options.interrupt) options.interrupt();
     }
     if (slot->done.load(std::memory_order_acquire)) return slot->report;
     if (closing())
