@@ -77,7 +77,8 @@ CLI::Validator seconds_in(double min_s, double max_s);
 std::chrono::milliseconds to_ms(double seconds);
 
 /// The library's connection of the command line's (--instance wins over --service-url; --protocol
-/// sasl_plaintext: use_ssl false). std::invalid_argument when neither a service URL nor an instance was given.
+/// sasl_plaintext: use_ssl false). std::invalid_argument when neither a service URL nor an instance was
+/// given.
 kafka::Connection kafka_connection(const Connection& c);
 /// Producer or consumer options from the connection options (kafka_connection, -X settings, --timeout).
 /// std::invalid_argument when neither a service URL nor an instance was given, or for a malformed -X setting.

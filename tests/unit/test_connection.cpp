@@ -42,7 +42,8 @@ Connection unusual() {
 template <class Options>
 void carries_every_field() {
     // A field added to Connection must be added to from()/apply_to() and to unusual() above.
-    static_assert(field_count<Connection>() == 10, "Connection changed: update from(), apply_to() and this test");
+    static_assert(field_count<Connection>() == 10,
+                  "Connection changed: update from(), apply_to() and this test");
     const Connection c = unusual();
     ASSERT_NE(c, Connection{});
     Options o;
