@@ -109,32 +109,34 @@ void need_instance(const Connection& c) {
         throw std::invalid_argument(
             "give --service-url (or $GRACEDB_SERVICE_URL) or --instance: topics are namespaced by instance");
 }
-
-// ProducerOptions or ConsumerOptions (the same member names).
-template <class Options>
-Options client_options(const Connection& c) {
-    need_instance(c);
-    Options o{};
-    o.bootstrap_servers = c.bootstrap;
-    o.instance_name = opt(c.instance);
-    o.service_url = c.instance.empty() ? opt(c.service_url) : std::nullopt;
-    o.use_ssl = c.protocol != "sasl_plaintext";
-    o.ca_cert_path = opt(c.ca);
-    o.skip_hostname_verification = c.skip_hostname;
-    o.token_scope = c.scope;
-    o.token_audience = opt(c.audience);
-    o.kafka_config = kafka_config(c);
-    return o;
-}
 }  // namespace
 
+kafka::Connection kafka_connection(const Connection& c) {
+    need_instance(c);
+    return {.bootstrap_servers = c.bootstrap,
+            .instance_name = opt(c.instance),
+            .service_url = c.instance.empty() ? opt(c.service_url) : std::nullopt,  // --instance wins
+            .use_ssl = c.protocol != "sasl_plaintext",
+            .ca_cert_path = opt(c.ca),
+            .skip_hostname_verification = c.skip_hostname,
+            .token_scope = c.scope,
+            .token_audience = opt(c.audience)};
+}
+
 kafka::ProducerOptions producer_options(const Connection& c) {
-    auto o = client_options<kafka::ProducerOptions>(c);
+    kafka::ProducerOptions o;
+    kafka_connection(c).apply_to(o);
+    o.kafka_config = kafka_config(c);
     o.flush_timeout = to_ms(c.timeout_s);
     return o;
 }
 
-kafka::ConsumerOptions consumer_options(const Connection& c) { return client_options<kafka::ConsumerOptions>(c); }
+kafka::ConsumerOptions consumer_options(const Connection& c) {
+    kafka::ConsumerOptions o;
+    kafka_connection(c).apply_to(o);
+    o.kafka_config = kafka_config(c);
+    return o;
+}
 
 std::string close_producer(kafka::Producer& p, std::chrono::milliseconds timeout) {
     try {

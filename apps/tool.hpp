@@ -36,7 +36,8 @@ Command add_demo(CLI::App& parent);
 Command add_deadletters(CLI::App& parent);
 Command add_outbox(CLI::App& parent);
 
-/// The Kafka connection and authentication options, the same for every Kafka sub-command.
+/// The Kafka connection and authentication options, the same for every Kafka sub-command, as the command
+/// line gives them (kafka_connection() makes the library's kafka::Connection of them).
 struct Connection {
     std::string bootstrap;
     std::string service_url;
@@ -75,8 +76,12 @@ CLI::Validator seconds_in(double min_s, double max_s);
 /// Seconds (already validated) as milliseconds.
 std::chrono::milliseconds to_ms(double seconds);
 
-/// Producer or consumer options from the connection options. std::invalid_argument when neither a service
-/// URL nor an instance was given, or for a malformed -X setting.
+/// The library's connection of the command line's (--instance wins over --service-url; --protocol
+/// sasl_plaintext: use_ssl false). std::invalid_argument when neither a service URL nor an instance was
+/// given.
+kafka::Connection kafka_connection(const Connection& c);
+/// Producer or consumer options from the connection options (kafka_connection, -X settings, --timeout).
+/// std::invalid_argument when neither a service URL nor an instance was given, or for a malformed -X setting.
 kafka::ProducerOptions producer_options(const Connection& c);
 kafka::ConsumerOptions consumer_options(const Connection& c);
 std::map<std::string, std::string> kafka_config(const Connection& c);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gracedb/kafka/auth.hpp>
+#include <gracedb/kafka/connection.hpp>
 #include <gracedb/kafka/consumer.hpp>
 #include <gracedb/kafka/errors.hpp>
 #include <gracedb/kafka/producer.hpp>

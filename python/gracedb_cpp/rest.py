@@ -50,8 +50,6 @@ class GraceDb(_GraceDb):
 
     def create_kafka_producer(self, bootstrap_servers, **kwargs):
         """A GraceDbKafkaProducer for this GraceDB instance: its service URL namespaces the topics unless
-        instance_name or service_url is given. Takes GraceDbKafkaProducer's keyword arguments."""
-        if kwargs.get("instance_name") is None and kwargs.get("service_url") is None:
-            kwargs.pop("instance_name", None)
-            kwargs["service_url"] = self.service_url
-        return GraceDbKafkaProducer(bootstrap_servers, **kwargs)
+        instance_name or service_url is given (gracedb::GraceDb::create_kafka_producer). Takes
+        GraceDbKafkaProducer's keyword arguments."""
+        return GraceDbKafkaProducer(bootstrap_servers, _client=self, **kwargs)

@@ -1,8 +1,9 @@
 // What the binding's source files share: the exception types, the producer object that the REST client's
-// create_event takes, and the registration functions of each part.
+// create_event takes, the REST client object, and the registration functions of each part.
 #pragma once
 
 #include <gracedb/kafka/producer.hpp>
+#include <gracedb/rest/client.hpp>
 
 #include <pybind11/pybind11.h>
 
@@ -48,6 +49,7 @@ struct CallbackErrors {
 class PyProducer {
 public:
     explicit PyProducer(kafka::ProducerOptions options);
+    explicit PyProducer(kafka::Producer producer);
     ~PyProducer();
     PyProducer(const PyProducer&) = delete;
     PyProducer& operator=(const PyProducer&) = delete;
@@ -60,11 +62,19 @@ private:
     std::shared_ptr<CallbackErrors> errors_ = std::make_shared<CallbackErrors>();
 };
 
+/// GraceDb: the REST client (create_kafka_producer hands it to GraceDbKafkaProducer, which asks it for a
+/// producer of its instance).
+struct PyGraceDb {
+    GraceDb client;
+};
+
 /// True while the interpreter can run Python code (not during its shutdown).
 bool python_alive();
 
 void bind_errors(py::module_& m);
-void bind_kafka(py::module_& m);
+void bind_kafka_helpers(py::module_& m);
+void bind_producer(py::module_& m);
+void bind_consumer(py::module_& m);
 void bind_rest(py::module_& m);
 
 }  // namespace gracedb::python

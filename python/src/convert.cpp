@@ -262,8 +262,23 @@ py::dict claims_dict(const TokenClaims& c) {
     return d;
 }
 
-void check_signals() {
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+py::dict ping_dict(const kafka::PingResult& r) {
+    py::dict d;
+    d["topic"] = r.topic;
+    d["partition"] = r.partition;
+    d["offset"] = r.offset;
+    d["message"] = json_loads(r.message.dump());
+    return d;
+}
+
+py::dict outbox_resume_dict(const OutboxResumeResult& r) {
+    py::dict d;
+    d["completed"] = r.completed;
+    d["failed"] = r.failed;
+    d["busy"] = r.busy;
+    d["other_service"] = r.other_service;
+    d["errors"] = r.errors;
+    return d;
 }
 
 }  // namespace gracedb::python

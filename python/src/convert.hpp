@@ -1,8 +1,11 @@
-// Conversions between Python objects and what the C++ library takes: JSON text, durations, librdkafka
-// settings, message dicts. Every function here runs with the GIL held.
+// Conversions between Python objects and what the C++ library takes and gives: JSON text, durations,
+// librdkafka settings, and one converter per result struct (message, ping, outbox resume, token claims).
+// Every function here runs with the GIL held.
 #pragma once
 
 #include <gracedb/kafka/consumer.hpp>
+#include <gracedb/kafka/producer.hpp>
+#include <gracedb/rest/client.hpp>
 #include <gracedb/scitoken.hpp>
 
 #include <pybind11/pybind11.h>
@@ -41,6 +44,12 @@ std::vector<std::string> pipelines(py::handle topics, const char* what);
 /// values are str when UTF-8, else bytes.
 py::dict message_dict(const kafka::Message& m);
 
+/// Producer::ping()'s result: {'topic', 'partition', 'offset', 'message'} (the message parsed).
+py::dict ping_dict(const kafka::PingResult& r);
+
+/// GraceDb::resume_outbox()'s result: {'completed', 'failed', 'busy', 'other_service', 'errors'}.
+py::dict outbox_resume_dict(const OutboxResumeResult& r);
+
 /// The claims of a token as a dict (exp, iat, nbf as seconds since the epoch). Never the token.
 py::dict claims_dict(const TokenClaims& claims);
 
@@ -49,9 +58,5 @@ py::object json_loads(const std::string& text);
 
 /// Seconds since the epoch of a time point.
 double epoch_seconds(std::chrono::system_clock::time_point t);
-
-/// Runs Python's signal handlers (main thread only); throws py::error_already_set when one raised
-/// (KeyboardInterrupt for Ctrl-C). Lets Ctrl-C end a blocking call that runs in slices.
-void check_signals();
 
 }  // namespace gracedb::python

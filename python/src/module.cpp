@@ -1,5 +1,5 @@
-// gracedb_cpp._core: the C++ library's client side for Python. The public modules gracedb_cpp.kafka and
-// gracedb_cpp.rest re-export it under the specification's names.
+// gracedb_cpp._core: the C++ library's client side for Python; this file only registers the parts (one file
+// each) and the log level. The public modules gracedb_cpp.kafka and gracedb_cpp.rest re-export it.
 #include <gracedb/log.hpp>
 #include <gracedb/version.hpp>
 
@@ -11,7 +11,9 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "gracedb-cpp for Python: the C++ core behind gracedb_cpp.kafka and gracedb_cpp.rest";
     m.attr("__version__") = gracedb::version;
     bind_errors(m);
-    bind_kafka(m);
+    bind_kafka_helpers(m);
+    bind_producer(m);
+    bind_consumer(m);
     bind_rest(m);
 
     m.def(

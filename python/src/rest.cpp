@@ -56,11 +56,6 @@ TagNames tag_names(const py::object& value, const char* what) {
                          Py_TYPE(value.ptr())->tp_name);
 }
 
-/// GraceDb: the client and the service URL it was given (create_kafka_producer namespaces with it).
-struct PyGraceDb {
-    GraceDb client;
-};
-
 }  // namespace
 
 void bind_rest(py::module_& m) {
@@ -145,13 +140,7 @@ void bind_rest(py::module_& m) {
                     py::gil_scoped_release nogil;
                     r = self.client.resume_outbox();
                 }
-                py::dict d;
-                d["completed"] = r.completed;
-                d["failed"] = r.failed;
-                d["busy"] = r.busy;
-                d["other_service"] = r.other_service;
-                d["errors"] = r.errors;
-                return d;
+                return outbox_resume_dict(r);
             },
             "Completes the outbox's unfinished entries (the idempotent reserved upload); returns a dict: "
             "completed, failed, busy, other_service, errors. Raises ValueError when the client has no outbox.")

@@ -49,6 +49,19 @@ struct Handle {
     }
 };
 
+/// The sandbox supervisor's counters: {'uploaded', 'already_uploaded', 'skipped', 'dead_lettered', 'retries',
+/// 'delays_s'}.
+py::dict stats_dict(const gracedb::SupervisorStats& st) {
+    py::dict d;
+    d["uploaded"] = st.uploaded;
+    d["already_uploaded"] = st.already_uploaded;
+    d["skipped"] = st.skipped;
+    d["dead_lettered"] = st.dead_lettered;
+    d["retries"] = st.retries;
+    d["delays_s"] = st.delays_s;
+    return d;
+}
+
 using PyStandIn = Handle<StandIn>;
 using PySandbox = Handle<Sandbox>;
 using PyMockCluster = Handle<MockCluster>;
@@ -170,18 +183,9 @@ PYBIND11_MODULE(_testing, m) {
             "The sandbox's GraceDB stand-in (event(), event_file(), alerts(), ...).")
         .def_property_readonly("failure", [](const PySandbox& s) { return s.get("Sandbox").failure(); },
                                "Why the supervisor thread stopped, or '' while it runs.")
-        .def_property_readonly("supervisor_stats",
-                               [](const PySandbox& s) {
-                                   auto st = s.get("Sandbox").supervisor().stats();
-                                   py::dict d;
-                                   d["uploaded"] = st.uploaded;
-                                   d["already_uploaded"] = st.already_uploaded;
-                                   d["skipped"] = st.skipped;
-                                   d["dead_lettered"] = st.dead_lettered;
-                                   d["retries"] = st.retries;
-                                   d["delays_s"] = st.delays_s;
-                                   return d;
-                               })
+        .def_property_readonly("supervisor_stats", [](const PySandbox& s) {
+            return stats_dict(s.get("Sandbox").supervisor().stats());
+        })
         .def("close", [](PySandbox& s) { s.ptr.reset(); },
              "Stop the sandbox (once no StandIn taken from it is left). Idempotent.")
         .def("__enter__", [](py::object self) { return self; })

@@ -104,7 +104,7 @@ detail::KafkaConf ClientCore::configure(const CommonOptions& o, const std::map<s
             gracedb::detail::log_warning(std::string{"Kafka "} + role + ": security.protocol " + protocol_ +
                                          ": the SciToken travels to the broker in CLEAR TEXT; use TLS (use_ssl=true)");
         TokenRequirements req{o.token_audience ? *o.token_audience : default_kafka_audience(o.bootstrap_servers),
-                              o.token_scope};
+                              o.token_scope.value_or("")};
         try {
             tokens_ = std::make_shared<gracedb::detail::TokenProvider>(req, o.reload_buffer, o.reload_cred,
                                                                        std::string{"Kafka "} + role);

@@ -3,6 +3,7 @@
 // and the error state that turns librdkafka's asynchronous errors into exceptions on the next call.
 #pragma once
 
+#include <gracedb/kafka/connection.hpp>
 #include <gracedb/kafka/errors.hpp>
 
 #include <atomic>
@@ -91,18 +92,9 @@ private:
     std::atomic<bool> closed_{false};
 };
 
-/// The options the producer and the consumer have in common.
-struct CommonOptions {
-    std::string bootstrap_servers;
-    std::optional<std::string> instance_name;
-    std::optional<std::string> service_url;
-    bool use_ssl = true;
-    std::optional<std::string> ca_cert_path;
-    bool skip_hostname_verification = false;
-    std::string token_scope;
-    std::optional<std::string> token_audience;
-    bool reload_cred = true;
-    std::chrono::milliseconds reload_buffer{};
+/// The options the producer and the consumer have in common: the connection (kafka::Connection, token_scope
+/// always set) and librdkafka's settings.
+struct CommonOptions : Connection {
     std::map<std::string, std::string> kafka_config;
 };
 
@@ -112,12 +104,10 @@ inline int to_ms(std::chrono::milliseconds d) {
     return d.count() > INT32_MAX ? INT32_MAX : static_cast<int>(d.count());
 }
 
-/// The common part of ProducerOptions or ConsumerOptions (the same member names).
+/// The common part of ProducerOptions or ConsumerOptions.
 template <class Options>
 CommonOptions common_options(const Options& o) {
-    return {o.bootstrap_servers, o.instance_name, o.service_url, o.use_ssl, o.ca_cert_path,
-            o.skip_hostname_verification, o.token_scope, o.token_audience, o.reload_cred, o.reload_buffer,
-            o.kafka_config};
+    return {Connection::from(o), o.kafka_config};
 }
 
 /// "exactly one of instance_name / service_url" -> the instance name. Throws std::invalid_argument.
