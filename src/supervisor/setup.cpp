@@ -1,6 +1,7 @@
 // The supervisor's options checked, and the settings of its consumer and of its producer (setup.hpp).
 #include "supervisor/setup.hpp"
 
+#include <gracedb/kafka/connection.hpp>
 #include <gracedb/kafka/topics.hpp>
 
 #include <map>
@@ -46,14 +47,15 @@ kafka::ConsumerOptions consumer_options(kafka::ConsumerOptions c) {
 }
 
 kafka::ProducerOptions producer_options_from(const kafka::ConsumerOptions& c) {
-    return {.bootstrap_servers = c.bootstrap_servers,
-            .use_ssl = c.use_ssl,
-            .ca_cert_path = c.ca_cert_path,
-            .skip_hostname_verification = c.skip_hostname_verification,
-            .token_audience = c.token_audience,
-            .reload_cred = c.reload_cred,
-            .reload_buffer = c.reload_buffer,
-            .kafka_config = connection_settings(c.kafka_config)};
+    // The one conversion (kafka::Connection): the same brokers, TLS and token settings; the caller names the
+    // topic and the instance; the producer keeps its own scope (kafka.produce).
+    auto conn = kafka::Connection::from(c);
+    conn.instance_name.reset();
+    conn.service_url.reset();
+    conn.token_scope.reset();
+    kafka::ProducerOptions p{.kafka_config = connection_settings(c.kafka_config)};
+    conn.apply_to(p);
+    return p;
 }
 
 }  // namespace gracedb::supervisor_detail
