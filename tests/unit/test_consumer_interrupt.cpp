@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -195,47 +196,48 @@ struct CloseSetup {
 
 }  // namespace
 
+// A consumer of `group` that read `n` messages and whose close(), retrying a refused commit, the hook
+// interrupted (at its third call).
+std::unique_ptr<Consumer> interrupted_close(const CloseSetup& setup, Hook& hook, const std::string& group,
+                                            int n) {
+    for (int i = 0; i < n; ++i) produce(setup.bootstrap(), "iclose", "m");
+    hook.armed = false;
+    auto c = std::make_unique<Consumer>(setup.consumer_options(hook, group));
+    setup.read(*c, n);
+    setup.refuse_commits(2);
+    hook.calls = 0;
+    hook.armed = true;
+    EXPECT_THROW(c->close(10s), Interrupted);
+    EXPECT_EQ(hook.calls.load(), 3);
+    hook.armed = false;
+    return c;
+}
+
 // close() interrupted while it retries the commit at close: it raises the hook's exception, later calls are
 // refused (client_closed), and a second close() finishes it, committing what was handed over.
 TEST(ConsumerInterrupt, AnInterruptedCloseIsFinishedByTheNextClose) {
     CloseSetup setup;
-    for (int i = 0; i < 4; ++i) produce(setup.bootstrap(), "iclose", "m");
     Hook hook;
-    hook.armed = false;
-    Consumer c{setup.consumer_options(hook, "iclose-again")};
-    setup.read(c, 4);
-    setup.refuse_commits(2);
-    hook.calls = 0;
-    hook.armed = true;
-    EXPECT_THROW(c.close(10s), Interrupted);
-    EXPECT_EQ(hook.calls.load(), 3);
+    auto c = interrupted_close(setup, hook, "iclose-again", 4);
     try {
-        c.poll(100ms);
+        c->poll(100ms);
         ADD_FAILURE() << "a poll after close() began must be refused";
     } catch (const gracedb::Error& e) {
         EXPECT_EQ(e.code(), gracedb::Errc::client_closed) << e.what();
     }
-    hook.armed = false;
-    c.close(10s);
+    c->close(10s);
     EXPECT_EQ(setup.committed("iclose-again"), 4) << "the finished close committed what was handed over";
-    EXPECT_NO_THROW(c.close(1s)) << "closed: a further close does nothing";
+    EXPECT_NO_THROW(c->close(1s)) << "closed: a further close does nothing";
 }
 
 // An interrupted close() left to the destructor: it finishes the close (and the commit) without the hook.
 TEST(ConsumerInterrupt, AnInterruptedCloseIsFinishedByTheDestructor) {
     CloseSetup setup;
-    for (int i = 0; i < 3; ++i) produce(setup.bootstrap(), "iclose", "m");
     Hook hook;
-    hook.armed = false;
-    {
-        Consumer c{setup.consumer_options(hook, "iclose-dtor")};
-        setup.read(c, 3);
-        setup.refuse_commits(2);
-        hook.calls = 0;
-        hook.armed = true;
-        EXPECT_THROW(c.close(10s), Interrupted);
-        hook.calls = 0;
-    }
+    auto c = interrupted_close(setup, hook, "iclose-dtor", 3);
+    hook.calls = 0;
+    hook.armed = true;
+    c.reset();
     EXPECT_EQ(hook.calls.load(), 0) << "the destructor does not call the hook";
     EXPECT_EQ(setup.committed("iclose-dtor"), 3);
 }

@@ -67,7 +67,8 @@ struct GRACEDB_EXPORT ConsumerOptions {
     /// Called on the waiting thread between slices (at most 100 ms) of every blocking call of this consumer
     /// (poll, consume, wait_for_assignment, close, the stream's waits): an exception it throws ends the wait
     /// and propagates to the caller; nothing is lost (a message not yet returned is returned by the next
-    /// call). The Python package sets it to run Python's signal handlers. Empty: no calls.
+    /// call; an interrupted close() is finished by the next close() or the destructor, which never calls the
+    /// hook). The Python package sets it to run Python's signal handlers. Empty: no calls.
     std::function<void()> interrupt{};
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <exception>
+#include <mutex>
 
 #include "common/log.hpp"
 #include "client/kafka/consumer_impl.hpp"
@@ -32,11 +33,28 @@ void Consumer::Impl::close_within(std::chrono::milliseconds timeout, bool interr
             throw Interrupted{std::current_exception()};
         }
     };
-    std::unique_lock lock{close_mutex, std::defer_lock};
-    while (!lock.try_lock_for(detail_consumer::kSlice)) {
-        if (interruptible) between_slices();  // another thread is closing
+    {
+        std::unique_lock lock{close_mutex};
+        while (closer_inside) {  // another thread is closing
+            close_cv.wait_for(lock, detail_consumer::kSlice);
+            if (!interruptible) continue;
+            lock.unlock();
+            between_slices();
+            lock.lock();
+        }
+        if (close_done) return;  // closed already (or by another thread, which has finished)
+        closer_inside = true;
     }
-    if (close_done) return;  // closed already (or by another thread, which has finished)
+    struct Leave {  // however this call ends, the next closer may go in
+        Impl& im;
+        ~Leave() {
+            {
+                std::lock_guard lock{im.close_mutex};
+                im.closer_inside = false;
+            }
+            im.close_cv.notify_all();
+        }
+    } leave{*this};
     std::exception_ptr interrupted;
     try {
         leave_group(timeout, deadline, between);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -80,7 +81,10 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     std::unique_ptr<detail_replay::Replay> replay;  // since_gps / until_gps (consumer_replay.hpp)
     // close(): one closer at a time. A close the interrupt hook ended keeps its progress here for the next
     // close() or the destructor: the calls inside drained, the commit at close made, the group being left.
-    std::timed_mutex close_mutex;
+    // (std::timed_mutex would do, but ThreadSanitizer does not know pthread_mutex_clocklock.)
+    std::mutex close_mutex;
+    std::condition_variable close_cv;
+    bool closer_inside = false;  // a thread is in close_within (under close_mutex)
     bool close_begun = false;
     bool close_committed = false;
     detail::KafkaQueue close_queue;  // rd_kafka_consumer_close_queue's, while the group is being left
@@ -115,6 +119,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     void assign(rd_kafka_t* handle, rd_kafka_topic_partition_list_t* parts, bool cooperative);
     void revoke(rd_kafka_t* handle, rd_kafka_topic_partition_list_t* parts, bool cooperative);
     int resume_after_loss(rd_kafka_topic_partition_list_t* parts);
+    void set_paused(const TopicPartition& tp, bool pause);
     bool has_assignment() const {
         std::lock_guard lock{assignment_mutex};
         return !assigned.empty();

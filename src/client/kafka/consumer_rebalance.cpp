@@ -149,20 +149,25 @@ std::optional<std::int64_t> Consumer::lag(const TopicPartition& tp) const {
     return std::max<std::int64_t>(0, high - list->elems[0].offset);
 }
 
+// Stops (`pause`) or restarts fetching from one partition.
+void Consumer::Impl::set_paused(const TopicPartition& tp, bool pause) {
+    Use use{*this};
+    auto list = detail_consumer::one_partition(tp);
+    const auto err = pause ? rd_kafka_pause_partitions(rk.get(), list.get())
+                           : rd_kafka_resume_partitions(rk.get(), list.get());
+    if (err)
+        detail_errors::throw_kafka_error(err,
+                                         std::string{pause ? "cannot pause " : "cannot resume "} +
+                                             tp.to_string() + ": " + rd_kafka_err2str(err),
+                                         Op::consume);
+}
+
 void Consumer::pause(const std::string& topic, std::int32_t partition) {
-    Impl::Use use{impl()};
-    const TopicPartition tp{topic, partition};
-    if (auto err = rd_kafka_pause_partitions(impl().rk.get(), detail_consumer::one_partition(tp).get()))
-        detail_errors::throw_kafka_error(
-            err, "cannot pause " + tp.to_string() + ": " + rd_kafka_err2str(err), Op::consume);
+    impl().set_paused({topic, partition}, true);
 }
 
 void Consumer::resume(const std::string& topic, std::int32_t partition) {
-    Impl::Use use{impl()};
-    const TopicPartition tp{topic, partition};
-    if (auto err = rd_kafka_resume_partitions(impl().rk.get(), detail_consumer::one_partition(tp).get()))
-        detail_errors::throw_kafka_error(
-            err, "cannot resume " + tp.to_string() + ": " + rd_kafka_err2str(err), Op::consume);
+    impl().set_paused({topic, partition}, false);
 }
 
 }  // namespace gracedb::kafka
