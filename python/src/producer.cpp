@@ -144,16 +144,12 @@ PyProducer::PyProducer(Producer producer) : producer_{std::move(producer)} {}
 
 PyProducer::~PyProducer() {
     // The producer's destructor closes with flush_timeout and may run on_delivery callbacks: without the GIL,
-    // which the callbacks take back.
+    // which the callbacks take back. Not close(): its flush runs the interrupt hook, which would run (and
+    // here swallow) a pending Ctrl-C's handler and then leave the closing to a second flush with the GIL
+    // held; the C++ destructor never calls the hook and logs what it could not deliver.
     if (python_alive() && PyGILState_Check()) {
         py::gil_scoped_release nogil;
-        try {
-            producer_.close(producer_.flush_timeout());
-        } catch (const std::exception& e) {
-            PyGILState_STATE s = PyGILState_Ensure();
-            PySys_WriteStderr("gracedb_cpp: GraceDbKafkaProducer destroyed without close(): %.900s\n", e.what());
-            PyGILState_Release(s);
-        }
+        kafka::Producer closing{std::move(producer_)};
     }
     if (python_alive() && !errors_->empty()) {
         PyGILState_STATE s = PyGILState_Ensure();

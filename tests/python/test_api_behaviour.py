@@ -342,11 +342,27 @@ def seconds_until_ctrl_c_ends(call, sigint_when):
 
 
 def test_ctrl_c_ends_a_flush_without_limit(sigint_when):
-    p = GraceDbKafkaProducer(DEAD, topic="t", instance_name="x", **PLAIN)
+    # A broker that hangs (a refusing one is a connection error at once, below)
+    broker = SilentBroker()
+    p = GraceDbKafkaProducer(broker.address, topic="t", instance_name="x", **PLAIN)
     p.produce("never delivered")
     # -1: no limit; librdkafka would retry for message.timeout.ms (5 minutes)
     assert seconds_until_ctrl_c_ends(p.flush, sigint_when) < 60
     assert p.pending_messages >= 1  # interrupted, not lost: still queued
+    with pytest.raises(KafkaError):
+        p.close(timeout=0.5)
+    broker.close()
+
+
+def test_a_flush_without_limit_to_an_address_no_broker_answers_raises_at_once():
+    # A wrong address: without a limit the flush would wait for ever; it says so at once (as C++ does).
+    p = GraceDbKafkaProducer(DEAD, topic="t", instance_name="x", **PLAIN)
+    p.produce("never delivered")
+    started = time.monotonic()
+    with pytest.raises(KafkaConnectionError):
+        p.flush()
+    assert time.monotonic() - started < 30
+    assert p.pending_messages == 1  # still queued: not lost
     with pytest.raises(KafkaError):
         p.close(timeout=0.5)
 

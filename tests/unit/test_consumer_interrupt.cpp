@@ -241,3 +241,30 @@ TEST(ConsumerInterrupt, AnInterruptedCloseIsFinishedByTheDestructor) {
     EXPECT_EQ(hook.calls.load(), 0) << "the destructor does not call the hook";
     EXPECT_EQ(setup.committed("iclose-dtor"), 3);
 }
+
+// The Python package's hook runs signal handlers; a handler may close the consumer (SIGTERM -> close()). The
+// hook runs on the thread whose poll is waiting: close() must not wait for that poll, i.e. for itself (it
+// did: the process hung). The poll ends with client_closed instead.
+TEST(ConsumerInterrupt, AHookThatClosesTheConsumerEndsThePollInsteadOfWaitingForItself) {
+    MockCluster cluster;
+    cluster.create_topic("mock.interrupt", 1);
+    Hook unused;
+    auto o = options(cluster.bootstrap_servers(), unused);
+    Consumer* self = nullptr;
+    int calls = 0;
+    o.interrupt = [&] {
+        if (++calls == 2) self->close(5s);  // close() calls the hook too: only the second call closes
+    };
+    o.topics = {"interrupt"};
+    Consumer c{o};
+    self = &c;
+    const auto t0 = Clock::now();
+    try {
+        c.poll(10s);
+        ADD_FAILURE() << "the poll returned although its consumer was closed under it";
+    } catch (const gracedb::Error& e) {
+        EXPECT_EQ(e.code(), gracedb::Errc::client_closed) << e.what();
+    }
+    EXPECT_LT(Clock::now() - t0, 8s);
+    EXPECT_THROW(c.poll(0ms), gracedb::Error) << "closed for good";
+}

@@ -246,3 +246,30 @@ TEST(Outbox, TwoResumersNeverFinishTheSameEntry) {
 }
 
 }  // namespace
+
+// A resume whose reservation GraceDB answers 503 (the server's trouble, not the entry's) keeps the entry for
+// the next resume. Since a creation POST answered 5xx is reported not retriable (it may have been applied),
+// the resume took that for GraceDB refusing the entry and marked it failed for good: the event was lost.
+TEST(Outbox, AReservationAnswered5xxIsTriedAgainAtTheNextResumeNotFailedForGood) {
+    gracedb::StandIn standin;
+    TempDir d;
+    gracedb::GraceDb plain{standin.service_url(), {.force_noauth = true}};
+    {
+        Outbox crashed{d.str()};
+        crashed.accept(event(plain.service_url(), "reserving"));
+    }
+    gracedb::GraceDb client{standin.service_url(),
+                            {.force_noauth = true, .max_retries = 0, .outbox = d.str(),
+                             .resume_outbox_on_start = false}};
+    standin.fail_next("reservation", 503);
+    standin.fail_next("/events/", 503);
+    client.resume_outbox();
+    auto entries = gracedb::read_outbox(d.str());
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_NE(entries[0].state, "failed") << "a 503 is GraceDB's trouble: the entry must be tried again";
+    standin.clear_failures();
+    client.resume_outbox();
+    entries = gracedb::read_outbox(d.str());
+    EXPECT_EQ(entries[0].state, "completed");
+    EXPECT_EQ(standin.event_count(), 1u);
+}

@@ -10,6 +10,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <atomic>
+#include <future>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -130,4 +131,58 @@ TEST_F(ProducerInterrupt, NoHookCallsWhenNothingIsQueued) {
     EXPECT_EQ(p->flush(5s), 0);
     EXPECT_NO_THROW(p->close(5s));
     EXPECT_EQ(hook.calls.load(), 0);
+}
+
+// A hook that closes the producer (a Python signal handler: SIGTERM -> close()) while a flush waits on the
+// same thread: close() must not wait for that flush, i.e. for itself (it did: the process hung). The flush
+// ends with client_closed; close() reported the message it could not deliver.
+TEST(ProducerInterruptClose, AHookThatClosesTheProducerEndsTheFlushInsteadOfWaitingForItself) {
+    Cluster cluster;
+    cluster.down();
+    Producer* self = nullptr;
+    int calls = 0;
+    std::atomic<int> failed{0};
+    ProducerOptions o{.bootstrap_servers = rd_kafka_mock_cluster_bootstraps(cluster.mc),
+                      .instance_name = "mock",
+                      .kafka_config = {{"security.protocol", "plaintext"}, {"reconnect.backoff.max.ms", "100"}},
+                      .interrupt = [&] {
+                          if (++calls == 2) self->close(500ms);  // close() calls the hook too: once only
+                      }};
+    Producer p{o};
+    self = &p;
+    p.produce(std::string_view{"x"}, {.topic = "interrupt", .on_delivery = [&](const DeliveryReport& r) {
+                                          if (r.error) ++failed;
+                                      }});
+    const auto t0 = Clock::now();
+    try {
+        p.flush(10s);
+        ADD_FAILURE() << "the flush returned although its producer was closed under it";
+    } catch (const gracedb::Error& e) {
+        EXPECT_EQ(e.code(), gracedb::Errc::client_closed) << e.what();
+    }
+    EXPECT_LT(Clock::now() - t0, 8s);
+    EXPECT_EQ(failed.load(), 1) << "close() reported the message it could not deliver";
+}
+
+// flush() without a limit from a producer that never reached a broker (a wrong address) raises at once, as
+// produce_and_wait does, instead of waiting for ever; with a limit it waits that time (a broker back within
+// it delivers).
+TEST(ProducerInterruptClose, AnUnlimitedFlushThatNeverReachedABrokerRaisesAtOnce) {
+    Cluster cluster;
+    cluster.down();
+    Producer p{{.bootstrap_servers = rd_kafka_mock_cluster_bootstraps(cluster.mc),
+                .instance_name = "mock",
+                .flush_timeout = 500ms,
+                .kafka_config = {{"security.protocol", "plaintext"}, {"reconnect.backoff.max.ms", "100"}}}};
+    p.produce(std::string_view{"x"}, {.topic = "interrupt", .on_delivery = [](const DeliveryReport&) {}});
+    auto result = std::async(std::launch::async, [&p] {
+        try {
+            p.flush();
+            return gracedb::Errc{};
+        } catch (const gracedb::Error& e) {
+            return e.code();
+        }
+    });
+    ASSERT_EQ(result.wait_for(20s), std::future_status::ready) << "flush() without a limit waited on";
+    EXPECT_EQ(result.get(), gracedb::Errc::connection_failed);
 }

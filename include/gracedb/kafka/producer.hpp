@@ -176,7 +176,9 @@ public:
     /// queued and no broker reachable, KafkaConnectionError (connection_failed: librdkafka reconnects until
     /// then). Messages still queued stay queued (nothing is dropped by an error of flush).
     int flush(std::chrono::milliseconds timeout);
-    /// flush() with no argument waits until the queue is empty.
+    /// flush() with no argument waits until the queue is empty; a producer that never reached a broker
+    /// raises KafkaConnectionError (connection_failed) as soon as librdkafka finds none reachable (a wrong
+    /// address would wait for ever), as produce_and_wait does.
     int flush();
 
     /// Serves delivery reports and errors for at most `timeout`; returns the number of events served.

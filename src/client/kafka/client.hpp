@@ -48,12 +48,28 @@ public:
                 std::terminate();  // unreachable: raise_closed throws
             }
         }
-        ~Call() { gate_.leave(); }
+        ~Call() {
+            if (held_) gate_.leave();
+        }
         Call(const Call&) = delete;
         Call& operator=(const Call&) = delete;
 
+        /// Runs `f` (the interrupt hook) with this call's hold let go, so that a close() that `f` makes on
+        /// this thread (a Python signal handler closing the client) does not wait for this call, i.e. for
+        /// itself; holds the gate again afterwards and returns true, or returns false (nothing held) when
+        /// close() began meanwhile. An exception of `f` propagates, with nothing held.
+        template <class F>
+        [[nodiscard]] bool released(F&& f) {
+            gate_.leave();
+            held_ = false;
+            f();
+            held_ = gate_.try_enter();
+            return held_;
+        }
+
     private:
         CallGate& gate_;
+        bool held_ = true;
     };
 
     /// False (and nothing held) once close() began.

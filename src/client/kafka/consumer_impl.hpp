@@ -104,6 +104,11 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     void between_slices() const {
         if (options.interrupt) options.interrupt();
     }
+    /// The same inside a call: the hook runs with the call's hold let go (a close() it makes does not wait
+    /// for this call); client_closed when close() began meanwhile.
+    void between_slices(Use& use) const {
+        if (options.interrupt && !use.released(options.interrupt)) throw_closed();
+    }
 
     // consumer_poll.cpp
     /// librdkafka's message as a Message (a copy).

@@ -101,7 +101,7 @@ std::optional<Message> Consumer::Impl::poll_until(const detail::Deadline& deadli
     for (bool first = true;; first = false) {
         if (!first) {
             if (deadline.expired() || stop_flag.load() || StopSignals::received()) return std::nullopt;
-            between_slices();
+            between_slices(use);
         }
         if (replay_finished()) return std::nullopt;
         detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), slice_ms(deadline))};

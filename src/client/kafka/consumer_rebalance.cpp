@@ -90,7 +90,7 @@ bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
     Impl::Use use{im};
     const auto deadline = detail_consumer::within(timeout);
     for (bool first = true; !im.has_assignment() && !deadline.expired(); first = false) {
-        if (!first) im.between_slices();  // a message fetched meanwhile is in `buffered`, kept for poll()
+        if (!first) im.between_slices(use);  // a message fetched meanwhile is in `buffered`, kept for poll()
         if (im.gate.closing()) Impl::throw_closed();  // close() began while this call waited
         detail::KafkaMessage m{rd_kafka_consumer_poll(im.rk.get(), detail_consumer::slice_ms(deadline))};
         if (m && !m->err) {

@@ -81,12 +81,13 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
         }
         // The flush rule (also Python's): a TLS failure raises at once (waiting cannot cure it); no reachable
         // broker only when the whole time is up (below): librdkafka reconnects by itself, and a broker back
-        // within the caller's timeout delivers what is queued.
-        if (auto e = connection_failure_since(mark, true)) {
+        // within the caller's timeout delivers what is queued. A flush without a limit from a producer that
+        // never reached a broker raises at once (as produce_and_wait): a wrong address would wait for ever.
+        if (auto e = connection_failure_since(mark, forever ? ever_delivered() : true)) {
             raise_undelivered();
             std::rethrow_exception(e);
         }
-        interrupt();  // its exception ends the wait; what is queued stays queued
+        interrupt(&use);  // its exception ends the wait; what is queued stays queued
     }
     settle_pending();  // a fatal error that could not be healed: the cause of what failed, first
     raise_undelivered();

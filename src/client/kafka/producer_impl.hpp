@@ -148,9 +148,13 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     struct InterruptTicker {
         const std::function<void()>& hook;
         detail::Deadline next = detail::Deadline::after(kInterruptSlice);
-        void operator()() {
+        /// `use`: the call's hold, let go while the hook runs (a close() it makes does not wait for the call).
+        void operator()(Use* use = nullptr) {
             if (!hook || !next.expired()) return;
-            hook();
+            if (!use)
+                hook();
+            else if (!use->released(hook))
+                throw_closed();  // close() began while the hook ran: what is left is close()'s
             next = detail::Deadline::after(kInterruptSlice);
         }
     };

@@ -292,7 +292,9 @@ DeliveryReport Producer::Impl::produce_and_wait(std::string_view value, ProduceO
                           error ? error->rdkafka_error() : std::string{}, e.what());
         }
         if (slot->done.load(std::memory_order_acquire) || closing() || deadline.expired()) break;
-        if (options.interrupt) options.interrupt();
+        // The hook runs with this call's hold let go: a close() it makes (a signal handler) does not wait for us.
+        if (options.interrupt && !use.released(options.interrupt))
+            return failed(Errc::client_closed, {}, "the producer was closed before the delivery report came");
     }
     if (slot->done.load(std::memory_order_acquire)) return slot->report;
     if (closing())

@@ -213,7 +213,8 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
             }
             if (o.http_fallback) return http_create(("reservation failed (" + std::string{e.what()} + ")").c_str());
             if (const auto* h = dynamic_cast<const HTTPError*>(&e))
-                throw HTTPError(h->status(), h->body(), std::string{"create_event, reservation step: "} + e.what());
+                throw HTTPError(h->status(), h->body(), std::string{"create_event, reservation step: "} + e.what(),
+                                h->code(), h->retriable());
             if (dynamic_cast<const TransportError*>(&e))
                 throw TransportError(std::string{"create_event, reservation step: "} + e.what());
             throw GraceDbError(std::string{"create_event, reservation step: "} + e.what());
@@ -259,8 +260,17 @@ Response GraceDb::create_event(const std::string& group, const std::string& pipe
         note_step("published", std::nullopt, "");
         report = producer.produce_and_wait(text, std::move(po), producer.flush_timeout());
         result.timings.emplace_back("publish", since(t_publish));
-    } catch (...) {
+    } catch (const Error&) {  // ours (a KafkaError, ...): thrown before the message was queued
         error = std::current_exception();
+    } catch (const std::invalid_argument&) {  // a bad key or topic: before it was queued
+        error = std::current_exception();
+    } catch (...) {
+        // Anything else is the producer's interrupt hook (Python's Ctrl-C), thrown while the message waited
+        // for its report: it is queued and may still be delivered, so it is neither failed nor completed over
+        // HTTP; follow-ups wait for it, the outbox keeps it "published", and the caller gets the hook's
+        // exception unchanged.
+        if (supervised && graceid.is_string()) impl_->pending.add(graceid.get<std::string>());
+        throw;
     }
     if (error || report.error) {
         PublishFailure failure = error ? PublishFailure::from(error) : PublishFailure::from(report);

@@ -47,9 +47,11 @@ OutboxResumeResult GraceDb::resume_outbox() {
             std::string what = e.what();
             const auto* http = dynamic_cast<const HTTPError*>(&e);
             // GraceDB judged the entry itself (a 400, a 404 for a graceid it never reserved): retrying cannot
-            // help, so it is kept as failed with the reason. Anything else is tried again at the next resume.
+            // help, so it is kept as failed with the reason. Anything else (a 5xx too, even where the request
+            // is reported not retriable because it may have been applied) is tried again at the next resume.
             const bool refused =
-                (http && !http->retriable() && http->status() != 401 && http->status() != 403) ||
+                (http && http->status() >= 400 && http->status() < 500 && !http->retriable() &&
+                 http->status() != 401 && http->status() != 403) ||
                                  dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
             try {
                 const std::string state = refused          ? "failed"
