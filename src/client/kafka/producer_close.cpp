@@ -87,6 +87,14 @@ int Producer::Impl::flush_for(std::chrono::milliseconds timeout, bool forever) {
             raise_undelivered();
             std::rethrow_exception(e);
         }
+        // The same when the failure was reported before this flush began (librdkafka says "all brokers down"
+        // once, when it happens): the state, not only the events since the mark.
+        if (forever && !ever_delivered() && all_brokers_down()) {
+            if (auto e = connection_failure_since(0, false)) {
+                raise_undelivered();
+                std::rethrow_exception(e);
+            }
+        }
         interrupt(&use);  // its exception ends the wait; what is queued stays queued
     }
     settle_pending();  // a fatal error that could not be healed: the cause of what failed, first
