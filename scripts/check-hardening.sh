@@ -61,6 +61,12 @@ run_ctest() {
     summary+=("FAILED   $name: ${counts:-?} ($(( $(date +%s) - t_part )) s; log $dir/ctest.log)")
     grep -E "ERROR: (Address|Leak)Sanitizer|runtime error|WARNING: ThreadSanitizer|SUMMARY: |\*\*\*Failed|Timeout" \
       "$dir/ctest.log" | sort | uniq -c | sort -rn | head -20 || true
+    # What each failed test printed (ctest --output-on-failure puts it after the test's status line), so a CI
+    # log alone says why: gtest's failures and the sanitizer's report, at most 80 lines a test.
+    awk '/\*\*\*(Failed|Timeout|Exception)/ {n = 80; print "---- " $0; next}
+         n > 0 && /^ *([0-9]+\/[0-9]+ Test +#|Start +[0-9]+:)/ {n = 0}
+         n > 0 && /(Failure|FAILED|Expected|Which is|Value of|Actual|ThreadSanitizer|AddressSanitizer|runtime error|SUMMARY|    #[0-9]|^  )/ {print; n--}' \
+      "$dir/ctest.log" | head -400 || true
   fi
 }
 

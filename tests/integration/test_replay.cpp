@@ -34,20 +34,30 @@ struct TimedTopic {
         // Ten minutes ago, on a whole second: the window is in the past, as in a replay.
         base_ms = (std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count() - 600) * 1000;
-        RawClient producer{RD_KAFKA_PRODUCER, {{"bootstrap.servers", rig.plain_bootstrap}}};
-        int sent = 0;
+        // Idempotent: a retried first request must not land after the second (a plain producer reordered
+        // p0-0 behind p0-1..p0-9 once under TSan, and the window then began at offset 2).
+        RawClient producer{RD_KAFKA_PRODUCER,
+                           {{"bootstrap.servers", rig.plain_bootstrap}, {"enable.idempotence", "true"}}};
+        std::map<std::pair<int, int>, RawDelivery> reports;  // (partition, i) -> its delivery report
         for (const auto& [p, n] : kCounts)
             for (int i = 0; i < n; ++i) {
                 const std::string topic = "rig." + pipeline, value = "p" + std::to_string(p) + "-" + std::to_string(i);
+                RawDelivery* report = &reports[std::make_pair(p, i)];
                 const auto err = rd_kafka_producev(
                     producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(p),
                     RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                    RD_KAFKA_V_TIMESTAMP(base_ms + i * 1000), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                    RD_KAFKA_V_TIMESTAMP(base_ms + i * 1000), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_OPAQUE(report), RD_KAFKA_V_END);
                 EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
-                ++sent;
             }
         EXPECT_EQ(rd_kafka_flush(producer.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-        EXPECT_EQ(sent, 26);
+        EXPECT_EQ(reports.size(), 26u);
+        // The layout the expectations assume: message i of partition p at offset i.
+        for (const auto& [at, d] : reports) {
+            EXPECT_TRUE(d.reported && d.err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                << "p" << at.first << "-" << at.second << ": " << rd_kafka_err2str(d.err);
+            EXPECT_EQ(d.offset, at.second) << "p" << at.first << "-" << at.second << " landed out of order";
+        }
     }
 
     // What a window [from, to) seconds after base must give, as "p<p>-<i>".
