@@ -27,10 +27,11 @@ public:
     /// The time point (Clock::time_point::max() when unlimited).
     Clock::time_point when() const { return unlimited_ ? Clock::time_point::max() : when_; }
 
-    /// What is left, never negative; milliseconds::max() when unlimited.
+    /// What is left, never negative; milliseconds::max() when unlimited. Rounded up: 0 only once expired(), so
+    /// a loop waiting left() at a time sleeps through its last fraction of a millisecond instead of spinning.
     std::chrono::milliseconds left() const {
         if (unlimited_) return std::chrono::milliseconds::max();
-        const auto d = std::chrono::duration_cast<std::chrono::milliseconds>(when_ - Clock::now());
+        const auto d = std::chrono::ceil<std::chrono::milliseconds>(when_ - Clock::now());
         return std::max(d, std::chrono::milliseconds::zero());
     }
     /// What is left, at most `cap`: one slice of a wait that must also look at something else in between.

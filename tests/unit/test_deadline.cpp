@@ -36,3 +36,18 @@ TEST(Deadline, ZeroIsAlreadyExpiredAndAHugeOneFitsLibrdkafkasInt) {
     EXPECT_FALSE(far.unlimited());
     EXPECT_EQ(far.rd_timeout_ms(), std::numeric_limits<int>::max());
 }
+
+TEST(Deadline, NothingIsLeftOnlyOnceItHasExpired) {
+    // Truncated, the last fraction of a millisecond read as 0 while not yet expired: a caller waiting left()
+    // polled with 0 and spun. Sampled through the whole last millisecond of a 3 ms deadline.
+    const auto d = Deadline::after(3ms);
+    int samples = 0, zero_before_expiry = 0;
+    for (bool expired = false; !expired; ++samples) {
+        const auto left = d.left();
+        expired = d.expired();  // read after left(): time only moves on
+        if (left == 0ms && !expired) ++zero_before_expiry;
+        EXPECT_LE(left, 3ms);
+    }
+    EXPECT_EQ(zero_before_expiry, 0) << "of " << samples << " samples";
+    EXPECT_EQ(d.left(), 0ms);
+}
