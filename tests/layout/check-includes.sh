@@ -38,8 +38,10 @@ for f in $files; do
     echo "$f: a source file outside the known folders (add it to tests/layout/check-includes.sh and docs/layout.md)"
     status=1; continue
   fi
-  grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f" | while IFS= read -r line; do
-    inc=$(printf '%s\n' "$line" | sed 's/.*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/')
+  # "..." includes, and <...> ones naming a private folder (an include path would let <client/...> through).
+  grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*("|<(common|client|supervisor|testing)/)' "$f" |
+  while IFS= read -r line; do
+    inc=$(printf '%s\n' "$line" | sed -E 's/.*#[[:space:]]*include[[:space:]]*["<]([^">]*)[">].*/\1/')
     ok=no
     for p in $rules; do
       case $p in
