@@ -184,25 +184,28 @@ void AssignmentWatch::check() {
         for (const auto& tp : consumer_.assigned) unheld.erase(tp);
     }
     if (unheld.empty()) return all_held();
-    if (const auto group = describe_group(rk, consumer_.group, deadline)) {
+    const auto group = describe_group(rk, consumer_.group, deadline);
+    if (group) {
         if (!group->stable) return;  // a rebalance under way: no verdict
         for (const auto& tp : group->held) unheld.erase(tp);
         if (unheld.empty()) return all_held();
     } else if (held_here) {
         return all_held();  // other members may hold the rest: this member cannot tell
     }
-    unheld_for_a_while(unheld);
+    unheld_for_a_while(unheld, group.has_value());
 }
 
-void AssignmentWatch::unheld_for_a_while(const std::set<TopicPartition>& unheld) {
+void AssignmentWatch::unheld_for_a_while(const std::set<TopicPartition>& unheld, bool group_described) {
     if (!act_at_) act_at_ = detail::Deadline::after(grace_);
     if (!act_at_->expired()) return;
     if (!warned_) {
-        gracedb::detail::log_warning(
-            "Kafka consumer group " + consumer_.group + ": " + std::to_string(unheld.size()) +
-            " partition(s) of subscribed topics held by no member of the group for " +
-            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(grace_).count()) + " s (" +
-            named(unheld) + "): librdkafka did not assign them; rejoining the group");
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(grace_).count();
+        const std::string what = group_described ? "held by no member of the group"
+                                                 : "not held here (the group could not be described)";
+        gracedb::detail::log_warning("Kafka consumer group " + consumer_.group + ": " +
+                                     std::to_string(unheld.size()) + " partition(s) of subscribed topics " +
+                                     what + " for " + std::to_string(seconds) + " s (" + named(unheld) +
+                                     "): librdkafka did not assign them; rejoining the group");
         warned_ = true;
     }
     rejoin();

@@ -39,7 +39,7 @@ public:
 private:
     void run();
     void check();
-    void unheld_for_a_while(const std::set<TopicPartition>& unheld);
+    void unheld_for_a_while(const std::set<TopicPartition>& unheld, bool group_described);
     void all_held();
     void rejoin();
 
