@@ -1,6 +1,6 @@
-// Chaos, a reproduction loop (off unless GRACEDB_REGROUP_ROUNDS=N): a pattern consumer started as soon as its
-// topic is created, every other round right after a node restart (as heal() does), gets the topic's partitions.
-// It prints each round's time to the assignment.
+// Chaos, a reproduction loop (off unless GRACEDB_REGROUP_ROUNDS=N): a pattern consumer started as soon as
+// its topic is created, every other round right after a node restart (as heal() does), gets the topic's
+// partitions. It prints each round's time to the assignment.
 #include <gracedb/kafka.hpp>
 #include <gtest/gtest.h>
 
