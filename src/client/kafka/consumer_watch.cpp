@@ -17,10 +17,11 @@
 // every few minutes. The warning is logged once per episode.
 #include "client/kafka/consumer_watch.hpp"
 
+#include <regex.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -36,20 +37,33 @@ constexpr std::chrono::milliseconds kLongestGrace = 5min;
 // A check's requests, all within this: a close() joins the watch, so it never waits longer for a check.
 constexpr std::chrono::milliseconds kCheckTime = 2s;
 
+// A POSIX extended regular expression, as librdkafka matches its "^..." subscriptions (std::regex is not
+// used: its compiler writes libstdc++'s shared ctype cache, a data race between two consumers' watches).
+class Pattern {
+public:
+    explicit Pattern(const std::string& s) : ok_{::regcomp(&re_, s.c_str(), REG_EXTENDED | REG_NOSUB) == 0} {}
+    ~Pattern() {
+        if (ok_) ::regfree(&re_);
+    }
+    Pattern(const Pattern&) = delete;
+    Pattern& operator=(const Pattern&) = delete;
+    bool matches(const std::string& s) const { return ok_ && ::regexec(&re_, s.c_str(), 0, nullptr, 0) == 0; }
+
+private:
+    ::regex_t re_{};
+    bool ok_;  // false: librdkafka refused it at subscribe() already
+};
+
 // The partitions, in `md`, of the topics that `subscription` names or matches (topics in error left out).
 std::set<TopicPartition> subscribed_partitions(const rd_kafka_metadata_t& md,
                                                const std::vector<std::string>& subscription) {
     std::vector<std::string> names;
-    std::vector<std::regex> patterns;
+    std::vector<std::unique_ptr<Pattern>> patterns;
     for (const auto& s : subscription) {
-        if (!s.starts_with('^')) {
+        if (s.starts_with('^'))
+            patterns.push_back(std::make_unique<Pattern>(s));
+        else
             names.push_back(s);
-            continue;
-        }
-        try {
-            patterns.emplace_back(s, std::regex::extended);
-        } catch (const std::regex_error&) {  // librdkafka refused it at subscribe() already
-        }
     }
     std::set<TopicPartition> out;
     for (int t = 0; t < md.topic_cnt; ++t) {
@@ -58,7 +72,7 @@ std::set<TopicPartition> subscribed_partitions(const rd_kafka_metadata_t& md,
         const std::string name = topic.topic;
         const bool wanted = std::find(names.begin(), names.end(), name) != names.end() ||
                             std::any_of(patterns.begin(), patterns.end(),
-                                        [&](const std::regex& r) { return std::regex_search(name, r); });
+                                        [&](const auto& pattern) { return pattern->matches(name); });
         if (!wanted) continue;
         for (int p = 0; p < topic.partition_cnt; ++p) out.insert({name, topic.partitions[p].id});
     }
