@@ -113,7 +113,7 @@ if [[ $parts == *tsan* ]]; then
       # integration.SupervisorBurst (1,000 events through instrumented supervisor processes) was too slow under
       # TSan to finish within its deadlines on 2 cores (320 of 1,000 in 120 s, seen once), so it runs unsanitized
       # in the main suite and under ASan only.
-      threaded='^unit\.(Concurrency|CloseThreads|ProducerMock|ProducerHeal|ConsumerMock|ReservationWindow\.(AFollowUp|TheBound)|SupervisorMock|SupervisorPartitions|ConsumerInterrupt|ProducerInterrupt|StopSignals|Log)|^integration\.(TokenRefresh|Producer|Consumer|SecretHygiene)'
+      threaded='^unit\.(Concurrency|CloseThreads|ProducerMock|ProducerHeal|ConsumerMock|ReservationWindow\.(AFollowUp|TheBound)|SupervisorMock|SupervisorPartitions|ConsumerInterrupt|ConsumerRegroup|ProducerInterrupt|StopSignals|Log)|^integration\.(TokenRefresh|Producer|Consumer|SecretHygiene)'
       TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp" \
         run_ctest "$dir" "TSan threaded tests" -R "$threaded"
     else

@@ -8,12 +8,15 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
 
+#include "common/log.hpp"
 #include "client/kafka/consumer_impl.hpp"
 #include "client/kafka/consumer_peer.hpp"
+#include "client/kafka/consumer_watch.hpp"
 #include "client/kafka/error_map.hpp"
 
 namespace gracedb::kafka {
@@ -85,6 +88,11 @@ Consumer::Impl::Impl(ConsumerOptions o) : options{std::move(o)} {
     std::size_t size = sizeof value;
     if (rd_kafka_conf_get(conf.get(), "enable.auto.commit", value, &size) == RD_KAFKA_CONF_OK)
         auto_commit = std::strcmp(value, "true") == 0;
+    size = sizeof value;
+    if (rd_kafka_conf_get(conf.get(), "topic.metadata.refresh.interval.ms", value, &size) ==
+            RD_KAFKA_CONF_OK &&
+        std::atoi(value) > 0)
+        refresh_interval = std::chrono::milliseconds{std::atoi(value)};
     rk = create(RD_KAFKA_CONSUMER, std::move(conf));
     rd_kafka_poll_set_consumer(rk.get());
     if (!options.topics.empty()) subscribe_topics(options.topics);
@@ -105,14 +113,38 @@ void Consumer::Impl::throw_closed() {
 void Consumer::Impl::subscribe_topics(const std::vector<std::string>& pipelines) {
     Use use{*this};
     if (pipelines.empty()) throw std::invalid_argument("subscribe() needs at least one pipeline name");
-    detail::PartitionList list{rd_kafka_topic_partition_list_new(static_cast<int>(pipelines.size()))};
-    for (const auto& p : pipelines) {
-        const auto topic = p.starts_with('^') ? p : make_topic_name(instance, p);
-        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
-    }
-    if (auto err = rd_kafka_subscribe(rk.get(), list.get()))
+    std::vector<std::string> topics;
+    for (const auto& p : pipelines) topics.push_back(p.starts_with('^') ? p : make_topic_name(instance, p));
+    if (auto err = subscribe_to(topics))
         detail_errors::throw_kafka_error(err, std::string{"cannot subscribe: "} + rd_kafka_err2str(err),
                                          Op::consume);
+    std::lock_guard lock{assignment_mutex};
+    subscription = std::move(topics);
+    if (!watch)  // consumer_watch.cpp
+        watch = std::make_unique<AssignmentWatch>(
+            AssignmentWatch::Watched{rk.get(), group, assignment_mutex, assigned, subscription, rejoin_due},
+            refresh_interval);
+}
+
+rd_kafka_resp_err_t Consumer::Impl::subscribe_to(const std::vector<std::string>& topics) {
+    detail::PartitionList list{rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()))};
+    for (const auto& t : topics)
+        rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+    return rd_kafka_subscribe(rk.get(), list.get());
+}
+
+// On the thread that polls: the rejoin the assignment watch asked for (the same subscription, again).
+void Consumer::Impl::rejoin_if_due() {
+    if (!rejoin_due.exchange(false)) return;
+    std::vector<std::string> topics;
+    {
+        std::lock_guard lock{assignment_mutex};
+        topics = subscription;
+    }
+    if (topics.empty()) return;
+    if (auto err = subscribe_to(topics))
+        gracedb::detail::log_warning("Kafka consumer group " + group + ": cannot rejoin (" +
+                                     rd_kafka_err2str(err) + ")");
 }
 
 Consumer::Consumer(ConsumerOptions options) : impl_{std::make_unique<Impl>(std::move(options))} {}

@@ -8,6 +8,7 @@
 
 #include "common/log.hpp"
 #include "client/kafka/consumer_impl.hpp"
+#include "client/kafka/consumer_watch.hpp"
 
 namespace gracedb::kafka {
 
@@ -55,6 +56,12 @@ void Consumer::Impl::close_within(std::chrono::milliseconds timeout, bool interr
             im.close_cv.notify_all();
         }
     } leave{*this};
+    std::unique_ptr<AssignmentWatch> watching;
+    {
+        std::lock_guard lock{assignment_mutex};
+        watching = std::move(watch);
+    }
+    watching.reset();  // stopped and joined: it uses rk, which leave_group destroys (a check ends within 2 s)
     std::exception_ptr interrupted;
     try {
         leave_group(timeout, deadline, between);

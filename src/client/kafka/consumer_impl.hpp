@@ -52,6 +52,8 @@ detail::PartitionList one_partition(const TopicPartition& tp, std::optional<std:
 
 }  // namespace detail_consumer
 
+class AssignmentWatch;
+
 struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     ConsumerOptions options;
     std::string instance;
@@ -90,6 +92,12 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     detail::KafkaQueue close_queue;  // rd_kafka_consumer_close_queue's, while the group is being left
     bool close_refused = false;      // librdkafka refused to start leaving the group
     bool close_done = false;
+    // topic.metadata.refresh.interval.ms as librdkafka reads it: the period of the assignment watch.
+    std::chrono::milliseconds refresh_interval{5000};
+    std::vector<std::string> subscription;  // the topics and patterns subscribed to (under assignment_mutex)
+    std::atomic<bool> rejoin_due{false};    // set by the watch; the polling thread rejoins (rejoin_if_due)
+    // Started by the first subscribe (under assignment_mutex); close() joins it before it destroys rk.
+    std::unique_ptr<AssignmentWatch> watch;
 
     // consumer.cpp
     explicit Impl(ConsumerOptions o);
@@ -100,6 +108,8 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
         explicit Use(Impl& im) : Call{im.gate, &Impl::throw_closed} {}
     };
     void subscribe_topics(const std::vector<std::string>& pipelines);
+    rd_kafka_resp_err_t subscribe_to(const std::vector<std::string>& topics);
+    void rejoin_if_due();
     /// Between two slices of a blocking wait: ConsumerOptions::interrupt, whose exception ends the wait.
     void between_slices() const {
         if (options.interrupt) options.interrupt();

@@ -104,6 +104,7 @@ std::optional<Message> Consumer::Impl::poll_until(const detail::Deadline& deadli
             between_slices(use);
         }
         if (replay_finished()) return std::nullopt;
+        rejoin_if_due();
         detail::KafkaMessage m{rd_kafka_consumer_poll(rk.get(), slice_ms(deadline))};
         if (m && !m->err) {
             auto msg = convert(m.get());

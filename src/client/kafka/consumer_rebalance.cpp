@@ -92,6 +92,7 @@ bool Consumer::wait_for_assignment(std::chrono::milliseconds timeout) {
     for (bool first = true; !im.has_assignment() && !deadline.expired(); first = false) {
         if (!first) im.between_slices(use);  // a message fetched meanwhile is in `buffered`, kept for poll()
         if (im.gate.closing()) Impl::throw_closed();  // close() began while this call waited
+        im.rejoin_if_due();
         detail::KafkaMessage m{rd_kafka_consumer_poll(im.rk.get(), detail_consumer::slice_ms(deadline))};
         if (m && !m->err) {
             // Kept for poll(), which stores its offset when it returns it (a close before that leaves it
