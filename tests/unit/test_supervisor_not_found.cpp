@@ -1,5 +1,5 @@
-// The supervisor's 404 rule when a busy polling thread collects answers late: a never-reserved graceid's first
-// 404 and another event's success, handed over in one batch, still count in the order the answers came.
+// The supervisor's 404 rule when a busy polling thread collects answers late: a never-reserved graceid's
+// first 404 and another event's success, handed over in one batch, still count in the order they came.
 #include <gracedb/supervisor.hpp>
 #include <gracedb/testing/standin.hpp>
 #include <gtest/gtest.h>
