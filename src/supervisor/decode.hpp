@@ -68,6 +68,9 @@ struct AttemptResult {
     std::string detail{};
     /// When the answer came (set by the worker that made the attempt): the produce-to-upload delay ends here.
     std::optional<std::chrono::system_clock::time_point> finished{};
+    /// When the answer came, on the steady clock (set by the upload pool, in the order results are handed
+    /// over): the 404 rule orders a 404 and a success by it, not by when the polling thread saw them.
+    std::chrono::steady_clock::time_point answered{};
     std::chrono::duration<double> took{};  // how long the attempt took
 };
 

@@ -7,6 +7,7 @@
 // something in front of GraceDB still fill the window of held messages, which stops fetching just the same.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -21,9 +22,9 @@ public:
     static constexpr int kBlockAfter = 3;
     using Clock = std::chrono::steady_clock;
 
-    /// An upload completed (2xx or 409). True when this ends a blocked state.
-    bool succeeded(Clock::time_point now) {
-        last_success_ = now;
+    /// An upload completed (2xx or 409), answered at `answered`. True when this ends a blocked state.
+    bool succeeded(Clock::time_point answered) {
+        last_success_ = std::max(last_success_, answered);
         streak_ = 0;
         first_ = nullptr;
         several_ = false;
@@ -57,7 +58,7 @@ public:
     bool own_fault() const { return blocked_ && own_fault_; }
     const std::string& reason() const { return reason_; }
     Clock::time_point blocked_since() const { return blocked_since_; }
-    /// The last successful upload (epoch of steady_clock before the first).
+    /// When the last successful upload was answered (epoch of steady_clock before the first).
     Clock::time_point last_success() const { return last_success_; }
 
 private:

@@ -42,7 +42,7 @@ struct GRACEDB_SUPERVISOR_NO_EXPORT Supervisor::Impl {
     void start_due_retries();
     void dead_letter(const supervisor_detail::JobPtr& job, const std::string& reason);
     void serve_dead_letters();
-    bool never_reserved(supervisor_detail::Job& job, supervisor_detail::Clock::time_point now);
+    bool never_reserved(supervisor_detail::Job& job, supervisor_detail::Clock::time_point answered);
     void done(const supervisor_detail::Job& job) { partitions->done(job); }
     bool ours(const supervisor_detail::Job& job) { return partitions->tracker(job.tp, job.epoch) != nullptr; }
     // Stopping (drain.cpp).

@@ -55,10 +55,12 @@ void Supervisor::Impl::serve_dead_letters() {
 
 // The 404 rule: a 404 is the event's own fault (never reserved) only once it has lasted never_reserved_after
 // since the event's first 404 AND another upload succeeded after that first 404 (the path works for others).
-// A proxy or deploy answering 404 to everything never meets the second condition.
-bool Supervisor::Impl::never_reserved(sd::Job& job, Clock::time_point now) {
-    if (!job.not_found_since) job.not_found_since = now;
-    return now - *job.not_found_since >= options.never_reserved_after &&
+// A proxy or deploy answering 404 to everything never meets the second condition. Both are when the answers
+// came (AttemptResult::answered): a success handed over in the same batch as a first 404 but answered after
+// it counts (stamped with the batch's time instead, the last 404s before a quiet spell were never judged).
+bool Supervisor::Impl::never_reserved(sd::Job& job, Clock::time_point answered) {
+    if (!job.not_found_since) job.not_found_since = answered;
+    return answered - *job.not_found_since >= options.never_reserved_after &&
            health.last_success() > *job.not_found_since;
 }
 
@@ -70,7 +72,7 @@ void Supervisor::Impl::handle_results() {
         switch (result.kind) {
             case Kind::uploaded:
             case Kind::already_uploaded:
-                if (health.succeeded(now))
+                if (health.succeeded(result.answered))
                     log(LogLevel::warning, "supervisor: uploads succeed again: fetching resumes");
                 stats.report(*job,
                              result.kind == Kind::uploaded ? Outcome::uploaded : Outcome::already_uploaded,
@@ -87,8 +89,9 @@ void Supervisor::Impl::handle_results() {
                 retry_later(job, result.detail + " (judged again on a fresh API root)");
                 break;
             case Kind::not_found:
-                if (never_reserved(*job, now)) {
-                    dead_letter(job, result.detail + " for " + seconds_since(*job->not_found_since, now) +
+                if (never_reserved(*job, result.answered)) {
+                    dead_letter(job, result.detail + " for " +
+                                         seconds_since(*job->not_found_since, result.answered) +
                                          " s while other uploads succeeded: never reserved");
                     break;
                 }

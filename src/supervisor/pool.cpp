@@ -92,6 +92,7 @@ void UploadPool::work(std::size_t index) {
         std::function<void()> wake;
         {
             std::lock_guard lock{mutex_};
+            result.answered = std::chrono::steady_clock::now();  // under the lock: results_ in answer order
             results_.emplace_back(std::move(job), std::move(result));
             wake = wake_;
         }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "itest.hpp"
@@ -259,6 +260,13 @@ bool is_token(const gracedb::Error& e) {
 bool is_down(const gracedb::Error& e) {
     return dynamic_cast<const KafkaConnectionError*>(&e) && e.code() == gracedb::Errc::connection_failed;
 }
+// A certificate refused: librdkafka 2.0.2 reports it as _SSL, or, when it sees the broker close the connection
+// first (under load: 3 of 6 runs with two CPU burners), as a _TRANSPORT error followed by "all brokers down".
+// Nothing is classified by an error's text, so the latter is connection_failed, whose message names the cause.
+bool is_tls_or_down_saying_so(const gracedb::Error& e) {
+    return is_tls(e) ||
+           (is_down(e) && std::string_view{e.what()}.find("certificate verify failed") != std::string_view::npos);
+}
 // Plaintext to the TLS port: the broker drops each connection without a word librdkafka can classify, so the
 // ping ends at its timeout; whether librdkafka counted "all brokers down" during the wait (connection_failed)
 // or not (timed_out) depends on timing (seen both: timed_out under ASan). Either is a typed, retriable error.
@@ -272,14 +280,14 @@ TEST(Producer, FailureCasesAreTypedErrorsWellBeforeTheTimeout) {
     const std::string port_tls = rig.sasl_bootstrap.substr(rig.sasl_bootstrap.rfind(':') + 1);
     const std::vector<FailureCase> cases = {
         {"wrong CA", [&](TokenEnv& env, ProducerOptions& o) { env.write_token(); o.ca_cert_path = rig.other_ca_file; },
-         is_tls, "tls_failed"},
+         is_tls_or_down_saying_so, "tls_failed, or connection_failed naming the certificate"},
         {"host-name mismatch",  // 0177.0.0.1 is 127.0.0.1 to the resolver, a name the certificate does not carry
          [&](TokenEnv& env, ProducerOptions& o) {
              env.write_token();
              o.bootstrap_servers = "0177.0.0.1:" + port_tls;
              o.token_audience = rig.audience;
          },
-         is_tls, "tls_failed"},
+         is_tls_or_down_saying_so, "tls_failed, or connection_failed naming the certificate"},
         {"plaintext to the TLS port", [&](TokenEnv& env, ProducerOptions& o) { env.write_token(); o.use_ssl = false; },
          is_down_or_timed_out, "connection_failed or timed_out", false},
         {"token for another audience",

@@ -184,11 +184,20 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
             const bool tls = code == RD_KAFKA_RESP_ERR__SSL;
             if (!tls) self->all_brokers_down_.store(true);
             if (tls) self->refused_.store(true, std::memory_order_relaxed);
+            // librdkafka reports the connection failure before "all brokers down" (as _TRANSPORT, also a TLS
+            // handshake that failed when the broker's close is seen first): named, so the message says why.
+            std::string cause;
+            if (!tls) {
+                std::lock_guard lock{self->mutex_};
+                if (!self->last_transport_.empty())
+                    cause = "; the last connection failure: " + self->last_transport_;
+            }
             const std::string hint =
                 tls ? " (TLS failed: check ca_cert_path, the broker's host name against its certificate, and that "
                       "the port is the broker's TLS listener)"
-                    : " (no broker of " + self->bootstrap_ + " is reachable: check the address, that the broker "
-                      "runs, and the protocol of the port: " + self->protocol_ + ")";
+                    : cause + " (no broker of " + self->bootstrap_ +
+                          " is reachable: check the address, that the broker runs, the port's protocol: " +
+                          self->protocol_ + ", and for TLS ca_cert_path and the broker's host name)";
             auto e = detail_errors::make_kafka_error(code, "Kafka " + std::string{self->role_} + ": " + text + hint,
                                                      self->op());
             std::lock_guard lock{self->mutex_};
@@ -205,6 +214,7 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
                              std::string{"Kafka "} + self->role_ + ": " + text);
         std::lock_guard lock{self->mutex_};
         self->last_error_ = text;
+        if (code == RD_KAFKA_RESP_ERR__TRANSPORT) self->last_transport_ = reason ? redact_tokens(reason) : "";
     } catch (...) {
         // Nothing may unwind into librdkafka.
     }

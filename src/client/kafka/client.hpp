@@ -246,6 +246,7 @@ private:
     std::exception_ptr fatal_;
     std::exception_ptr pending_error_;
     std::string last_error_;
+    std::string last_transport_;  // the last _TRANSPORT error's text: the cause "all brokers down" names
     std::atomic<bool> all_brokers_down_{false};
     std::atomic<bool> refused_{false};
     std::atomic<bool> delivered_once_{false};
