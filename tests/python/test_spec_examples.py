@@ -279,7 +279,8 @@ class Feeder:
 
     def stop(self):
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the feeder's produce() or poll() did not return within 30 s"
         self._producer.close()
 
 
