@@ -6,7 +6,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -88,4 +90,40 @@ TEST(ConsumerRegroup, APatternSubscriptionAssignedNothingOfAnExistingTopicRejoin
     const auto logged = log.text();
     EXPECT_NE(logged.find("did not assign them; rejoining the group"), std::string::npos) << logged;
     EXPECT_NE(logged.find(topic), std::string::npos) << "the warning names the topic: " << logged;
+}
+
+// Review regression: close() took the watch away before waiting for the calls inside, so a subscribe() in
+// another thread could start a new watch that went on using the librdkafka handle close() then destroyed (a
+// use-after-free every refresh interval; ASan names it). The watch is now stopped once no call is inside.
+TEST(ConsumerRegroup, ACloseWhileAnotherThreadSubscribesLeavesNoWatchOnTheClosedHandle) {
+    RawCluster cluster;
+    const std::string instance = "regroupclose" + std::to_string(std::random_device{}() % 1000000);
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster.mc, (instance + ".pipe").c_str(), 1, 1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    for (int round = 0; round < 10; ++round) {
+        auto c = std::make_unique<Consumer>(ConsumerOptions{
+            .bootstrap_servers = cluster.bootstrap,
+            .instance_name = instance,
+            .group_id = instance + "-group" + std::to_string(round),
+            // A watch check every 100 ms: one left running meets the destroyed handle at once.
+            .kafka_config = {{"security.protocol", "plaintext"},
+                             {"topic.metadata.refresh.interval.ms", "100"}}});
+        std::atomic<bool> closed{false};
+        std::thread subscriber{[&] {
+            while (!closed.load()) {
+                try {
+                    c->subscribe({"pipe"});
+                    (void)c->poll(1ms);  // the watch judges only a consumer that polls
+                } catch (const gracedb::Error&) {  // client_closed once close() began
+                }
+            }
+        }};
+        std::this_thread::sleep_for(20ms);  // let the subscriber loop run: close() then meets it inside
+        c->close(2s);
+        closed.store(true);
+        subscriber.join();
+        std::this_thread::sleep_for(300ms);  // three watch periods on the closed handle, if a watch ran
+        c.reset();
+    }
+    SUCCEED() << "no watch touched a closed consumer's handle (a use-after-free would crash or fail ASan)";
 }

@@ -189,7 +189,9 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
             std::string cause;
             if (!tls) {
                 std::lock_guard lock{self->mutex_};
-                if (!self->last_transport_.empty())
+                // Only a failure of this outage: an idle disconnect of hours ago is not its cause.
+                if (!self->last_transport_.empty() &&
+                    std::chrono::steady_clock::now() - self->last_transport_at_ < std::chrono::seconds{60})
                     cause = "; the last connection failure: " + self->last_transport_;
             }
             const std::string hint =
@@ -214,7 +216,10 @@ void ClientCore::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
                              std::string{"Kafka "} + self->role_ + ": " + text);
         std::lock_guard lock{self->mutex_};
         self->last_error_ = text;
-        if (code == RD_KAFKA_RESP_ERR__TRANSPORT) self->last_transport_ = reason ? redact_tokens(reason) : "";
+        if (code == RD_KAFKA_RESP_ERR__TRANSPORT || code == RD_KAFKA_RESP_ERR__RESOLVE) {
+            self->last_transport_ = reason ? redact_tokens(reason) : "";
+            self->last_transport_at_ = std::chrono::steady_clock::now();
+        }
     } catch (...) {
         // Nothing may unwind into librdkafka.
     }

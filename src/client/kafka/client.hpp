@@ -246,7 +246,9 @@ private:
     std::exception_ptr fatal_;
     std::exception_ptr pending_error_;
     std::string last_error_;
-    std::string last_transport_;  // the last _TRANSPORT error's text: the cause "all brokers down" names
+    // The last _TRANSPORT/_RESOLVE error's text, and when: the cause "all brokers down" names.
+    std::string last_transport_;
+    std::chrono::steady_clock::time_point last_transport_at_{};
     std::atomic<bool> all_brokers_down_{false};
     std::atomic<bool> refused_{false};
     std::atomic<bool> delivered_once_{false};

@@ -120,10 +120,26 @@ void Consumer::Impl::subscribe_topics(const std::vector<std::string>& pipelines)
                                          Op::consume);
     std::lock_guard lock{assignment_mutex};
     subscription = std::move(topics);
-    if (!watch)  // consumer_watch.cpp
+    if (watch) return;
+    try {  // consumer_watch.cpp; a safety net: the subscription stands without it
         watch = std::make_unique<AssignmentWatch>(
-            AssignmentWatch::Watched{rk.get(), group, assignment_mutex, assigned, subscription, rejoin_due},
+            AssignmentWatch::Watched{rk.get(), group, assignment_mutex, assigned, subscription,
+                                     watch_requests, watch_requested, last_poll_ms},
             refresh_interval);
+    } catch (const std::exception& e) {
+        gracedb::detail::log_warning("Kafka consumer group " + group +
+                                     ": the assignment watch did not start (" + e.what() +
+                                     "): a group librdkafka leaves without a partition is not noticed");
+    }
+}
+
+// Once no call is inside (close): the watch uses rk, which close destroys (a check ends at its next request).
+void Consumer::Impl::stop_watch() noexcept {
+    std::unique_ptr<AssignmentWatch> stopping;
+    {
+        std::lock_guard lock{assignment_mutex};
+        stopping = std::move(watch);
+    }
 }
 
 rd_kafka_resp_err_t Consumer::Impl::subscribe_to(const std::vector<std::string>& topics) {
@@ -133,15 +149,23 @@ rd_kafka_resp_err_t Consumer::Impl::subscribe_to(const std::vector<std::string>&
     return rd_kafka_subscribe(rk.get(), list.get());
 }
 
-// On the thread that polls: the rejoin the assignment watch asked for (the same subscription, again).
+// On the thread that polls: what the assignment watch asked for, its log lines and the rejoin (the same
+// subscription, again).
 void Consumer::Impl::rejoin_if_due() {
-    if (!rejoin_due.exchange(false)) return;
+    last_poll_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch()).count(),
+                       std::memory_order_relaxed);
+    if (!watch_requested.exchange(false)) return;
+    AssignmentWatchRequests requests;
     std::vector<std::string> topics;
     {
         std::lock_guard lock{assignment_mutex};
+        std::swap(requests, watch_requests);
         topics = subscription;
     }
-    if (topics.empty()) return;
+    for (const auto& [warning, line] : requests.notes)
+        warning ? gracedb::detail::log_warning(line) : gracedb::detail::log_info(line);
+    if (!requests.rejoin || topics.empty()) return;
     if (auto err = subscribe_to(topics))
         gracedb::detail::log_warning("Kafka consumer group " + group + ": cannot rejoin (" +
                                      rd_kafka_err2str(err) + ")");

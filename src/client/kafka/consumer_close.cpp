@@ -56,12 +56,6 @@ void Consumer::Impl::close_within(std::chrono::milliseconds timeout, bool interr
             im.close_cv.notify_all();
         }
     } leave{*this};
-    std::unique_ptr<AssignmentWatch> watching;
-    {
-        std::lock_guard lock{assignment_mutex};
-        watching = std::move(watch);
-    }
-    watching.reset();  // stopped and joined: it uses rk, which leave_group destroys (a check ends within 2 s)
     std::exception_ptr interrupted;
     try {
         leave_group(timeout, deadline, between);
@@ -86,6 +80,7 @@ void Consumer::Impl::leave_group(std::chrono::milliseconds timeout, const detail
         });
         close_begun = true;
     }  // the consumer queue is released before the consumer closes (librdkafka's rule for this queue)
+    stop_watch();  // no call inside and none to come (no subscribe() starts a watch now): rk was the watch's
     if (!rk) return;
     if (!close_committed) {
         commit_on_close(detail_consumer::within(timeout * 3 / 4), between);

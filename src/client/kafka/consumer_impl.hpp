@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/deadline.hpp"
@@ -53,6 +54,10 @@ detail::PartitionList one_partition(const TopicPartition& tp, std::optional<std:
 }  // namespace detail_consumer
 
 class AssignmentWatch;
+struct AssignmentWatchRequests {
+    bool rejoin = false;
+    std::vector<std::pair<bool, std::string>> notes;  // (a warning?, the line) to log
+};
 
 struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     ConsumerOptions options;
@@ -95,8 +100,12 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     // topic.metadata.refresh.interval.ms as librdkafka reads it: the period of the assignment watch.
     std::chrono::milliseconds refresh_interval{5000};
     std::vector<std::string> subscription;  // the topics and patterns subscribed to (under assignment_mutex)
-    std::atomic<bool> rejoin_due{false};    // set by the watch; the polling thread rejoins (rejoin_if_due)
-    // Started by the first subscribe (under assignment_mutex); close() joins it before it destroys rk.
+    // The watch's requests (under assignment_mutex), carried out by the polling thread (rejoin_if_due).
+    AssignmentWatchRequests watch_requests;
+    std::atomic<bool> watch_requested{false};
+    std::atomic<std::int64_t> last_poll_ms{0};  // steady clock, set by each poll: the watch judges only then
+    // Started by the first subscribe (under assignment_mutex); close() stops it, once no call is inside,
+    // before it destroys rk (stop_watch).
     std::unique_ptr<AssignmentWatch> watch;
 
     // consumer.cpp
@@ -110,6 +119,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     void subscribe_topics(const std::vector<std::string>& pipelines);
     rd_kafka_resp_err_t subscribe_to(const std::vector<std::string>& topics);
     void rejoin_if_due();
+    void stop_watch() noexcept;
     /// Between two slices of a blocking wait: ConsumerOptions::interrupt, whose exception ends the wait.
     void between_slices() const {
         if (options.interrupt) options.interrupt();
