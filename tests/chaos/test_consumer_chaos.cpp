@@ -129,7 +129,21 @@ static void follower_chaos(bool check_clean_stop_commit) {
             }
             std::this_thread::sleep_for(250ms);
         }
-        return count() >= distinct;
+        if (count() >= distinct) return true;
+        // Which side stalled: the producer (deliveries), the cluster (leaders, ISRs), or the follower.
+        std::string state;
+        try {
+            for (const auto& [p, st] : cluster.partitions(topic)) {
+                state += " [" + std::to_string(p) + "] leader " + std::to_string(st.leader) + " isr";
+                for (const auto r : st.isr) state += " " + std::to_string(r);
+            }
+        } catch (const std::exception& e) {
+            state = std::string{" unknown ("} + e.what() + ")";
+        }
+        ADD_FAILURE() << "after " << timeout.count() << " s: " << count() << " distinct printed of " << distinct
+                      << " awaited; the producer: " << delivered.load() << " delivered, " << failed.load()
+                      << " failed; the topic:" << state;
+        return false;
     };
     // The followers log "assigned N partition(s)" (info level) once they are in the group: a follower that is
     // still starting has no signal handlers yet, and SIGTERM would kill it like SIGKILL.
