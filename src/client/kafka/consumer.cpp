@@ -89,10 +89,8 @@ Consumer::Impl::Impl(ConsumerOptions o) : options{std::move(o)} {
     if (rd_kafka_conf_get(conf.get(), "enable.auto.commit", value, &size) == RD_KAFKA_CONF_OK)
         auto_commit = std::strcmp(value, "true") == 0;
     size = sizeof value;
-    if (rd_kafka_conf_get(conf.get(), "topic.metadata.refresh.interval.ms", value, &size) ==
-            RD_KAFKA_CONF_OK &&
-        std::atoi(value) > 0)
-        refresh_interval = std::chrono::milliseconds{std::atoi(value)};
+    if (rd_kafka_conf_get(conf.get(), "topic.metadata.refresh.interval.ms", value, &size) == RD_KAFKA_CONF_OK)
+        if (const int ms = std::atoi(value); ms > 0) refresh_interval = std::chrono::milliseconds{ms};
     rk = create(RD_KAFKA_CONSUMER, std::move(conf));
     rd_kafka_poll_set_consumer(rk.get());
     if (!options.topics.empty()) subscribe_topics(options.topics);
@@ -115,6 +113,8 @@ void Consumer::Impl::subscribe_topics(const std::vector<std::string>& pipelines)
     if (pipelines.empty()) throw std::invalid_argument("subscribe() needs at least one pipeline name");
     std::vector<std::string> topics;
     for (const auto& p : pipelines) topics.push_back(p.starts_with('^') ? p : make_topic_name(instance, p));
+    // One subscriber at a time: a rejoin on the polling thread never puts back a subscription replaced since.
+    std::lock_guard subscribing{subscribe_mutex};
     if (auto err = subscribe_to(topics))
         detail_errors::throw_kafka_error(err, std::string{"cannot subscribe: "} + rd_kafka_err2str(err),
                                          Op::consume);
@@ -155,17 +155,22 @@ void Consumer::Impl::rejoin_if_due() {
     last_poll_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now().time_since_epoch()).count(),
                        std::memory_order_relaxed);
-    if (!watch_requested.exchange(false)) return;
+    if (!watch_requested.load(std::memory_order_relaxed) || !watch_requested.exchange(false)) return;
     AssignmentWatchRequests requests;
-    std::vector<std::string> topics;
     {
         std::lock_guard lock{assignment_mutex};
         std::swap(requests, watch_requests);
-        topics = subscription;
     }
     for (const auto& [warning, line] : requests.notes)
         warning ? gracedb::detail::log_warning(line) : gracedb::detail::log_info(line);
-    if (!requests.rejoin || topics.empty()) return;
+    if (!requests.rejoin) return;
+    std::lock_guard subscribing{subscribe_mutex};  // read and renewed with no subscribe() in between
+    std::vector<std::string> topics;
+    {
+        std::lock_guard lock{assignment_mutex};
+        topics = subscription;
+    }
+    if (topics.empty()) return;
     if (auto err = subscribe_to(topics))
         gracedb::detail::log_warning("Kafka consumer group " + group + ": cannot rejoin (" +
                                      rd_kafka_err2str(err) + ")");

@@ -100,6 +100,7 @@ struct GRACEDB_NO_EXPORT Consumer::Impl final : detail_client::ClientCore {
     // topic.metadata.refresh.interval.ms as librdkafka reads it: the period of the assignment watch.
     std::chrono::milliseconds refresh_interval{5000};
     std::vector<std::string> subscription;  // the topics and patterns subscribed to (under assignment_mutex)
+    std::mutex subscribe_mutex;  // around each rd_kafka_subscribe (no callback takes it)
     // The watch's requests (under assignment_mutex), carried out by the polling thread (rejoin_if_due).
     AssignmentWatchRequests watch_requests;
     std::atomic<bool> watch_requested{false};
