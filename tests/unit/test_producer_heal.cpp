@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,6 +19,9 @@
 
 #include "common/rdkafka.hpp"
 #include "client/kafka/producer_peer.hpp"
+#include "rawkafka.hpp"
+
+#include <librdkafka/rdkafka_mock.h>
 
 using namespace gracedb::kafka;
 using gracedb::testing::MockCluster;
@@ -196,4 +201,54 @@ TEST(ProducerHeal, AStormOfFatalErrorsEndsInTheFatalErrorAfterFiveHeals) {
     }
     EXPECT_EQ(raised_at, 6) << "the sixth fatal error within ten minutes reaches the application";
     EXPECT_EQ(p.heal_count(), 5u);
+}
+
+// The fatal error while messages are in flight to a slow broker (answers after 20 s): the heal must not hold
+// the producer for the old handle's stragglers up to flush_timeout (60 s here; before: 19.5 s, the broker's
+// delay). The call that heals returns within the heal's drain (3 s); the stragglers are reported failed,
+// possibly persisted (their requests were sent); later messages are delivered.
+TEST(ProducerHeal, InFlightStragglersDoNotHoldTheHealForTheFlushTimeout) {
+    gracedb::testing::RawClient owner{RD_KAFKA_PRODUCER, {}};
+    rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(owner.get(), 1);
+    struct Destroy {
+        rd_kafka_mock_cluster_t* mc;
+        ~Destroy() { rd_kafka_mock_cluster_destroy(mc); }
+    } destroy{mc};
+    ASSERT_EQ(rd_kafka_mock_topic_create(mc, "mock.heal", 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    Producer p{{.bootstrap_servers = rd_kafka_mock_cluster_bootstraps(mc),
+                .topic = "heal",
+                .instance_name = "mock",
+                .use_ssl = false,
+                .flush_timeout = 60s,
+                .kafka_config = {{"security.protocol", "plaintext"}, {"linger.ms", "0"}}}};
+    EXPECT_FALSE(p.produce_and_wait("first", {}, 10s).error);  // connected, the producer id acquired
+    rd_kafka_mock_broker_set_rtt(mc, 1, 20000);
+    std::vector<DeliveryReport> held;
+    std::mutex held_mutex;
+    for (int i = 0; i < 5; ++i)
+        p.produce("held " + std::to_string(i), {.on_delivery = [&](const DeliveryReport& r) {
+                      std::lock_guard lock{held_mutex};
+                      held.push_back(r);
+                  }});
+    std::this_thread::sleep_for(500ms);  // sent: in flight
+    raise_fatal(p);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::optional<DeliveryReport> later;
+    p.produce("later", {.on_delivery = [&](const DeliveryReport& r) { later = r; }});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    rd_kafka_mock_broker_set_rtt(mc, 1, 0);
+    EXPECT_EQ(p.flush(30s), 0);
+    EXPECT_LT(took, 10s) << "the heal held produce() for "
+                         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+    EXPECT_EQ(p.heal_count(), 1u);
+    {
+        std::lock_guard lock{held_mutex};
+        ASSERT_EQ(held.size(), 5u) << "every held message gets its report";
+        for (const auto& r : held) {
+            EXPECT_TRUE(r.error) << "a straggler is reported failed";
+            EXPECT_EQ(r.persistence, Persistence::possibly_persisted) << "its request had been sent";
+        }
+    }
+    ASSERT_TRUE(later);
+    EXPECT_FALSE(later->error) << *later->error;
 }

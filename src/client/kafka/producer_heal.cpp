@@ -4,6 +4,7 @@
 // callback) replaces the handle: every message the old one held gets its delivery report (failed, or
 // delivered if its request was answered), and later messages go through a new handle made from the same
 // configuration (the same token provider and callbacks).
+#include <algorithm>
 #include <string>
 #include <thread>
 
@@ -120,12 +121,14 @@ bool Producer::Impl::heal() {
     reports_waiting.store(true, std::memory_order_release);
 
     // 3. The old handle's messages: librdkafka purged the queued ones (their reports are waiting); in-flight
-    //    requests get their answer (delivered or failed) for up to flush_timeout, then are purged too. Every
-    //    report is served here, on this thread; an on_delivery that produces uses the new handle.
+    //    requests get their answer (delivered or failed) for up to kHealDrain (flush_timeout if shorter), then
+    //    are purged too (failed, possibly persisted). Every report is served here, on this thread; an
+    //    on_delivery that produces uses the new handle.
     int unreported = 0;
     {
         HandleUse mark{*this, Healer{}};
-        const auto deadline = detail::Deadline::after(options.flush_timeout);
+        const auto deadline = detail::Deadline::after(
+            std::min<std::chrono::milliseconds>(options.flush_timeout, kHealDrain));
         while (rd_kafka_outq_len(old.get()) > 0 && !deadline.expired()) rd_kafka_poll(old.get(), 10);
         purge_and_serve(old.get(), 500ms);
         unreported = rd_kafka_outq_len(old.get());

@@ -121,6 +121,10 @@ struct GRACEDB_NO_EXPORT Producer::Impl final : detail_client::ClientCore {
     static constexpr std::size_t kMaxHeals = 5;
     std::atomic<bool> heal_refused{false};  ///< the refusal is logged once
     static constexpr std::chrono::minutes kHealWindow{10};
+    /// How long a heal waits for the old handle's in-flight requests to be answered (never longer than
+    /// flush_timeout) before it purges them (reported failed, possibly persisted): the heal runs inside a
+    /// produce() or a wait with its own deadline, which a slow broker must not stretch to flush_timeout.
+    static constexpr std::chrono::seconds kHealDrain{3};
     detail::KafkaConf spare_conf;  // a copy of the configuration the handle was made from
     /// Heals if librdkafka reported a fatal error and this thread may (not nested, not closing), then raises
     /// what is pending: the fatal error only when the heal failed or cannot happen here.
