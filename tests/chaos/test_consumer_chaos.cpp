@@ -3,20 +3,24 @@
 // is SIGKILLed and restarted in between. Nothing is skipped: every message delivered to the topic is printed at
 // least once. Duplicates (re-read after a kill: at-least-once) are counted and printed.
 #include <gracedb/kafka.hpp>
+#include <gracedb/log.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "cluster.hpp"
+#include "log_keeper.hpp"
 #include "itest.hpp"
 
 using namespace gracedb;
@@ -53,6 +57,10 @@ Printed read_output(const std::string& path) {
 // The whole scenario; `check_clean_stop_commit`: also require the last follower, stopped by SIGTERM, to have
 // committed everything it printed.
 static void follower_chaos(bool check_clean_stop_commit) {
+    // The producer's log kept (librdkafka's idempotence and topic contexts on), printed if it stalls: seen twice
+    // in full runs (never alone), the producer delivered 5 messages in its first 0.2 s, then nothing at all for
+    // 120 s, with no warning.
+    LogKeeper log;
     const Cluster& cluster = Cluster::get();
     cluster.heal();
     const Rig& rig = Rig::get();
@@ -97,8 +105,9 @@ static void follower_chaos(bool check_clean_stop_commit) {
         try {
             kafka::ProducerOptions o{.bootstrap_servers = rig.sasl_bootstrap, .topic = pipeline,
                                      .instance_name = "rig", .ca_cert_path = rig.ca_file, .flush_timeout = 120s};
-            // For a reproduction: librdkafka's debug contexts for this producer (GRACEDB_LOG_LEVEL=debug shows them).
-            if (const char* debug = std::getenv("GRACEDB_CHAOS_PRODUCER_DEBUG")) o.kafka_config["debug"] = debug;
+            // librdkafka's debug contexts for this producer, kept by `log` (GRACEDB_CHAOS_PRODUCER_DEBUG: others).
+            const char* debug = std::getenv("GRACEDB_CHAOS_PRODUCER_DEBUG");
+            o.kafka_config["debug"] = debug ? debug : "eos,topic";
             kafka::Producer p{std::move(o)};
             auto next = Clock::now();
             for (long seq = 0; seq < n && !abandon.load(); ++seq) {
@@ -123,6 +132,7 @@ static void follower_chaos(bool check_clean_stop_commit) {
                 std::this_thread::sleep_until(next);
             }
             p.flush(120s);
+            heals = p.heal_count();
         } catch (const std::exception& e) {
             std::lock_guard lock{producer_mutex};
             producer_error = e.what() + std::string{" (after "} +
@@ -169,7 +179,8 @@ static void follower_chaos(bool check_clean_stop_commit) {
                       << " delivered, " << failed.load() << " failed (the first: "
                       << (first_failure.empty() ? "none" : first_failure) << "), " << heals.load()
                       << " heal(s), its error: " << (producer_error.empty() ? "none" : producer_error)
-                      << "; the topic:" << state;
+                      << "; the topic:" << state << "\nthe producer's state (its log, seconds since the test began):\n"
+                      << log.producer_state(150);
         return false;
     };
     // The followers log "assigned N partition(s)" (info level) once they are in the group: a follower that is
@@ -217,12 +228,21 @@ static void follower_chaos(bool check_clean_stop_commit) {
 
     producer_thread.join();
     ASSERT_TRUE(producer_error.empty()) << producer_error;
-    // Wait until every delivered message was printed (or the deadline: then something was skipped).
+    // What the topic holds: the delivered messages, and any reported failed that were written anyway (a heal
+    // purges requests already sent: failed, possibly persisted). Read independently of the library.
+    std::set<long> in_topic;
+    std::int64_t in_topic_messages = 0;  // with any written twice
+    for (const auto& m : cluster.read_all(topic)) {
+        ++in_topic_messages;
+        const auto j = nlohmann::json::parse(m.value, nullptr, false);
+        if (!j.is_discarded() && j.contains("seq")) in_topic.insert(j["seq"].get<long>());
+    }
+    // Wait until every message of the topic was printed (or the deadline: then something was skipped).
     const auto deadline = Clock::now() + 120s;
     Printed printed;
     while (Clock::now() < deadline) {
         printed = read_output(out_path);
-        if (static_cast<long>(printed.copies.size()) >= delivered.load()) break;
+        if (printed.copies.size() >= in_topic.size()) break;
         std::this_thread::sleep_for(200ms);
     }
     // The last follower must be in the group (its handlers installed) before SIGTERM.
@@ -295,18 +315,19 @@ static void follower_chaos(bool check_clean_stop_commit) {
             if (!line.empty() && line.front() != '{' && line.find("_TRANSPORT") == std::string::npos &&
                 line.find("librdkafka FAIL") == std::string::npos && group_log.size() < 6000)
                 group_log += "  " + line + "\n";
-        if (committed_total != n)
+        if (committed_total != in_topic_messages)
             chaos_log("the followers' log (JSON lines and transport errors left out):\n" + group_log);
     }
 
     long skipped = 0, duplicates = 0;
-    for (long seq = 0; seq < n; ++seq) {
+    for (const long seq : in_topic) {
         auto it = printed.copies.find(seq);
         if (it == printed.copies.end()) ++skipped;
         else duplicates += it->second - 1;
     }
     std::ostringstream fig;
-    fig << "consumer chaos: produced " << n << ", delivered " << delivered << ", failed " << failed
+    fig << "consumer chaos: produced " << n << ", delivered " << delivered << ", failed " << failed << " (producer heals "
+        << heals.load() << "), in the topic " << in_topic.size()
         << "; follower SIGKILLs survived 2, broker kills survived 1; printed " << printed.lines << " lines ("
         << printed.copies.size() << " distinct), skipped " << skipped << ", duplicates " << duplicates
         << ", lines cut by a kill " << printed.partial << "; commit failures logged by the followers "
@@ -314,8 +335,14 @@ static void follower_chaos(bool check_clean_stop_commit) {
     for (long r : rereads) fig << " " << r;
     chaos_log(fig.str());
     EXPECT_EQ(status, 0) << "SIGTERM ends the follower cleanly";
-    EXPECT_EQ(failed.load(), 0) << "the first failure: " << first_failure;
-    EXPECT_EQ(delivered.load(), n);
+    // The producer's side: every message reported. A failure is accepted only from a heal of librdkafka 2.0.2's
+    // fatal idempotence error after a failover (its issue #3584; the producer reports what the old handle held
+    // as failed): the follower must then print what the topic holds, which is what is checked here.
+    EXPECT_EQ(delivered.load() + failed.load(), n) << "every message gets a delivery report";
+    if (heals.load() == 0) EXPECT_EQ(failed.load(), 0) << "the first failure: " << first_failure;
+    else chaos_log("librdkafka's known fatal idempotence error met and healed by the producer: " +
+                   std::to_string(failed.load()) + " message(s) reported failed (the first: " + first_failure + ")");
+    EXPECT_GE(static_cast<long>(in_topic.size()), delivered.load()) << "every delivered message is in the topic";
     EXPECT_EQ(skipped, 0) << "a follower with a stable group resumes where it was: nothing skipped";
     // Commits keep up (issue 22): a kill costs what was handed over since the last commit, not the whole run.
     // One auto-commit interval (librdkafka's default 5 s) of the ~100 messages/s stream is ~500 messages; the
@@ -326,7 +353,8 @@ static void follower_chaos(bool check_clean_stop_commit) {
         EXPECT_LE(rereads[k], 4 * kIntervalWorth) << "re-read after follower kill " << k + 1
                                                   << ": the group's committed offsets did not keep up";
     if (check_clean_stop_commit) {
-        EXPECT_EQ(committed_total, n) << "SIGTERM: the follower commits everything it printed before it leaves";
+        EXPECT_EQ(committed_total, in_topic_messages)
+            << "SIGTERM: the follower commits everything it printed before it leaves";
         for (const auto& [p, o] : ends) {
             const auto it = committed_at_end.find(p);
             EXPECT_TRUE(it != committed_at_end.end() && it->second == o + 1)

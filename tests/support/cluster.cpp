@@ -1,5 +1,6 @@
 #include "cluster.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -131,6 +132,33 @@ void Cluster::create_topic(const std::string& topic, int partitions_count) const
     if (!wait_fully_in_sync(topic, 60s)) throw std::runtime_error("topic " + topic + " has no full ISR after 60 s");
     for (const auto& [p, st] : partitions(topic))
         if (st.replicas.size() != 3) throw std::runtime_error("topic " + topic + " is not replicated 3 times");
+    // Every node must know the topic before a test uses it. A KRaft broker replays the metadata log on its own
+    // time; librdkafka 2.0.2 gives a new topic a grace for metadata to propagate only while it has never seen it:
+    // once seen, one metadata answer from a lagging broker ("no such topic") marks it non-existent at once,
+    // fails what is queued for it (Local: Unknown topic) and refuses produce() (seen: a chaos test's producer
+    // delivered 5 messages, then failed 26 and stopped). Asked of each node by a client that knows no other.
+    for (int n = 1; n <= nodes(); ++n) {
+        const auto deadline = Clock::now() + 30s;
+        for (bool known = false; !known;) {
+            if (Clock::now() > deadline)
+                throw std::runtime_error("topic " + topic + ": node " + std::to_string(n) +
+                                         " does not know it (or its leaders) 30 s after its creation");
+            RawClient one{RD_KAFKA_PRODUCER, {{"bootstrap.servers", node_plain(n)}, {"log_level", "0"},
+                                              {"socket.timeout.ms", "5000"}}};
+            std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt{
+                rd_kafka_topic_new(one.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy};
+            const rd_kafka_metadata_t* raw = nullptr;
+            if (rd_kafka_metadata(one.get(), 0, rkt.get(), &raw, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                detail::KafkaMetadata md{raw};
+                const auto& t = md->topics[0];
+                known = md->topic_cnt == 1 && t.err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                        t.partition_cnt == partitions_count &&
+                        std::all_of(t.partitions, t.partitions + t.partition_cnt,
+                                    [](const rd_kafka_metadata_partition_t& p) { return p.leader >= 0; });
+            }
+            if (!known) std::this_thread::sleep_for(100ms);
+        }
+    }
 }
 
 std::map<std::int32_t, PartitionState> Cluster::partitions(const std::string& topic,

@@ -1,0 +1,72 @@
+// Test support for the chaos tests: the test process's log kept whole (warnings and errors also printed as
+// usual), so that a test that stalls can print what its producer's librdkafka did (its idempotence and topic
+// debug contexts) without printing it on every run.
+#pragma once
+
+#include <gracedb/log.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gracedb::testing {
+
+/// Every line of the library's log kept (debug level on while it lives); the default handler and level
+/// (warning) restored at its end.
+class LogKeeper {
+public:
+    LogKeeper() {
+        set_log_level(LogLevel::debug);
+        // The handler owns what it writes to: a librdkafka thread may still be inside it after the reset.
+        set_log_handler([kept = kept_](LogLevel level, std::string_view m) {
+            if (level >= LogLevel::warning)
+                std::fprintf(stderr, "gracedb [%s] %.*s\n", std::string{to_string(level)}.c_str(),
+                             static_cast<int>(m.size()), m.data());
+            std::lock_guard lock{kept->mutex};
+            if (kept->lines.size() < 50000) kept->lines.push_back(seconds() + " " + std::string{m});
+        });
+    }
+    ~LogKeeper() {
+        set_log_handler(nullptr);
+        set_log_level(LogLevel::warning);
+    }
+    LogKeeper(const LogKeeper&) = delete;
+    LogKeeper& operator=(const LogKeeper&) = delete;
+    /// The last `n` lines about the producer's state (not its per-message or metadata chatter).
+    std::string producer_state(std::size_t n) const {
+        static const char* const wanted[] = {"IDEMP", "DRAIN", "PID", "TOPICUPD", "BRKDELGT", "BROKERUA", "FAIL",
+                                             "REQTMOUT", "ERROR", "FATAL", "Kafka producer", "SciToken", "STATE",
+                                             "PARTCNT", "RETRY", "TIMEOUT", "LEADER", "WARN", "SEQ", "INFLIGHT"};
+        std::lock_guard lock{kept_->mutex};
+        std::vector<const std::string*> picked;
+        for (const auto& l : kept_->lines)
+            for (const char* k : wanted)
+                if (l.find(k) != std::string::npos) {
+                    picked.push_back(&l);
+                    break;
+                }
+        std::string out;
+        for (std::size_t i = picked.size() > n ? picked.size() - n : 0; i < picked.size(); ++i)
+            out += "  " + *picked[i] + "\n";
+        return out;
+    }
+
+private:
+    static std::string seconds() {
+        static const auto start = std::chrono::steady_clock::now();
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%8.3f", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        return buf;
+    }
+    struct Kept {
+        std::mutex mutex;
+        std::vector<std::string> lines;
+    };
+    std::shared_ptr<Kept> kept_ = std::make_shared<Kept>();
+};
+
+}  // namespace gracedb::testing
