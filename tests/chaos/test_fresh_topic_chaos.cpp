@@ -43,21 +43,26 @@ TEST(FreshTopicChaos, AnIdempotentProducerOnATopicJustCreatedDeliversAtOnce) {
                            .ca_cert_path = rig.ca_file, .flush_timeout = 30s,
                            .kafka_config = {{"debug", "eos,topic"}}}};
         constexpr int kMessages = 40;
-        for (int seq = 0; seq < kMessages; ++seq) {  // ~100 messages/s, as ConsumerChaos
-            p.produce(nlohmann::json{{"seq", seq}},
-                      {.key = "k" + std::to_string(seq % 8), .on_delivery = [&](const kafka::DeliveryReport& r) {
-                           if (!r.error) {
-                               ++delivered;
-                           } else if (++failed == 1) {
-                               std::lock_guard lock{mutex};
-                               first_failure = *r.error;
-                           }
-                       }});
-            p.poll(0ms);
-            std::this_thread::sleep_for(10ms);
+        std::string raised;  // what produce() or poll() raised (then the round ends there)
+        try {
+            for (int seq = 0; seq < kMessages; ++seq) {  // ~100 messages/s, as ConsumerChaos
+                p.produce(nlohmann::json{{"seq", seq}},
+                          {.key = "k" + std::to_string(seq % 8), .on_delivery = [&](const kafka::DeliveryReport& r) {
+                               if (!r.error) {
+                                   ++delivered;
+                               } else if (++failed == 1) {
+                                   std::lock_guard lock{mutex};
+                                   first_failure = *r.error + " [" + r.rdkafka_error + "]";
+                               }
+                           }});
+                p.poll(0ms);
+                std::this_thread::sleep_for(10ms);
+            }
+            const auto deadline = Clock::now() + 30s;
+            while (delivered.load() + failed.load() < kMessages && Clock::now() < deadline) p.poll(100ms);
+        } catch (const std::exception& e) {
+            raised = e.what();
         }
-        const auto deadline = Clock::now() + 30s;
-        while (delivered.load() + failed.load() < kMessages && Clock::now() < deadline) p.poll(100ms);
         const double s = std::chrono::duration<double>(Clock::now() - t0).count();
         std::printf("round %d: %d delivered, %d failed after %.2f s\n", round, delivered.load(), failed.load(), s);
         std::fflush(stdout);
@@ -66,7 +71,7 @@ TEST(FreshTopicChaos, AnIdempotentProducerOnATopicJustCreatedDeliversAtOnce) {
             std::lock_guard lock{mutex};
             ADD_FAILURE() << "round " << round << ": " << delivered.load() << " of " << kMessages
                           << " delivered in 30 s, " << failed.load() << " failed (the first: " << first_failure
-                          << "); the producer's log:\n"
+                          << "); raised: " << (raised.empty() ? "nothing" : raised) << "; the producer's log:\n"
                           << log.producer_state(300);
         }
     }

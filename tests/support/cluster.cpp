@@ -150,10 +150,11 @@ void Cluster::create_topic(const std::string& topic, int partitions_count) const
             const rd_kafka_metadata_t* raw = nullptr;
             if (rd_kafka_metadata(one.get(), 0, rkt.get(), &raw, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 detail::KafkaMetadata md{raw};
-                const auto& t = md->topics[0];
-                known = md->topic_cnt == 1 && t.err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                        t.partition_cnt == partitions_count &&
-                        std::all_of(t.partitions, t.partitions + t.partition_cnt,
+                // Node n's own answer (the client knows no other broker before its first answer).
+                known = md->orig_broker_id == n && md->topic_cnt == 1 &&
+                        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                        md->topics[0].partition_cnt == partitions_count &&
+                        std::all_of(md->topics[0].partitions, md->topics[0].partitions + partitions_count,
                                     [](const rd_kafka_metadata_partition_t& p) { return p.leader >= 0; });
             }
             if (!known) std::this_thread::sleep_for(100ms);

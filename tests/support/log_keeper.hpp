@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,24 +16,28 @@
 
 namespace gracedb::testing {
 
-/// Every line of the library's log kept (debug level on while it lives); the default handler and level
-/// (warning) restored at its end.
+/// The library's log kept (its last 50,000 lines; debug level on while it lives), each line stamped with the
+/// seconds since the keeper was made; the default handler and the previous level restored at its end.
 class LogKeeper {
 public:
-    LogKeeper() {
+    LogKeeper() : previous_level_{log_level()} {
         set_log_level(LogLevel::debug);
         // The handler owns what it writes to: a librdkafka thread may still be inside it after the reset.
         set_log_handler([kept = kept_](LogLevel level, std::string_view m) {
             if (level >= LogLevel::warning)
                 std::fprintf(stderr, "gracedb [%s] %.*s\n", std::string{to_string(level)}.c_str(),
                              static_cast<int>(m.size()), m.data());
+            char stamp[32];
+            std::snprintf(stamp, sizeof stamp, "%8.3f ",
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - kept->start).count());
             std::lock_guard lock{kept->mutex};
-            if (kept->lines.size() < 50000) kept->lines.push_back(seconds() + " " + std::string{m});
+            if (kept->lines.size() >= 50000) kept->lines.pop_front();  // the newest say most about a stall
+            kept->lines.push_back(stamp + std::string{m});
         });
     }
     ~LogKeeper() {
         set_log_handler(nullptr);
-        set_log_level(LogLevel::warning);
+        set_log_level(previous_level_);
     }
     LogKeeper(const LogKeeper&) = delete;
     LogKeeper& operator=(const LogKeeper&) = delete;
@@ -40,7 +45,9 @@ public:
     std::string producer_state(std::size_t n) const {
         static const char* const wanted[] = {"IDEMP", "DRAIN", "PID", "TOPICUPD", "BRKDELGT", "BROKERUA", "FAIL",
                                              "REQTMOUT", "ERROR", "FATAL", "Kafka producer", "SciToken", "STATE",
-                                             "PARTCNT", "RETRY", "TIMEOUT", "LEADER", "WARN", "SEQ", "INFLIGHT"};
+                                             "PARTCNT", "RETRY", "TIMEOUT", "LEADER", "WARN", "SEQ", "INFLIGHT",
+                                             "TOPICPROP", "notexist", "does not exist", "Error in metadata",
+                                             "REMOVE", "UAS"};
         std::lock_guard lock{kept_->mutex};
         std::vector<const std::string*> picked;
         for (const auto& l : kept_->lines)
@@ -56,16 +63,12 @@ public:
     }
 
 private:
-    static std::string seconds() {
-        static const auto start = std::chrono::steady_clock::now();
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%8.3f", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        return buf;
-    }
     struct Kept {
+        const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
         std::mutex mutex;
-        std::vector<std::string> lines;
+        std::deque<std::string> lines;
     };
+    LogLevel previous_level_;
     std::shared_ptr<Kept> kept_ = std::make_shared<Kept>();
 };
 

@@ -19,6 +19,7 @@
 
 #include "common/rdkafka.hpp"
 #include "client/kafka/producer_peer.hpp"
+#include "log_capture.hpp"
 #include "rawkafka.hpp"
 
 #include <librdkafka/rdkafka_mock.h>
@@ -231,6 +232,7 @@ TEST(ProducerHeal, InFlightStragglersDoNotHoldTheHealForTheFlushTimeout) {
                       held.push_back(r);
                   }});
     std::this_thread::sleep_for(500ms);  // sent: in flight
+    gracedb::testing::LogCapture log{gracedb::LogLevel::warning};
     raise_fatal(p);
     const auto t0 = std::chrono::steady_clock::now();
     std::optional<DeliveryReport> later;
@@ -251,4 +253,7 @@ TEST(ProducerHeal, InFlightStragglersDoNotHoldTheHealForTheFlushTimeout) {
     }
     ASSERT_TRUE(later);
     EXPECT_FALSE(later->error) << *later->error;
+    // The operator reads what the heal did to them.
+    EXPECT_TRUE(log.wait_for({"heal 1", "5 message(s) unanswered after 3000 ms were purged", "possibly persisted"}, 0ms))
+        << log.text();
 }

@@ -219,8 +219,8 @@ public:
     /// of the application (never in a librdkafka thread), reported every message it held (failed unless
     /// delivered: through on_delivery, or raised by flush()/close() as KafkaMessageDeliveryError), replaced
     /// its librdkafka client by a new one with the same settings, and went on; each heal is logged as a
-    /// warning. Calls of other threads wait while it heals (at most `flush_timeout` for answers to requests
-    /// in flight). A produce() from inside an on_delivery may still raise the fatal error (producer_fatal)
+    /// warning. Requests in flight are given 3 s (flush_timeout if shorter) for their answer, then purged
+    /// (reported failed, possibly persisted); calls of other threads wait while it heals. A produce() from inside an on_delivery may still raise the fatal error (producer_fatal)
     /// when it meets it first. Thread-safe.
     std::uint64_t heal_count() const;
 

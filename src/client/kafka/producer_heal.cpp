@@ -124,13 +124,16 @@ bool Producer::Impl::heal() {
     //    requests get their answer (delivered or failed) for up to kHealDrain (flush_timeout if shorter), then
     //    are purged too (failed, possibly persisted). Every report is served here, on this thread; an
     //    on_delivery that produces uses the new handle.
-    int unreported = 0;
+    int unreported = 0, unanswered = 0;
+    const auto drain = std::min<std::chrono::milliseconds>(options.flush_timeout, kHealDrain);
     {
         HandleUse mark{*this, Healer{}};
-        const auto deadline = detail::Deadline::after(
-            std::min<std::chrono::milliseconds>(options.flush_timeout, kHealDrain));
+        const auto deadline = detail::Deadline::after(drain);
         while (rd_kafka_outq_len(old.get()) > 0 && !deadline.expired()) rd_kafka_poll(old.get(), 10);
-        purge_and_serve(old.get(), 500ms);
+        unanswered = rd_kafka_outq_len(old.get());  // purged below: failed, possibly persisted
+        // The purge is handed to the broker threads (not waited for: one may be inside a slow connect); their
+        // reports are served for up to 2 s, what is still unreported after that is counted below.
+        purge_and_serve(old.get(), 2s);
         unreported = rd_kafka_outq_len(old.get());
     }
     destroy(old_topics);
@@ -154,6 +157,10 @@ bool Producer::Impl::heal() {
     handle_gate.healing.notify_all();
     detail::log_warning("Kafka producer rebuilt after librdkafka's fatal error (heal " + std::to_string(n) +
                         "): " + cause + ". Every message it held was reported (failed unless delivered)" +
+                        (unanswered > 0 ? "; " + std::to_string(unanswered) + " message(s) unanswered after " +
+                                              std::to_string(drain.count()) +
+                                              " ms were purged: failed, possibly persisted (they may be in the topic)"
+                                        : std::string{}) +
                         (unreported > 0 ? ", " + std::to_string(unreported) + " without a report" : "") +
                         "; later messages go through a new librdkafka handle");
     return true;
