@@ -102,7 +102,7 @@ static void follower_chaos(bool check_clean_stop_commit) {
     std::mutex producer_mutex;  // guards producer_error and first_failure (read by the diagnostics below)
     std::string producer_error, first_failure;
     // Each message's outcome, written by on_delivery on the producer thread, read after it was joined.
-    enum class Outcome : char { none, delivered, failed_by_heal, failed_otherwise };
+    enum class Outcome : char { none, ok, by_heal, other_failure };
     std::vector<Outcome> outcomes(static_cast<std::size_t>(n), Outcome::none);
     const auto producer_start = Clock::now();
     std::thread producer_thread{[&] {
@@ -121,7 +121,7 @@ static void follower_chaos(bool check_clean_stop_commit) {
             auto after_call = [&] {
                 const auto h = p.heal_count();
                 if (h > heals_before)
-                    for (const long f : failed_in_call) outcomes[static_cast<std::size_t>(f)] = Outcome::failed_by_heal;
+                    for (const long f : failed_in_call) outcomes[static_cast<std::size_t>(f)] = Outcome::by_heal;
                 failed_in_call.clear();
                 heals_before = h;
                 heals = h;
@@ -132,7 +132,7 @@ static void follower_chaos(bool check_clean_stop_commit) {
                           {.key = "k" + std::to_string(seq % 8), .on_delivery = [&, seq](const kafka::DeliveryReport& r) {
                                auto& outcome = outcomes[static_cast<std::size_t>(seq)];
                                if (!r.error) {
-                                   outcome = Outcome::delivered;
+                                   outcome = Outcome::ok;
                                    ++delivered;
                                    return;
                                }
@@ -140,8 +140,8 @@ static void follower_chaos(bool check_clean_stop_commit) {
                                // reported by a heal (decided by after_call).
                                outcome = r.rdkafka_error == "OUT_OF_ORDER_SEQUENCE_NUMBER" ||
                                                  r.rdkafka_error == "_FATAL"
-                                             ? Outcome::failed_by_heal
-                                             : Outcome::failed_otherwise;
+                                             ? Outcome::by_heal
+                                             : Outcome::other_failure;
                                failed_in_call.push_back(seq);
                                if (++failed == 1) {
                                    std::lock_guard lock{producer_mutex};
@@ -369,15 +369,17 @@ static void follower_chaos(bool check_clean_stop_commit) {
     long unreported = 0, delivered_missing = 0, failed_by_heal = 0, failed_otherwise = 0;
     for (long seq = 0; seq < n; ++seq) switch (outcomes[static_cast<std::size_t>(seq)]) {
         case Outcome::none: ++unreported; break;
-        case Outcome::delivered: delivered_missing += in_topic.contains(seq) ? 0 : 1; break;
-        case Outcome::failed_by_heal: ++failed_by_heal; break;
-        case Outcome::failed_otherwise: ++failed_otherwise; break;
+        case Outcome::ok: delivered_missing += in_topic.contains(seq) ? 0 : 1; break;
+        case Outcome::by_heal: ++failed_by_heal; break;
+        case Outcome::other_failure: ++failed_otherwise; break;
     }
     EXPECT_EQ(unreported, 0) << "every message gets a delivery report";
     EXPECT_EQ(delivered_missing, 0) << "a message reported delivered is in the topic";
     EXPECT_EQ(in_topic_messages, static_cast<std::int64_t>(in_topic.size())) << "no message written twice";
     EXPECT_EQ(failed_otherwise, 0) << "a failure other than a heal's; the first failure: " << first_failure;
-    if (heals.load() == 0) EXPECT_EQ(failed_by_heal, 0) << "the first failure: " << first_failure;
+    if (heals.load() == 0) {
+        EXPECT_EQ(failed_by_heal, 0) << "the first failure: " << first_failure;
+    }
     if (failed_by_heal > 0)
         chaos_log("librdkafka's known fatal idempotence error met and healed by the producer (" +
                   std::to_string(heals.load()) + " heal(s)): " + std::to_string(failed_by_heal) +
