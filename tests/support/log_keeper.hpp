@@ -16,12 +16,12 @@
 
 namespace gracedb::testing {
 
-/// The library's log kept (its last 50,000 lines; debug level on while it lives), each line stamped with the
+/// The library's log kept (its last 50,000 lines, from level `from` on while it lives), each line stamped with the
 /// seconds since the keeper was made; the default handler and the previous level restored at its end.
 class LogKeeper {
 public:
-    LogKeeper() : previous_level_{log_level()} {
-        set_log_level(LogLevel::debug);
+    explicit LogKeeper(LogLevel from = LogLevel::debug) : previous_level_{log_level()} {
+        set_log_level(from);
         // The handler owns what it writes to: a librdkafka thread may still be inside it after the reset.
         set_log_handler([kept = kept_](LogLevel level, std::string_view m) {
             if (level >= LogLevel::warning)
@@ -41,6 +41,21 @@ public:
     }
     LogKeeper(const LogKeeper&) = delete;
     LogKeeper& operator=(const LogKeeper&) = delete;
+    /// How many kept lines contain `part`.
+    std::size_t count(std::string_view part) const {
+        std::lock_guard lock{kept_->mutex};
+        std::size_t k = 0;
+        for (const auto& l : kept_->lines) k += l.find(part) != std::string::npos ? 1 : 0;
+        return k;
+    }
+    /// The last `n` lines, each indented and followed by "\n".
+    std::string last(std::size_t n) const {
+        std::lock_guard lock{kept_->mutex};
+        std::string out;
+        for (std::size_t i = kept_->lines.size() > n ? kept_->lines.size() - n : 0; i < kept_->lines.size(); ++i)
+            out += "  " + kept_->lines[i] + "\n";
+        return out;
+    }
     /// The last `n` lines about the producer's state (not its per-message or metadata chatter).
     std::string producer_state(std::size_t n) const {
         static const char* const wanted[] = {"IDEMP", "DRAIN", "PID", "TOPICUPD", "BRKDELGT", "BROKERUA", "FAIL",

@@ -10,13 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <deque>
-#include <memory>
-#include <mutex>
 #include <cstdio>
 #include <sys/wait.h>
 #include <thread>
 
+#include "log_keeper.hpp"
 #include "mock_world.hpp"
 
 using namespace gracedb;
@@ -139,36 +137,15 @@ TEST_P(SupervisorRebalanceWhilePaused, NeverStalls) {
     o.max_in_flight = 1;  // fetching pauses at 4 x 1 + 64 = 68 messages held
     // Rebalances of this group, from the consumer's log ("Kafka consumer group <group>: revoked ..."); the
     // last lines of the log kept for a failure's message (seen once under ASan: 6 held, not uploaded in 50 s).
-    std::atomic<int> revocations{0};
-    auto recent = std::make_shared<std::pair<std::mutex, std::deque<std::string>>>();
-    set_log_level(LogLevel::info);
-    set_log_handler([&revocations, recent, needle = "group " + group + ": revoked"](LogLevel level, std::string_view m) {
-        if (m.find(needle) != std::string_view::npos) ++revocations;
-        if (level >= LogLevel::warning)  // as the default handler would
-            std::fprintf(stderr, "gracedb [%s] %.*s\n", std::string{to_string(level)}.c_str(),
-                         static_cast<int>(m.size()), m.data());
-        std::lock_guard lock{recent->first};
-        if (recent->second.size() >= 60) recent->second.pop_front();
-        recent->second.push_back(std::string{to_string(level)} + ": " + std::string{m});
-    });
-    auto last_lines = [recent] {
-        std::lock_guard lock{recent->first};
-        std::string out;
-        for (const auto& l : recent->second) out += "  " + l + "\n";
-        return out;
-    };
-    struct Restore {
-        ~Restore() {
-            set_log_handler({});
-            set_log_level(LogLevel::warning);
-        }
-    } restore;
+    gracedb::testing::LogKeeper log{LogLevel::info};
+    const std::string revoked = "group " + group + ": revoked";
+    auto revocations = [&] { return log.count(revoked); };
     Supervisor s{o};
     ASSERT_TRUE(step_until(s, [&] { return s.stats().in_flight >= 68; })) << "in flight " << s.stats().in_flight;
-    const int before = revocations.load();
+    const auto before = revocations();
     if (trigger == "new_topic") {
         rd_kafka_mock_topic_create(w.cluster, (w.instance + ".latecomer").c_str(), 1, 1);
-        ASSERT_TRUE(step_until(s, [&] { return revocations.load() > before; }, 30s))
+        ASSERT_TRUE(step_until(s, [&] { return revocations() > before; }, 30s))
             << "the new topic made a rebalance while fetching was paused";
     } else {
         auto ob = w.options(group);
@@ -179,7 +156,7 @@ TEST_P(SupervisorRebalanceWhilePaused, NeverStalls) {
             s.step();
             b.step();
         }
-        EXPECT_GT(revocations.load(), before) << "the second member made a rebalance while fetching was paused";
+        EXPECT_GT(revocations(), before) << "the second member made a rebalance while fetching was paused";
     }
     ASSERT_TRUE(step_until(s, [&] {
         std::size_t n = 0;
@@ -188,8 +165,8 @@ TEST_P(SupervisorRebalanceWhilePaused, NeverStalls) {
     }, 120s)) << "stalled: uploaded " << s.stats().uploaded << " of " << ids.size() << ", in flight "
              << s.stats().in_flight << ", retries " << s.stats().retries << ", dropped " << s.stats().dropped
              << ", paused partitions " << s.stats().paused_partitions << ", blocked " << s.stats().blocked << " ("
-             << s.stats().blocked_reason << "), revocations " << revocations.load() << "; the last log lines:\n"
-             << last_lines();
+             << s.stats().blocked_reason << "), revocations " << revocations() << "; the last log lines:\n"
+             << log.last(60);
     EXPECT_EQ(w.standin->event_count(), ids.size());
     EXPECT_EQ(s.stats().dead_lettered, 0u);
     EXPECT_TRUE(step_until(s, [&] { return s.stats().paused_partitions == 0 && s.stats().in_flight == 0; }))
