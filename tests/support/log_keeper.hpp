@@ -1,6 +1,7 @@
-// Test support for the chaos tests: the test process's log kept whole (warnings and errors also printed as
-// usual), so that a test that stalls can print what its producer's librdkafka did (its idempotence and topic
-// debug contexts) without printing it on every run.
+// Test support: the test process's log kept (warnings and errors also printed as usual), so that a test that
+// stalls can print what librdkafka and the library did (e.g. a chaos test's producer with its idempotence and
+// topic debug contexts, the supervisor's rebalances) without printing it on every run. LogCapture
+// (log_capture.hpp) is the other keeper: it waits for a line and prints nothing.
 #pragma once
 
 #include <gracedb/log.hpp>
@@ -51,10 +52,9 @@ public:
     /// The last `n` lines, each indented and followed by "\n".
     std::string last(std::size_t n) const {
         std::lock_guard lock{kept_->mutex};
-        std::string out;
-        for (std::size_t i = kept_->lines.size() > n ? kept_->lines.size() - n : 0; i < kept_->lines.size(); ++i)
-            out += "  " + kept_->lines[i] + "\n";
-        return out;
+        std::vector<const std::string*> all;
+        for (const auto& l : kept_->lines) all.push_back(&l);
+        return tail(all, n);
     }
     /// The last `n` lines about the producer's state (not its per-message or metadata chatter).
     std::string producer_state(std::size_t n) const {
@@ -71,13 +71,17 @@ public:
                     picked.push_back(&l);
                     break;
                 }
-        std::string out;
-        for (std::size_t i = picked.size() > n ? picked.size() - n : 0; i < picked.size(); ++i)
-            out += "  " + *picked[i] + "\n";
-        return out;
+        return tail(picked, n);
     }
 
 private:
+    // The last `n` of `lines`, each indented and followed by "\n".
+    static std::string tail(const std::vector<const std::string*>& lines, std::size_t n) {
+        std::string out;
+        for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i)
+            out += "  " + *lines[i] + "\n";
+        return out;
+    }
     struct Kept {
         const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
         std::mutex mutex;
