@@ -37,8 +37,8 @@ public:
         });
     }
     ~LogKeeper() {
+        set_log_level(previous_level_);  // first: no line below it reaches the default handler in between
         set_log_handler(nullptr);
-        set_log_level(previous_level_);
     }
     LogKeeper(const LogKeeper&) = delete;
     LogKeeper& operator=(const LogKeeper&) = delete;
@@ -52,9 +52,7 @@ public:
     /// The last `n` lines, each indented and followed by "\n".
     std::string last(std::size_t n) const {
         std::lock_guard lock{kept_->mutex};
-        std::vector<const std::string*> all;
-        for (const auto& l : kept_->lines) all.push_back(&l);
-        return tail(all, n);
+        return tail(kept_->lines, n, [](const std::string& l) -> const std::string& { return l; });
     }
     /// The last `n` lines about the producer's state (not its per-message or metadata chatter).
     std::string producer_state(std::size_t n) const {
@@ -71,15 +69,17 @@ public:
                     picked.push_back(&l);
                     break;
                 }
-        return tail(picked, n);
+        return tail(picked, n, [](const std::string* l) -> const std::string& { return *l; });
     }
 
 private:
-    // The last `n` of `lines`, each indented and followed by "\n".
-    static std::string tail(const std::vector<const std::string*>& lines, std::size_t n) {
+    // The last `n` of `lines` (a deque of lines or a vector of pointers to them: `text` reads one), each
+    // indented and followed by "\n".
+    template <class Lines, class Text>
+    static std::string tail(const Lines& lines, std::size_t n, Text text) {
         std::string out;
         for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i)
-            out += "  " + *lines[i] + "\n";
+            out += "  " + text(lines[i]) + "\n";
         return out;
     }
     struct Kept {
